@@ -1,0 +1,203 @@
+"""The ``prodml`` command line: a thin Click layer over the option schema and cookiecutter.
+
+Heavy modules (cookiecutter, yaml) are imported inside the commands that need them, so
+``prodml --help`` and shell completion stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import click
+
+from prodml import __version__
+from prodml.options import BY_NAME, OPTIONS, AnswerError, Option, markdown_table, problem_with
+
+
+class AnswersRejected(click.ClickException):
+    """Invalid answers: a usage error, so exit status 2, and nothing is written."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str]):
+        super().__init__(
+            "invalid answers, nothing was written:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+def _complete_set(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Complete ``--set`` as KEY= first, then the choices of KEY."""
+    key, sep, value = incomplete.partition("=")
+    if not sep:
+        return [f"{name}=" for name in BY_NAME if name.startswith(key)]
+    choices = BY_NAME[key].choices if key in BY_NAME else ()
+    return [f"{key}={choice}" for choice in choices if choice.startswith(value)]
+
+
+def _parse_settings(settings: tuple[str, ...]) -> dict[str, str]:
+    parsed = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
+        parsed[key.strip()] = value
+    return parsed
+
+
+def _read_config(path: Path) -> dict[str, str]:
+    """A team's answers/defaults: a YAML mapping of option: value (or cookiecutter's default_context)."""
+    import yaml
+
+    try:
+        # BaseLoader keeps every scalar a string: 3.10 stays "3.10", yes stays "yes".
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)  # noqa: S506
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise AnswersRejected([f"--config {path}: cannot read it as YAML ({err})"]) from None
+    if isinstance(data, dict) and isinstance(data.get("default_context"), dict):
+        data = data["default_context"]
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise AnswersRejected(
+            [f"--config {path}: expected a mapping of option: value, e.g. 'serving: flask'"]
+        )
+    return data
+
+
+def _ask(option: Option, default: str, answers: Mapping[str, str]) -> str:
+    def check(value: str) -> str:
+        if problem := problem_with(option, value, answers):
+            raise click.UsageError(problem)
+        return value
+
+    click.secho(f"\n{option.help}", dim=True, err=True)
+    label = option.name + (f" ({' | '.join(option.choices)})" if option.choices else "")
+    return click.prompt(label, default=default, value_proc=check, err=True)
+
+
+def _print_tree(paths: list[str], root: str) -> None:
+    click.echo(f"{root}/")
+    for path in paths:
+        parts = path.rstrip("/").split("/")
+        click.echo("    " * len(parts) + parts[-1] + ("/" if path.endswith("/") else ""))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="prodml")
+def main() -> None:
+    """Generate production-shaped tabular ML repositories.
+
+    Shell completion: eval "$(_PRODML_COMPLETE=bash_source prodml)" (zsh_source, fish_source).
+    """
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--no-input", is_flag=True, help="Ask nothing: use given values, then defaults.")
+@click.option(
+    "--set", "settings", multiple=True, metavar="KEY=VALUE", shell_complete=_complete_set,
+    help="Answer an option (repeatable); not asked again.",
+)  # fmt: skip
+@click.option(
+    "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML file of answers used as defaults: a team's conventions.",
+)  # fmt: skip
+@click.option(
+    "-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+    show_default=True, help="Directory to create the project in.",
+)  # fmt: skip
+@click.option("--force", is_flag=True, help="Replace an existing project directory.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the tree that would be written; write nothing."
+)
+@click.option("--git/--no-git", default=True, show_default=True, help="git init and commit.")
+@click.option(
+    "--replay", type=click.Path(exists=True, path_type=Path),
+    help="Regenerate from a project's recorded answers (.cruft.json).",
+)  # fmt: skip
+def new(
+    name: str | None,
+    no_input: bool,
+    settings: tuple[str, ...],
+    config: Path | None,
+    output_dir: Path,
+    force: bool,
+    dry_run: bool,
+    git: bool,
+    replay: Path | None,
+) -> None:
+    """Create a new ML project called NAME (the project_name answer)."""
+    from prodml import answers as answers_file
+    from prodml import generate
+    from prodml.options import resolve
+
+    fixed = _parse_settings(settings)
+    defaults: dict[str, str] = {}
+    if replay is not None:
+        if name or settings or config:
+            raise click.UsageError(
+                "--replay takes every answer from the file: drop NAME, --set and --config"
+            )
+        try:
+            fixed, version = answers_file.read(replay)
+        except ValueError as err:
+            raise AnswersRejected([str(err)]) from None
+        if version != __version__:
+            click.echo(
+                f"note: answers recorded with template {version}, rendering with {__version__}",
+                err=True,
+            )
+        no_input = True
+    else:
+        if config is not None:
+            defaults = _read_config(config)
+        if name is not None:
+            fixed.setdefault("project_name", name)
+    try:
+        chosen = resolve(fixed, defaults, generate.render_default, None if no_input else _ask)
+    except AnswerError as err:
+        raise AnswersRejected(err.problems) from None
+
+    try:
+        if dry_run:
+            _print_tree(generate.preview(chosen), str(output_dir / chosen["project_slug"]))
+            click.echo("dry run: nothing was written", err=True)
+            return
+        project, warnings = generate.create(chosen, output_dir, force=force, git=git)
+    except generate.GenerationError as err:
+        raise click.ClickException(str(err)) from None
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"Created {project}")
+    click.echo(f"Next: cd {project} and follow the Quickstart in README.md")
+
+
+@main.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
+    show_default=True, help="markdown is the README's option table.",
+)  # fmt: skip
+def options(fmt: str) -> None:
+    """List every question: type, choices, default, help and when it applies."""
+    if fmt == "markdown":
+        click.echo(markdown_table())
+        return
+    if fmt == "json":
+        rows = [
+            {"name": o.name, "type": o.kind, "choices": list(o.choices), "default": o.default,
+             "help": o.help, "applies_when": o.when_text or "always"}
+            for o in OPTIONS
+        ]  # fmt: skip
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for o in OPTIONS:
+        click.secho(o.name, bold=True)
+        click.echo(f"  {o.help}")
+        click.echo(
+            f"  type: {o.kind}" + (f"; choices: {', '.join(o.choices)}" if o.choices else "")
+        )
+        click.echo(f"  default: {o.default}")
+        if o.when_text:
+            click.echo(f"  applies when: {o.when_text} (otherwise {o.otherwise!r})")

@@ -1,0 +1,61 @@
+"""Which template files a set of answers keeps: the rules the post-generation hook applies.
+
+An option that adds or removes a component keeps or removes whole files here, so the template's
+Python carries no ``{% if %}`` blocks. Standard library only (hooks use it).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+Answers = Mapping[str, str]
+
+#: Paths (relative to the project) kept only when their predicate holds.
+OPTIONAL: tuple[tuple[str, Callable[[Answers], bool]], ...] = (
+    (".github", lambda a: a["ci"] == "github"),
+    (".gitlab-ci.yml", lambda a: a["ci"] == "gitlab"),
+    ("Dockerfile", lambda a: a["docker"] == "yes"),
+    (".dockerignore", lambda a: a["docker"] == "yes"),
+)
+
+#: Target path, the option choosing it, and the template file standing for each choice.
+#: The chosen file takes the target's name; the others are removed.
+VARIANTS: tuple[tuple[str, str, Mapping[str, str]], ...] = (
+    (
+        "src/{package_name}/api.py",
+        "serving",
+        {
+            "fastapi": "src/{package_name}/api_fastapi.py",
+            "flask": "src/{package_name}/api_flask.py",
+        },
+    ),
+    (
+        "tests/test_api.py",
+        "serving",
+        {"fastapi": "tests/test_api_fastapi.py", "flask": "tests/test_api_flask.py"},
+    ),
+)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def arrange(project_dir: Path, answers: Answers) -> None:
+    """Remove the files ``answers`` leaves out and give chosen variants their final names."""
+    for relative, keep in OPTIONAL:
+        if not keep(answers):
+            _remove(project_dir / relative)
+    for target, option, sources in VARIANTS:
+        chosen = sources.get(answers[option])
+        for value, source in sources.items():
+            path = project_dir / source.format(**answers)
+            if value == answers[option] and chosen is not None:
+                path.rename(project_dir / target.format(**answers))
+            else:
+                _remove(path)
