@@ -47,12 +47,12 @@ def _parse_settings(settings: tuple[str, ...]) -> dict[str, str]:
 
 
 def _read_config(path: Path) -> dict[str, str]:
-    """A team's answers/defaults: a YAML mapping of option: value (or cookiecutter's default_context)."""
+    """A team's defaults: a YAML mapping of option: value, or cookiecutter's default_context."""
     import yaml
 
     try:
         # BaseLoader keeps every scalar a string: 3.10 stays "3.10", yes stays "yes".
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)  # noqa: S506
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise AnswersRejected([f"--config {path}: cannot read it as YAML ({err})"]) from None
     if isinstance(data, dict) and isinstance(data.get("default_context"), dict):

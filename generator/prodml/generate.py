@@ -8,6 +8,7 @@ only once the new one is complete.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -34,12 +35,16 @@ def template_dir() -> Path:
     return Path(str(resources.files("prodml"))) / "template"
 
 
-def render_default(expression: str, answers: Mapping[str, str]) -> str:
-    """Render an option's default the way cookiecutter renders cookiecutter.json."""
+@functools.cache
+def _compiled(expression: str):
     from cookiecutter.environment import StrictEnvironment
 
-    env = StrictEnvironment(context={"cookiecutter": {}})
-    return env.from_string(expression).render(cookiecutter=answers)
+    return StrictEnvironment(context={"cookiecutter": {}}).from_string(expression)
+
+
+def render_default(expression: str, answers: Mapping[str, str]) -> str:
+    """Render an option's default the way cookiecutter renders cookiecutter.json."""
+    return _compiled(expression).render(cookiecutter=answers)
 
 
 @contextlib.contextmanager
@@ -97,7 +102,8 @@ def init_git(project: Path, answers: Mapping[str, str]) -> str | None:
              "-m", f"Initial commit from prodml {__version__}")  # fmt: skip
     except subprocess.CalledProcessError as err:
         shutil.rmtree(project / ".git", ignore_errors=True)
-        return f"git failed ({err.stderr.strip() or err}): the project was created without a repository"
+        reason = err.stderr.strip() or err
+        return f"git failed ({reason}): the project was created without a repository"
     return None
 
 

@@ -68,7 +68,7 @@ def _check_package(value: str) -> str | None:
 
 def _check_free_text(value: str) -> str | None:
     if _control_chars(value, allowed="\n\t") or len(value) > 1000:
-        return "text of at most 1000 characters without control characters (newlines and tabs are fine)"
+        return "at most 1000 characters and no control characters (newlines and tabs are fine)"
     return None
 
 

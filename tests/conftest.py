@@ -1,0 +1,26 @@
+"""Fixtures: venvs that share this interpreter's installed packages instead of reinstalling them."""
+
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+
+def make_venv(path: Path) -> Path:
+    """A venv whose imports fall back to the test interpreter's site-packages.
+
+    The shared directory is added as a plain path, so its ``.pth`` files (such as an editable
+    prodml) are not processed: what a test installs into the venv is what it gets.
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    (site,) = path.glob("lib/python3*/site-packages")
+    (site / "_shared_test_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return path
+
+
+@pytest.fixture
+def bare_venv(tmp_path: Path) -> Path:
+    """A venv with cookiecutter and the generated projects' dependencies, but not prodml."""
+    return make_venv(tmp_path / "venv")

@@ -1,0 +1,329 @@
+"""The prodml command line: every flag, every refusal, and generation as a transaction."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bake import ROOT, tree
+from prodml import __version__, generate
+from prodml.cli import main
+from prodml.options import OPTIONS
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(main, [str(a) for a in args], input=input)
+
+
+def listing(path: Path) -> list[str]:
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*")) if path.exists() else []
+
+
+def test_version_and_help():
+    assert run("--version").output.strip() == f"prodml, version {__version__}"
+    result = run("--help")
+    assert result.exit_code == 0 and "new" in result.output and "options" in result.output
+
+
+def test_options_lists_every_question_in_every_format():
+    text = run("options").output
+    assert all(o.name in text for o in OPTIONS)
+    assert "applies when: serving is not none" in text
+    rows = json.loads(run("options", "--format", "json").output)
+    assert [r["name"] for r in rows] == [o.name for o in OPTIONS]
+    docker = next(r for r in rows if r["name"] == "docker")
+    assert docker["choices"] == ["yes", "no"] and docker["applies_when"] == "serving is not none"
+    assert run("options", "--format", "markdown").output.startswith("| option |")
+
+
+def test_new_no_input_creates_a_committed_project(tmp_path):
+    result = run("new", "--no-input", "-o", tmp_path)
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "churn-model"
+    assert (project / "src" / "churn_model" / "api.py").is_file()
+    log = subprocess.run(["git", "log", "--oneline"], cwd=project, capture_output=True, text=True)
+    assert log.stdout.count("\n") == 1 and "Initial commit from prodml" in log.stdout
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True
+    )
+    assert status.stdout == "", "everything generated is committed"
+    assert [p.name for p in tmp_path.iterdir()] == ["churn-model"], "no staging directory left"
+
+
+def test_name_and_set_and_no_git(tmp_path):
+    result = run(
+        "new", "Fraud Model", "--no-input", "--no-git", "--set", "serving=flask",
+        "--set", "problem_type=regression", "-o", tmp_path,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "fraud-model"
+    recorded = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
+    assert recorded["project_name"] == "Fraud Model"
+    assert recorded["serving"] == "flask" and recorded["problem_type"] == "regression"
+    assert "flask" in (project / "src" / "fraud_model" / "api.py").read_text()
+    assert not (project / ".git").exists()
+
+
+def test_serving_none_drops_the_api_and_docker(tmp_path):
+    result = run("new", "--no-input", "--no-git", "--set", "serving=none", "-o", tmp_path)
+    assert result.exit_code == 0, result.output
+    names = listing(tmp_path / "churn-model")
+    assert not any(n.endswith(("api.py", "api_fastapi.py", "api_flask.py")) for n in names)
+    assert "Dockerfile" not in names and "tests/test_api.py" not in names
+
+
+def test_config_file_sets_team_defaults_and_set_wins(tmp_path):
+    config = tmp_path / "team.yaml"
+    config.write_text(
+        "python_version: 3.10\nci: gitlab\nserving: flask\nauthor_name: 'Data: Team #1'\n"
+    )
+    out = tmp_path / "out"
+    result = run(
+        "new", "--no-input", "--no-git", "--config", config, "--set", "serving=fastapi", "-o", out
+    )
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((out / "churn-model" / ".cruft.json").read_text())["context"][
+        "cookiecutter"
+    ]
+    assert recorded["python_version"] == "3.10", "3.10 must stay a string, not the float 3.1"
+    assert (recorded["ci"], recorded["serving"], recorded["author_name"]) == (
+        "gitlab",
+        "fastapi",
+        "Data: Team #1",
+    )
+    assert (out / "churn-model" / ".gitlab-ci.yml").is_file()
+
+
+def test_config_in_cookiecutter_user_config_form(tmp_path):
+    config = tmp_path / "cookiecutterrc.yaml"
+    config.write_text("default_context:\n  env_manager: pip\n")
+    result = run("new", "--no-input", "--no-git", "--config", config, "-o", tmp_path / "o")
+    assert result.exit_code == 0, result.output
+    assert '"env_manager": "pip"' in (tmp_path / "o" / "churn-model" / ".cruft.json").read_text()
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("serving: [fastapi\n", "cannot read it as YAML"),
+        ("- just\n- a list\n", "expected a mapping"),
+        ("servng: flask\n", "unknown option 'servng': did you mean 'serving'?"),
+        ("serving: tornado\n", "serving='tornado' is not valid"),
+    ],
+)
+def test_bad_config_is_refused(tmp_path, content, fragment):
+    config = tmp_path / "team.yaml"
+    config.write_text(content)
+    result = run("new", "--no-input", "--config", config, "-o", tmp_path / "out")
+    assert result.exit_code == 2 and fragment in result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "fragment"),
+    [
+        ("package_name=pandas", "package_name='pandas' is not valid"),
+        ("package_name=import", "keyword"),
+        ("package_name=os", "standard library"),
+        ("project_slug=My Project", "project_slug='My Project' is not valid"),
+        ("author_email=nobody", "author_email='nobody' is not valid"),
+        ("license=WTFPL", "one of MIT, Apache-2.0, BSD-3-Clause, Proprietary"),
+        ("python_version=2.7", "python_version='2.7' is not valid"),
+        ("problem_type=clustering", "problem_type='clustering' is not valid"),
+        ("serving=django", "serving='django' is not valid"),
+        ("ci=jenkins", "ci='jenkins' is not valid"),
+        ("env_manager=conda", "env_manager='conda' is not valid"),
+        ("docker=maybe", "docker='maybe' is not valid"),
+        ("year=next", "year='next' is not valid"),
+        ("colour=blue", "unknown option 'colour'"),
+    ],
+)
+def test_every_bad_answer_exits_2_and_writes_nothing(tmp_path, setting, fragment):
+    result = run("new", "--no-input", "--set", setting, "-o", tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output and "nothing was written" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_incompatible_combination_is_refused(tmp_path):
+    result = run(
+        "new", "--no-input", "--set", "serving=none", "--set", "docker=yes", "-o", tmp_path
+    )
+    assert result.exit_code == 2
+    assert "docker='yes' does not apply unless serving is not none" in result.output
+    assert listing(tmp_path) == []
+
+
+def test_malformed_set_is_a_usage_error(tmp_path):
+    result = run("new", "--no-input", "--set", "serving", "-o", tmp_path)
+    assert result.exit_code == 2 and "is not KEY=VALUE" in result.output
+
+
+def test_existing_directory_is_left_alone_without_force(tmp_path):
+    (tmp_path / "churn-model").mkdir()
+    (tmp_path / "churn-model" / "keep.txt").write_text("mine")
+    result = run("new", "--no-input", "-o", tmp_path)
+    assert (
+        result.exit_code == 1 and "already exists" in result.output and "--force" in result.output
+    )
+    assert listing(tmp_path) == ["churn-model", "churn-model/keep.txt"]
+
+
+def test_force_replaces_an_existing_directory(tmp_path):
+    (tmp_path / "churn-model").mkdir()
+    (tmp_path / "churn-model" / "old.txt").write_text("old")
+    result = run("new", "--no-input", "--no-git", "--force", "-o", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "churn-model" / "old.txt").exists()
+    assert (tmp_path / "churn-model" / "README.md").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["churn-model"]
+
+
+def test_unwritable_output_dir_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run("new", "--no-input", "-o", blocker / "sub")
+    assert result.exit_code == 1 and "cannot write to output directory" in result.output
+    assert listing(tmp_path) == ["a-file"]
+
+
+def test_dry_run_prints_the_tree_and_writes_nothing(tmp_path):
+    result = run("new", "--no-input", "--dry-run", "--set", "ci=gitlab", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].endswith("churn-model/")
+    for expected in ("README.md", ".gitlab-ci.yml", "api.py", "Dockerfile", ".cruft.json"):
+        assert any(line.strip() == expected for line in lines), expected
+    assert not any(line.strip() == "ci.yml" for line in lines)
+    assert "nothing was written" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_replay_regenerates_an_identical_tree(tmp_path):
+    description = 'Say "hi" \\ #1: {{ x }}\nline two'
+    given = ["--set", "problem_type=multiclass_classification", "--set", "serving=flask",
+             "--set", f"description={description}", "--set", "license=Apache-2.0"]  # fmt: skip
+    assert (
+        run(
+            "new", "Ticket Router", "--no-input", "--no-git", *given, "-o", tmp_path / "a"
+        ).exit_code
+        == 0
+    )
+    first = tmp_path / "a" / "ticket-router"
+    result = run("new", "--replay", first, "--no-git", "-o", tmp_path / "b")
+    assert result.exit_code == 0, result.output
+    assert tree(first) == tree(tmp_path / "b" / "ticket-router")
+    result = run("new", "--replay", first / ".cruft.json", "--no-git", "-o", tmp_path / "c")
+    assert tree(first) == tree(tmp_path / "c" / "ticket-router")
+
+
+def test_replay_refuses_extra_answers_and_bad_files(tmp_path):
+    assert run("new", "x", "--replay", tmp_path).exit_code == 2
+    result = run("new", "--replay", tmp_path, "-o", tmp_path / "out")
+    assert result.exit_code == 2 and ".cruft.json not found" in result.output
+    bad = tmp_path / "answers.json"
+    bad.write_text("{not json")
+    result = run("new", "--replay", bad, "-o", tmp_path / "out")
+    assert result.exit_code == 2 and "is not a prodml answers file" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_interactive_prompts_show_help_reask_bad_answers_and_skip_what_does_not_apply(tmp_path):
+    # Enter for everything except: serving answered wrong, then none (so docker is not asked).
+    answers_in = {"serving": "django\nnone"}
+    lines = [answers_in.get(o.name, "") for o in OPTIONS if o.name != "docker"]
+    result = run("new", "--no-git", "-o", tmp_path, input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output
+    assert "HTTP framework for the prediction API" in result.output
+    assert "serving='django' is not valid" in result.output
+    assert "docker" not in result.output.split("serving (")[-1]
+    recorded = json.loads((tmp_path / "churn-model" / ".cruft.json").read_text())["context"][
+        "cookiecutter"
+    ]
+    assert (recorded["serving"], recorded["docker"]) == ("none", "no")
+
+
+def test_failing_hook_leaves_nothing_behind(tmp_path, monkeypatch):
+    broken = tmp_path / "template"
+    shutil.copytree(ROOT / "template", broken, symlinks=False)
+    post = broken / "hooks" / "post_gen_project.py"
+    post.write_text(post.read_text() + "\nraise SystemExit('boom')\n")
+    monkeypatch.setattr(generate, "template_dir", lambda: broken)
+    result = run("new", "--no-input", "-o", tmp_path / "out")
+    assert result.exit_code == 1 and "Hook script failed" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_interrupt_mid_generation_restores_the_previous_tree(tmp_path, monkeypatch):
+    (tmp_path / "churn-model").mkdir()
+    (tmp_path / "churn-model" / "old.txt").write_text("old")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(generate, "init_git", interrupted)
+    result = run("new", "--no-input", "--force", "-o", tmp_path)
+    assert result.exit_code == 1  # Click reports Aborted!
+    assert listing(tmp_path) == ["churn-model", "churn-model/old.txt"]
+
+
+def test_shell_completion_offers_option_names_and_choices():
+    env = {**os.environ, "_PRODML_COMPLETE": "bash_complete", "COMP_CWORD": "3"}
+    names = subprocess.run(
+        [sys.executable, "-m", "prodml"], env={**env, "COMP_WORDS": "prodml new --set serv"},
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    assert "serving=" in names
+    values = subprocess.run(
+        [sys.executable, "-m", "prodml"], env={**env, "COMP_WORDS": "prodml new --set serving=f"},
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    assert "serving=fastapi" in values and "serving=flask" in values
+
+
+def test_usage_error_exit_status_is_2():
+    assert run("new", "--no-such-flag").exit_code == 2
+    assert run("frobnicate").exit_code == 2
+
+
+def cookiecutter_cli(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Plain cookiecutter on the source template, from a venv where prodml is not installed."""
+    command = [
+        venv / "bin" / "python",
+        "-m",
+        "cookiecutter",
+        ROOT / "template",
+        "--no-input",
+        *args,
+    ]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+
+
+def test_plain_cookiecutter_without_prodml_installed_runs_the_hooks(tmp_path, bare_venv):
+    probe = [bare_venv / "bin" / "python", "-c", "import prodml.options"]
+    assert subprocess.run(probe, capture_output=True).returncode != 0, (
+        "prodml must not be importable"
+    )
+    out = tmp_path / "out"
+    result = cookiecutter_cli(bare_venv, "-o", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    project = out / "churn-model"
+    assert (project / "src" / "churn_model" / "api.py").is_file(), (
+        "post-gen hook picked the variant"
+    )
+    assert not (project / "src" / "churn_model" / "api_flask.py").exists()
+    recorded = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
+    assert recorded["_template_version"] == __version__ and recorded["serving"] == "fastapi"
+
+
+def test_plain_cookiecutter_refuses_bad_answers_and_writes_nothing(tmp_path, bare_venv):
+    out = tmp_path / "out"
+    result = cookiecutter_cli(bare_venv, "-o", str(out), "package_name=sklearn", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "package_name='sklearn' is not valid" in result.stderr
+    assert listing(out) == []

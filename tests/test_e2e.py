@@ -1,0 +1,207 @@
+"""End-to-end tier: bake representative projects, install them, and run them as a user would.
+
+Each case runs the project's README quickstart (data, train, predict, its own test suite) and,
+when it serves, starts the API on 127.0.0.1 and calls it. pip projects get a venv that shares
+this interpreter's packages and install themselves with --no-deps; uv projects run ``uv sync``
+verbatim (uv's cache makes repeat installs cheap).
+"""
+
+import csv
+import json
+import math
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import make_venv
+
+from bake import ROOT
+
+pytestmark = pytest.mark.e2e
+BIN = Path(sys.executable).parent
+
+CASES = {
+    "binary-fastapi-pip-github-docker": {
+        "problem_type": "binary_classification", "serving": "fastapi", "env_manager": "pip",
+        "ci": "github", "docker": "yes", "python_version": "3.11",
+    },
+    "multiclass-flask-pip-gitlab": {
+        "problem_type": "multiclass_classification", "serving": "flask", "env_manager": "pip",
+        "ci": "gitlab", "docker": "no", "python_version": "3.10",
+    },
+    "regression-none-uv": {
+        "problem_type": "regression", "serving": "none", "env_manager": "uv", "ci": "none",
+        "python_version": "3.11",
+    },
+}  # fmt: skip
+
+
+def quickstart(project: Path) -> list[str]:
+    """The command lines of the README's Quickstart block."""
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Quickstart.*?```bash\n(.*?)```", readme, re.S)
+    assert block, "README.md has a ## Quickstart section with a bash block"
+    return [line for line in block.group(1).splitlines() if line.strip() and not line.startswith("#")]
+
+
+def user_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"  # uv and make's tools, as a user has them
+    env["UV_PYTHON"] = sys.executable
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    return env
+
+
+def shell(script: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env=user_env(),
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+def install_lines(project: Path, lines: list[str]) -> list[str]:
+    """pip quickstarts: the venv + pip install lines become a shared-packages venv + --no-deps."""
+    if not any(line.startswith("pip install") for line in lines):
+        return lines  # uv: run verbatim
+    make_venv(project / ".venv")
+    install = f"{BIN / 'uv'} pip install -q --no-deps --no-build-isolation -e ."
+    kept = [line for line in lines if not line.startswith(("python -m venv", "python3 -m venv"))]
+    return [install if line.startswith("pip install") else line for line in kept]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(url: str, payload: object | None = None) -> tuple[int, dict]:
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def a_record(project: Path) -> dict[str, object]:
+    """One raw row of the project's sample data, without its target, as JSON-ready values."""
+    import yaml
+
+    schema = yaml.safe_load((project / "configs" / "schema.yaml").read_text())
+    target = schema["target"]
+    with (project / "data" / "raw" / "sample.csv").open() as handle:
+        row = next(csv.DictReader(handle))
+    columns = {c["name"]: c for c in schema["columns"]}
+    record: dict[str, object] = {}
+    for name, value in row.items():
+        column = columns.get(name, {})
+        if name == target or column.get("role") != "feature":
+            continue
+        if value == "":
+            record[name] = None
+        elif column.get("type") == "numeric":
+            record[name] = float(value)
+        elif column.get("type") == "boolean":
+            record[name] = value.lower() in ("true", "1")
+        else:
+            record[name] = value
+    return record
+
+
+def check_api(project: Path, package: str) -> None:
+    port = free_port()
+    python = project / ".venv" / "bin" / "python"
+    server = subprocess.Popen(
+        [python, "-m", package, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=project, env=user_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, body = call(f"{base}/health")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert server.poll() is None, server.stdout.read()
+                assert time.monotonic() < deadline, "API did not start within 60 s"
+                time.sleep(0.3)
+        assert status == 200 and body.get("status") == "ok"
+        record = a_record(project)
+        status, body = call(f"{base}/predict", record)
+        assert status == 200, body
+        assert "prediction" in body and body.get("model_version")
+        if isinstance(body["prediction"], float):
+            assert math.isfinite(body["prediction"])
+        status, body = call(f"{base}/predict", {**record, "not_a_feature": 1})
+        assert status == 422, body
+        status, body = call(f"{base}/predict", {})
+        assert status == 422, body
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_baked_project_quickstart_and_api(case, tmp_path):
+    given = [arg for key, value in CASES[case].items() for arg in ("--set", f"{key}={value}")]
+    result = subprocess.run(
+        [BIN / "prodml", "new", "E2E Project", "--no-input", *given, "-o", tmp_path],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    project = tmp_path / "e2e-project"
+
+    lines = install_lines(project, quickstart(project))
+    assert any("make train" in line for line in lines) and any("make test" in line for line in lines)
+    run = shell("\n".join(lines), cwd=project)
+    assert run.returncode == 0, f"quickstart failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
+    assert re.search(r"\d+ passed", run.stdout), "the project's own test suite ran"
+    assert " failed" not in run.stdout
+
+    metrics = json.loads((project / "reports" / "metrics.json").read_text())
+    assert metrics, "training wrote its evaluation"
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True)
+    assert status.stdout == "", f"quickstart outputs are git-ignored:\n{status.stdout}"
+
+    if CASES[case]["serving"] != "none":
+        check_api(project, "e2e_project")
+
+
+def test_wheel_install_generates_a_project_offline(tmp_path):
+    dist = tmp_path / "dist"
+    build = subprocess.run(
+        [BIN / "uv", "build", "--wheel", "--no-build-isolation", "--python", sys.executable,
+         "-o", dist, ROOT],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr
+    (wheel,) = dist.glob("prodml-*.whl")
+    venv = make_venv(tmp_path / "venv")
+    install = subprocess.run(
+        [BIN / "uv", "pip", "install", "--offline", "--no-deps", "--python", venv / "bin" / "python", wheel],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr
+    offline = {**user_env(), "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+    new = subprocess.run(
+        [venv / "bin" / "prodml", "new", "--no-input", "--set", "serving=flask", "-o", tmp_path / "out"],
+        cwd=tmp_path, env=offline, capture_output=True, text=True,
+    )  # fmt: skip
+    assert new.returncode == 0, new.stderr
+    project = tmp_path / "out" / "churn-model"
+    assert "flask" in (project / "src" / "churn_model" / "api.py").read_text()
+    where = subprocess.run(
+        [venv / "bin" / "python", "-c", "import prodml.generate as g; print(g.template_dir())"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert str(venv) in where.stdout, "the wheel's own packaged template was used"
