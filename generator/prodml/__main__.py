@@ -1,3 +1,3 @@
 from prodml.cli import main
 
-main()
+main(prog_name="prodml")

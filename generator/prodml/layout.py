@@ -12,8 +12,10 @@ from pathlib import Path
 
 Answers = Mapping[str, str]
 
-#: Paths (relative to the project) kept only when their predicate holds.
+#: Paths (relative to the project, formatted with the answers) kept only when their predicate holds.
 OPTIONAL: tuple[tuple[str, Callable[[Answers], bool]], ...] = (
+    ("src/{package_name}/contract.py", lambda a: a["serving"] != "none"),
+    ("src/{package_name}/serving.py", lambda a: a["serving"] != "none"),
     (".github", lambda a: a["ci"] == "github"),
     (".gitlab-ci.yml", lambda a: a["ci"] == "gitlab"),
     ("Dockerfile", lambda a: a["docker"] == "yes"),
@@ -50,7 +52,7 @@ def arrange(project_dir: Path, answers: Answers) -> None:
     """Remove the files ``answers`` leaves out and give chosen variants their final names."""
     for relative, keep in OPTIONAL:
         if not keep(answers):
-            _remove(project_dir / relative)
+            _remove(project_dir / relative.format(**answers))
     for target, option, sources in VARIANTS:
         chosen = sources.get(answers[option])
         for value, source in sources.items():

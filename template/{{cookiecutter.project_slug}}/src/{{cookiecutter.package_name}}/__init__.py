@@ -1,0 +1,1 @@
+"""Production-shaped tabular ML project: schema, data checks, training, registry and serving."""

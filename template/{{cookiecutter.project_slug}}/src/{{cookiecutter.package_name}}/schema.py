@@ -1,0 +1,146 @@
+"""The feature schema (``configs/schema.yaml``): the single source of truth for every column.
+
+Validation, the feature pipeline, the API request model and batch scoring all read it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+ProblemType = Literal["binary_classification", "multiclass_classification", "regression"]
+Role = Literal["feature", "target", "id", "ignored"]
+ColumnType = Literal["numeric", "categorical", "boolean", "string"]
+
+#: Where commands look for the schema unless told otherwise (env var ``SCHEMA_PATH`` overrides).
+DEFAULT_SCHEMA_PATH = Path("configs/schema.yaml")
+
+
+class SchemaError(ValueError):
+    """The schema file is missing or does not describe a usable dataset."""
+
+
+class Column(BaseModel):
+    """One column: its role, type and the values it may take."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    role: Role = "feature"
+    type: ColumnType
+    description: str = ""
+    nullable: bool = False
+    min: float | None = None
+    max: float | None = None
+    categories: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _check_type_details(self) -> Column:
+        if self.type == "categorical" and not self.categories:
+            raise ValueError(f"categorical column {self.name!r} needs a list of categories")
+        if self.type != "categorical" and self.categories is not None:
+            raise ValueError(f"only categorical columns take categories ({self.name!r})")
+        if self.type != "numeric" and (self.min is not None or self.max is not None):
+            raise ValueError(f"only numeric columns take min/max ({self.name!r})")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"column {self.name!r}: min is greater than max")
+        if self.type == "string" and self.role == "feature":
+            raise ValueError(f"string column {self.name!r} can only be an id or ignored column")
+        return self
+
+
+class Schema(BaseModel):
+    """The dataset: what is predicted, from which columns."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    problem_type: ProblemType
+    target: str
+    id: str | None = None
+    columns: tuple[Column, ...]
+
+    @model_validator(mode="after")
+    def _check_roles(self) -> Schema:
+        names = [c.name for c in self.columns]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate column names: {duplicates}")
+        targets = [c.name for c in self.columns if c.role == "target"]
+        if targets != [self.target]:
+            raise ValueError(f"exactly one column with role 'target' named {self.target!r} needed")
+        ids = [c.name for c in self.columns if c.role == "id"]
+        if ids != ([self.id] if self.id else []):
+            raise ValueError(f"the column with role 'id' must be the declared id ({self.id!r})")
+        if not self.features:
+            raise ValueError("at least one column with role 'feature' is needed")
+        target = self.column(self.target)
+        if self.problem_type == "regression" and target.type != "numeric":
+            raise ValueError("a regression target must be numeric")
+        if self.problem_type != "regression":
+            wanted = 2 if self.problem_type == "binary_classification" else 3
+            count = len(target.categories or ())
+            if target.type != "categorical" or count < wanted:
+                raise ValueError(
+                    f"a {self.problem_type} target must be categorical with >= {wanted} categories"
+                )
+            if self.problem_type == "binary_classification" and count != 2:
+                raise ValueError("a binary target must have exactly two categories")
+        if target.nullable:
+            raise ValueError("the target cannot be nullable")
+        return self
+
+    @property
+    def is_classification(self) -> bool:
+        return self.problem_type != "regression"
+
+    @property
+    def features(self) -> tuple[Column, ...]:
+        """Columns the model may use (id and ignored columns never are)."""
+        return tuple(c for c in self.columns if c.role == "feature")
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [c.name for c in self.features]
+
+    def features_of_type(self, column_type: ColumnType) -> list[str]:
+        return [c.name for c in self.features if c.type == column_type]
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    @property
+    def classes(self) -> list[str]:
+        """Target classes in schema order (the positive class of a binary problem comes last)."""
+        return list(self.column(self.target).categories or ())
+
+
+def schema_path(path: Path | str | None = None) -> Path:
+    """The schema file to use: ``path``, else ``$SCHEMA_PATH``, else ``configs/schema.yaml``."""
+    return Path(path or os.environ.get("SCHEMA_PATH") or DEFAULT_SCHEMA_PATH)
+
+
+def parse_schema(raw: object) -> Schema:
+    """Validate an already-parsed mapping (e.g. from model metadata) into a Schema."""
+    try:
+        return Schema.model_validate(raw)
+    except ValidationError as error:
+        raise SchemaError(f"invalid schema: {error}") from None
+
+
+def load_schema(path: Path | str | None = None) -> Schema:
+    """Read and validate the schema YAML file."""
+    file = schema_path(path)
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SchemaError(f"schema file not found: {file}") from None
+    except yaml.YAMLError as error:
+        raise SchemaError(f"schema file {file} is not valid YAML: {error}") from None
+    return parse_schema(raw)
