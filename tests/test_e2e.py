@@ -58,6 +58,7 @@ def user_env() -> dict[str, str]:
     env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"  # uv and make's tools, as a user has them
     env["UV_PYTHON"] = sys.executable
     env["UV_PYTHON_DOWNLOADS"] = "never"
+    env["UV_SYSTEM_CERTS"] = "1"  # trust the machine's CA store, as pip does (proxies, mirrors)
     # pytest-xdist runs baked projects side by side: one OpenMP thread each, or their
     # spin-waiting thread pools oversubscribe the cores (measured: 6 s alone, 400 s side by side).
     env["OMP_NUM_THREADS"] = "1"
