@@ -74,7 +74,7 @@ def test_serving_none_drops_the_api_and_docker(tmp_path):
     assert result.exit_code == 0, result.output
     names = listing(tmp_path / "churn-model")
     assert not any(n.endswith(("api.py", "api_fastapi.py", "api_flask.py")) for n in names)
-    assert "Dockerfile" not in names and "tests/test_api.py" not in names
+    assert "Dockerfile" not in names and "tests/api" not in names
 
 
 def test_config_file_sets_team_defaults_and_set_wins(tmp_path):

@@ -44,7 +44,8 @@ def expected_files(a: dict[str, str]) -> set[str]:
             f"{pkg}/api.py",
             f"{pkg}/contract.py",
             f"{pkg}/serving.py",
-            "tests/test_api.py",
+            "tests/api/conftest.py",
+            "tests/api/test_api.py",
         }
     if a["docker"] == "yes":
         expected |= {"Dockerfile", ".dockerignore"}

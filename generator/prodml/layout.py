@@ -16,6 +16,7 @@ Answers = Mapping[str, str]
 OPTIONAL: tuple[tuple[str, Callable[[Answers], bool]], ...] = (
     ("src/{package_name}/contract.py", lambda a: a["serving"] != "none"),
     ("src/{package_name}/serving.py", lambda a: a["serving"] != "none"),
+    ("tests/api", lambda a: a["serving"] != "none"),
     (".github", lambda a: a["ci"] == "github"),
     (".gitlab-ci.yml", lambda a: a["ci"] == "gitlab"),
     ("Dockerfile", lambda a: a["docker"] == "yes"),
@@ -34,9 +35,9 @@ VARIANTS: tuple[tuple[str, str, Mapping[str, str]], ...] = (
         },
     ),
     (
-        "tests/test_api.py",
+        "tests/api/conftest.py",
         "serving",
-        {"fastapi": "tests/test_api_fastapi.py", "flask": "tests/test_api_flask.py"},
+        {"fastapi": "tests/api/conftest_fastapi.py", "flask": "tests/api/conftest_flask.py"},
     ),
 )
 
