@@ -7,14 +7,25 @@ import pytest
 from bake import ROOT, all_combinations, answers, matrix
 from prodml.generate import render_default
 from prodml.options import OPTIONS, AnswerError, cookiecutter_json, markdown_table, resolve
+from prodml.options import main as options_main
 
 
-def test_cookiecutter_json_is_generated_from_the_schema():
+def test_cookiecutter_json_is_generated_from_the_schema(monkeypatch):
     on_disk = json.loads((ROOT / "template" / "cookiecutter.json").read_text())
-    assert on_disk == cookiecutter_json(), (
-        "template/cookiecutter.json drifted from prodml.options: regenerate it with "
-        "python -c 'import json; from prodml.options import cookiecutter_json; "
-        "print(json.dumps(cookiecutter_json(), indent=2))' > template/cookiecutter.json"
+    assert on_disk == cookiecutter_json(), "run `python -m prodml.options --write`"
+    monkeypatch.chdir(ROOT)
+    assert options_main([]) == 0
+
+
+def test_options_check_catches_and_write_fixes_a_stale_cookiecutter_json(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "template").mkdir()
+    (tmp_path / "template" / "cookiecutter.json").write_text("{}")
+    assert options_main([]) == 1
+    assert options_main(["--write"]) == 0
+    assert options_main([]) == 0
+    assert (
+        json.loads((tmp_path / "template" / "cookiecutter.json").read_text()) == cookiecutter_json()
     )
 
 

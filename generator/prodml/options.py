@@ -284,3 +284,24 @@ def markdown_table() -> str:
         values = values.replace("|", "\\|")
         rows.append(f"| `{o.name}` | {values} | {o.when_text or 'always'} | {o.help} |")
     return "\n".join(rows)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m prodml.options [--write]`` from the repository root: check (or rewrite)
+    template/cookiecutter.json against OPTIONS."""
+    import json
+    from pathlib import Path
+
+    path = Path("template") / "cookiecutter.json"
+    expected = json.dumps(cookiecutter_json(), indent=2) + "\n"
+    if "--write" in argv:
+        path.write_text(expected, encoding="utf-8")
+        return 0
+    if path.read_text(encoding="utf-8") != expected:
+        print(f"{path} differs from prodml.options: run `python -m prodml.options --write`")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
