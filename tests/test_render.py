@@ -22,7 +22,8 @@ from prodml import answers as answers_file
 from prodml.options import OPTIONS
 
 BIN = Path(sys.executable).parent
-JINJA_LEFTOVER = re.compile(r"{{|}}|{%|%}|{#|#}|cookiecutter\.")
+# "}}" alone is not a sign: Python closes nested dicts with it.
+JINJA_LEFTOVER = re.compile(r"{{|{%|%}|{#|cookiecutter\.")
 
 
 def expected_files(a: dict[str, str]) -> set[str]:
@@ -30,14 +31,19 @@ def expected_files(a: dict[str, str]) -> set[str]:
     pkg = f"src/{a['package_name']}"
     expected = {
         ".cruft.json", ".gitignore", ".pre-commit-config.yaml", "LICENSE", "Makefile", "README.md",
-        "pyproject.toml", "configs/schema.yaml", "configs/train.yaml",
-        "docs/ml-test-score.md",
-        f"{pkg}/__init__.py", f"{pkg}/__main__.py", f"{pkg}/cli.py", f"{pkg}/config.py",
-        f"{pkg}/data.py", f"{pkg}/features.py", f"{pkg}/metrics.py", f"{pkg}/predict.py",
-        f"{pkg}/registry.py", f"{pkg}/schema.py", f"{pkg}/train.py",
-        "tests/conftest.py", "tests/test_cli.py", "tests/test_data.py", "tests/test_features.py",
-        "tests/test_predict.py", "tests/test_registry.py", "tests/test_schema.py",
-        "tests/test_train.py",
+        "pyproject.toml", "benchmarks/bench_train.py", "configs/schema.yaml", "configs/train.yaml",
+        "docs/data-card.md", "docs/ml-test-score.md", "docs/model-card.md",
+        *(f"{pkg}/{module}.py" for module in (
+            "__init__", "__main__", "cli", "config", "data", "eda", "evaluate", "features",
+            "figures", "jobs", "metrics", "predict", "registry", "reporting", "schema",
+            "tracking", "train",
+        )),
+        *(f"tests/{module}.py" for module in (
+            "conftest", "test_cli", "test_data", "test_eda", "test_evaluate",
+            "test_feature_governance", "test_features", "test_lifecycle", "test_metrics",
+            "test_predict", "test_registry", "test_schema", "test_staleness", "test_tracking",
+            "test_train",
+        )),
     }  # fmt: skip
     if a["serving"] != "none":
         expected |= {
