@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from threadpoolctl import threadpool_limits
 
 from {{ cookiecutter.package_name }} import registry
@@ -51,12 +52,29 @@ def sample(schema: Schema) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def fast_config() -> TrainConfig:
-    """A small grid so the suite stays fast; the real grid lives in configs/train.yaml."""
+    """Tiny grid and random searches: a fast suite (configs/train.yaml has the real ones)."""
+    learning_rate = {"loguniform": [0.05, 0.2]}
     return TrainConfig(
         random_state=0,
         min_improvement=0.0,
-        hist_gradient_boosting={"max_iter": [80], "learning_rate": [0.1]},
+        cv_folds=3,
+        models={
+            "linear": {"search": "grid"},
+            "hist_gradient_boosting": {
+                "search": "random",
+                "n_iter": 2,
+                "space": {"max_iter": [40, 80], "learning_rate": learning_rate},
+            },
+        },
     )
+
+
+@pytest.fixture(scope="session")
+def fast_config_path(tmp_path_factory: pytest.TempPathFactory, fast_config: TrainConfig) -> Path:
+    """``fast_config`` as a YAML file, for the CLI."""
+    path = tmp_path_factory.mktemp("config") / "train.yaml"
+    path.write_text(yaml.safe_dump(fast_config.model_dump(mode="json")), encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -66,12 +84,19 @@ def trained(sample: pd.DataFrame, schema: Schema, fast_config: TrainConfig) -> T
 
 @pytest.fixture(scope="session")
 def model_dir(
-    tmp_path_factory: pytest.TempPathFactory, trained: TrainingResult, schema: Schema
+    tmp_path_factory: pytest.TempPathFactory,
+    trained: TrainingResult,
+    schema: Schema,
+    fast_config: TrainConfig,
 ) -> Path:
     """A registry holding the trained model as champion."""
     root = tmp_path_factory.mktemp("models")
     version = registry.save(
-        trained.pipeline, root, schema=schema, metrics=trained.test, params=trained.params
+        trained.pipeline,
+        root,
+        schema=schema,
+        metrics=trained.registry_metrics(),
+        params=trained.registry_params(),
     )
     registry.promote(root, version)
     return root

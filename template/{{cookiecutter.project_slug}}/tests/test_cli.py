@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.config import TrainConfig
 from {{ cookiecutter.package_name }}.data import read_csv
 
 
@@ -18,6 +20,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schema_path: Path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SCHEMA_PATH", str(schema_path))
     monkeypatch.delenv("MODEL_DIR", raising=False)
+    monkeypatch.delenv("RUNS_DIR", raising=False)
 
     def invoke(*args: str):
         return CliRunner().invoke(main, list(args))
@@ -25,21 +28,40 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schema_path: Path):
     return invoke
 
 
-def test_data_train_predict_end_to_end(run, tmp_path: Path, config_path: Path) -> None:
-    result = run("data", "--rows", "1500", "--output", "data/raw/sample.csv")
+def test_data_train_evaluate_predict_end_to_end(
+    run, tmp_path: Path, fast_config_path: Path
+) -> None:
+    result = run("data", "--rows", "500", "--output", "data/raw/sample.csv")
     assert result.exit_code == 0, result.output
     assert run("validate", "data/raw/sample.csv").exit_code == 0
 
-    result = run("train", "--config", str(config_path))
+    result = run("train", "--config", str(fast_config_path))
     assert result.exit_code == 0, result.output
+    assert "search_linear: " in result.output, "progress per stage"
     report = json.loads((tmp_path / "reports" / "metrics.json").read_text())
     assert report["champion"] in report["test"]
     assert (tmp_path / "models" / "champion").read_text().strip() == report["model_version"]
+    assert (tmp_path / "reports" / "evaluation.md").is_file()
+    assert report["model_version"] in (tmp_path / "docs" / "model-card.md").read_text()
+    lineage = json.loads(
+        (tmp_path / "models" / report["model_version"] / "metadata.json").read_text()
+    )["lineage"]
+    (entry,) = [json.loads(line) for line in (tmp_path / "runs" / "index.jsonl").open()]
+    assert entry["status"] == "promoted" and entry["model_version"] == report["model_version"]
+    assert lineage["run_id"] == entry["run_id"] and lineage["data_hash"] == entry["data_sha256"]
+
+    result = run("evaluate")
+    assert result.exit_code == 0, result.output
+    again = json.loads((tmp_path / "reports" / "metrics.json").read_text())
+    assert again["test"] == report["test"], "evaluate scores the same test split as train"
+    result = run("runs")
+    assert result.exit_code == 0 and entry["run_id"] in result.output
+    assert json.loads(run("runs", entry["run_id"]).output)["durations"]["evaluation"] >= 0
 
     result = run("predict", "--input", "data/raw/sample.csv", "--output", "out/predictions.csv")
     assert result.exit_code == 0, result.output
     predictions = read_csv(tmp_path / "out" / "predictions.csv")
-    assert len(predictions) == 1500
+    assert len(predictions) == 500
     assert (predictions["model_version"] == report["model_version"]).all()
 
     result = run("promote")
@@ -82,3 +104,25 @@ def test_missing_input_files_give_clear_errors(run, config_path: Path) -> None:
     assert result.exit_code == 1 and "data file not found" in result.output
     result = run("predict", "--input", "missing.csv", "--output", "p.csv")
     assert result.exit_code == 1 and "input file not found" in result.output
+
+
+def test_a_model_refused_by_the_gate_stays_a_challenger(
+    run, tmp_path: Path, fast_config: TrainConfig
+) -> None:
+    assert run("data", "--rows", "300").exit_code == 0
+    strict = fast_config.model_copy(update={"min_improvement": 1e9})
+    (tmp_path / "strict.yaml").write_text(yaml.safe_dump(strict.model_dump(mode="json")))
+    result = run("train", "--config", "strict.yaml")
+    assert result.exit_code == 1
+    assert "challenger" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "models" / "champion").exists()
+    assert len([p for p in (tmp_path / "models").iterdir() if p.is_dir()]) == 1
+    (entry,) = [json.loads(line) for line in (tmp_path / "runs" / "index.jsonl").open()]
+    assert entry["status"] == "refused"
+    assert not (tmp_path / "reports").exists()
+
+
+def test_evaluate_without_a_model_says_to_train(run) -> None:
+    assert run("data", "--rows", "100").exit_code == 0
+    result = run("evaluate")
+    assert result.exit_code == 1 and "make train" in result.output

@@ -8,8 +8,10 @@ import pytest
 from {{ cookiecutter.package_name }}.data import (
     DataValidationError,
     check,
+    format_violations,
     generate_sample,
     read_csv,
+    unexpected_columns,
     validate,
 )
 from {{ cookiecutter.package_name }}.schema import (
@@ -93,6 +95,41 @@ def test_non_numeric_text_and_duplicate_ids_are_caught(
     bad.loc[bad.index[0], name] = "twelve"
     bad.loc[bad.index[1], schema.id] = bad.loc[bad.index[2], schema.id]
     assert {(name, "numeric_type"), (schema.id, "unique")} <= _checks(validate(bad, schema))
+
+
+def test_below_minimum_infinite_and_non_boolean_values_are_caught(
+    schema: Schema, sample: pd.DataFrame
+) -> None:
+    numeric = schema.column(next(c for c in schema.feature_names if schema.column(c).min == 0))
+    boolean = schema.features_of_type("boolean")[0]
+    bad = sample.copy()
+    bad[boolean] = bad[boolean].astype(object)
+    bad.loc[bad.index[0], numeric.name] = -1
+    bad.loc[bad.index[1], numeric.name] = float("inf")
+    bad.loc[bad.index[2], boolean] = "maybe"
+    expected = {(numeric.name, "min"), (numeric.name, "finite"), (boolean, "boolean")}
+    assert expected <= _checks(validate(bad, schema))
+
+
+def test_ignored_columns_may_be_absent_and_unknown_columns_are_only_reported(
+    schema: Schema, sample: pd.DataFrame
+) -> None:
+    ignored = [c.name for c in schema.columns if c.role == "ignored"]
+    frame = sample.drop(columns=ignored).assign(notes="free text")
+    assert validate(frame, schema).empty
+    assert unexpected_columns(frame, schema) == ["notes"]
+    assert unexpected_columns(sample, schema) == []
+
+
+def test_violation_table_is_readable(schema: Schema, sample: pd.DataFrame) -> None:
+    column = schema.column(schema.features_of_type("numeric")[0])
+    bad = sample.copy()
+    bad.loc[bad.index[:2], column.name] = column.max + 1
+    bad = bad.drop(columns=schema.feature_names[-1])
+    lines = format_violations(validate(bad, schema)).splitlines()
+    assert lines[0].split() == ["column", "check", "expected", "count", "examples"]
+    assert any(line.startswith(column.name) and f"<= {column.max:g}" in line for line in lines)
+    assert any("column present" in line for line in lines)
 
 
 def test_target_is_optional_for_scoring(schema: Schema, sample: pd.DataFrame) -> None:

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
+import pytest
 
+from {{ cookiecutter.package_name }}.config import (
+    ConfigError,
+    FeatureConfig,
+)
 from {{ cookiecutter.package_name }}.data import read_csv
 from {{ cookiecutter.package_name }}.features import (
     build_preprocessor,
     coerce_types,
 )
 from {{ cookiecutter.package_name }}.schema import Schema
+from {{ cookiecutter.package_name }}.train import (
+    TrainingResult,
+    target_series,
+)
+
+
+def _width(schema: Schema, sample: pd.DataFrame, **features: object) -> int:
+    """Encoded feature count after fitting the preprocessor configured with ``features``."""
+    config = FeatureConfig.model_validate(features)
+    pipeline = build_preprocessor(schema, config).fit(sample, target_series(sample, schema))
+    return pipeline.transform(sample).shape[1]
 
 
 def test_output_is_finite_with_one_row_per_input(schema: Schema, sample: pd.DataFrame) -> None:
@@ -59,3 +77,72 @@ def test_csv_round_trip_gives_identical_features(
     sample.to_csv(path, index=False)
     pipeline = build_preprocessor(schema).fit(sample)
     np.testing.assert_allclose(pipeline.transform(sample), pipeline.transform(read_csv(path)))
+
+
+@pytest.mark.parametrize("method", ["k_best", "rfe"])
+def test_k_best_and_rfe_keep_k_features(schema: Schema, sample: pd.DataFrame, method: str) -> None:
+    assert _width(schema, sample, selection={"method": method, "k": 4}) == 4
+
+
+def test_l1_selection_drops_more_features_with_a_stronger_penalty(
+    schema: Schema, sample: pd.DataFrame
+) -> None:
+    full = _width(schema, sample)
+    weak = _width(schema, sample, selection={"method": "l1", "l1_strength": 0.01})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "no features were selected" is fine here
+        strong = _width(schema, sample, selection={"method": "l1", "l1_strength": 30.0})
+    assert strong < weak <= full
+
+
+def test_chi2_needs_minmax_scaling_and_a_classification_target(
+    schema: Schema, sample: pd.DataFrame
+) -> None:
+    chi2 = {"method": "k_best", "k": 3, "score": "chi2"}
+    with pytest.raises(ValueError, match="minmax"):
+        FeatureConfig.model_validate({"selection": chi2})
+    if schema.is_classification:
+        assert _width(schema, sample, scaling="minmax", selection=chi2) == 3
+    else:
+        with pytest.raises(ConfigError, match="classification"):
+            _width(schema, sample, scaling="minmax", selection=chi2)
+
+
+def test_discretization_is_off_by_default_and_bins_numeric_features_when_on(
+    schema: Schema, sample: pd.DataFrame
+) -> None:
+    numeric = schema.features_of_type("numeric")
+    default = build_preprocessor(schema).fit(sample)
+    names = list(default.get_feature_names_out())
+    scaled = default.transform(sample)[:, [names.index(f"numeric__{n}") for n in numeric]]
+    np.testing.assert_allclose(scaled.mean(axis=0), 0.0, atol=1e-9)  # standardized, not binned
+    config = FeatureConfig(discretize_bins=4)
+    binned = build_preprocessor(schema, config).fit(sample)
+    names = list(binned.get_feature_names_out())
+    columns = [i for i, n in enumerate(names) if n.startswith("numeric__")]
+    assert len(columns) == 4 * len(numeric)
+    one_hot = binned.transform(sample)[:, columns]
+    assert set(np.unique(one_hot)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(one_hot.sum(axis=1), len(numeric))  # one bin per feature
+
+
+def test_numeric_imputation_strategy_is_configurable(schema: Schema, sample: pd.DataFrame) -> None:
+    name = schema.features_of_type("numeric")[0]
+    config = FeatureConfig(numeric_imputation="mean", scaling="none")
+    pipeline = build_preprocessor(schema, config).fit(sample)
+    row = sample.head(1).copy()
+    row[name] = np.nan
+    names = list(pipeline.get_feature_names_out())
+    imputed = pipeline.transform(row)[0, names.index(f"numeric__{name}")]
+    assert imputed == pytest.approx(sample[name].mean())
+
+
+def test_trained_model_scores_a_row_with_an_unknown_category(
+    schema: Schema, sample: pd.DataFrame, trained: TrainingResult
+) -> None:
+    name = schema.features_of_type("categorical")[0]
+    row = sample.head(1).copy()
+    row[name] = "never-seen-in-training"
+    model = trained.pipeline
+    output = model.predict_proba(row) if schema.is_classification else model.predict(row)
+    assert np.isfinite(output).all()

@@ -13,6 +13,7 @@ from {{ cookiecutter.package_name }}.data import (
     read_csv,
 )
 from {{ cookiecutter.package_name }}.predict import (
+    PredictionError,
     predict_batch,
     predict_csv,
     predict_frame,
@@ -60,3 +61,20 @@ def test_api_records_and_batch_scoring_agree(
     batch = predict_frame(loaded, rows)
     assert [r["prediction"] for r in responses] == batch["prediction"].tolist()
     assert all(r["model_version"] == loaded.version for r in responses)
+
+
+def test_non_finite_output_is_refused(loaded: LoadedModel, sample: pd.DataFrame) -> None:
+    """Monitoring 5: NaN or infinite predictions raise instead of being served."""
+
+    class NanModel:
+        classes_ = loaded.pipeline.classes_ if loaded.schema.is_classification else None
+
+        def predict(self, features: pd.DataFrame) -> np.ndarray:
+            return np.full(len(features), np.nan)
+
+        def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+            return np.full((len(features), len(self.classes_)), np.nan)
+
+    broken = LoadedModel(NanModel(), loaded.metadata, loaded.schema)
+    with pytest.raises(PredictionError, match="non-finite"):
+        predict_frame(broken, sample.head(3))

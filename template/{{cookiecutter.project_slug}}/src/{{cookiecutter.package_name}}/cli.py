@@ -50,7 +50,9 @@ def _read(path: Path):
 
 
 def _violations_text(violations) -> str:
-    return violations.to_string(index=False)
+    from .data import format_violations
+
+    return format_violations(violations)
 
 
 @click.group()
@@ -79,13 +81,64 @@ def data(schema_file: Path | None, output: Path, rows: int, seed: int) -> None:
 @click.option("--no-target", is_flag=True, help="Do not require the target column (scoring data).")
 def validate(schema_file: Path | None, path: Path, no_target: bool) -> None:
     """Check a CSV file against the schema; exit 1 listing the violations."""
+    from .data import unexpected_columns
     from .data import validate as validate_frame
 
-    violations = validate_frame(_read(path), _schema(schema_file), require_target=not no_target)
+    frame, schema = _read(path), _schema(schema_file)
+    extra = unexpected_columns(frame, schema)
+    if extra:
+        click.echo(f"note: columns not in the schema are never used: {', '.join(extra)}")
+    violations = validate_frame(frame, schema, require_target=not no_target)
     if len(violations):
         click.echo(_violations_text(violations))
         raise click.ClickException(f"{path}: {len(violations)} schema violation(s)")
     click.echo(f"{path}: valid")
+
+
+@main.command()
+@schema_option
+@click.option(
+    "--data", "data_path", type=click.Path(path_type=Path), default=DEFAULT_DATA, show_default=True
+)
+@click.option(
+    "--output", type=click.Path(path_type=Path), default=Path("reports/eda"), show_default=True
+)
+def eda(schema_file: Path | None, data_path: Path, output: Path) -> None:
+    """Write an exploratory analysis (Markdown + PNG figures) of a CSV file."""
+    from .eda import write_report
+
+    report = write_report(_read(data_path), _schema(schema_file), output)
+    click.echo(f"wrote {report}")
+
+
+reports_option = click.option(
+    "--reports", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
+)
+model_card_option = click.option(
+    "--model-card",
+    type=click.Path(path_type=Path),
+    default=Path("docs/model-card.md"),
+    show_default=True,
+    help="Model card to regenerate from the evaluation.",
+)
+runs_dir_option = click.option(
+    "--runs-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Experiment runs store [default: $RUNS_DIR or runs].",
+)
+
+
+def _outputs(model_dir: Path | None, reports: Path, model_card: Path, runs_dir: Path | None):
+    from .jobs import Outputs
+    from .registry import model_dir as registry_dir
+    from .tracking import runs_dir as tracking_dir
+
+    return Outputs(registry_dir(model_dir), reports, model_card, tracking_dir(runs_dir))
+
+
+def _progress(line: str) -> None:
+    click.echo(line, err=True)
 
 
 @main.command()
@@ -101,74 +154,114 @@ def validate(schema_file: Path | None, path: Path, no_target: bool) -> None:
     default=Path("configs/train.yaml"),
     show_default=True,
 )
-@click.option(
-    "--reports", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
-)
+@reports_option
+@model_card_option
+@runs_dir_option
 def train(
     schema_file: Path | None,
     model_dir: Path | None,
     data_path: Path,
     config_path: Path,
     reports: Path,
+    model_card: Path,
+    runs_dir: Path | None,
 ) -> None:
-    """Validate data, train baseline and candidates, gate, register and promote the champion."""
-    from . import registry
+    """Validate, tune and choose a champion, register it, canary, promote (gated), evaluate."""
     from .config import ConfigError, load_config
-    from .data import DataValidationError, check
-    from .predict import PredictionError, predict_frame
-    from .train import QualityGateError
-    from .train import train as train_model
+    from .data import DataValidationError
+    from .jobs import CanaryError, DataReadError, train_job
 
     schema = _schema(schema_file)
     try:
         config = load_config(config_path)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
-    frame = _read(data_path)
+    outputs = _outputs(model_dir, reports, model_card, runs_dir)
     try:
-        check(frame, schema, f"training data {data_path}")
+        outcome = train_job(data_path, schema, config, outputs, progress=_progress)
     except DataValidationError as error:
         click.echo(_violations_text(error.violations), err=True)
         raise click.ClickException(f"{error}; refusing to train on invalid data") from None
-    try:
-        result = train_model(frame, schema, config)
-    except QualityGateError as error:
+    except (ConfigError, CanaryError, DataReadError) as error:
         raise click.ClickException(str(error)) from None
-    root = registry.model_dir(model_dir)
-    metrics = {
-        "primary_metric": result.primary_metric,
-        "validation": result.validation,
-        "test": result.test,
-    }
-    version = registry.save(
-        result.pipeline,
-        root,
-        schema=schema,
-        metrics={"champion": result.champion, "improvement": result.improvement, **metrics},
-        params={"family": result.champion, **result.params, "config": config.model_dump()},
-    )
-    # Canary: the stored artifact must load and score held-out rows before it is promoted.
-    try:
-        predict_frame(registry.load(root, version), result.test_split.features.head(20))
-    except (registry.RegistryError, PredictionError) as error:
+    if not outcome.promoted:
         raise click.ClickException(
-            f"canary check failed, {version} not promoted: {error}"
-        ) from None
-    registry.promote(root, version)
-    reports.mkdir(parents=True, exist_ok=True)
-    report = {
-        "model_version": version,
-        "champion": result.champion,
-        "params": result.params,
-        **metrics,
-    }
-    (reports / "metrics.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    name = result.primary_metric
+            f"{outcome.message}; {outcome.version} stays registered as a challenger "
+            f"(run {outcome.run_id})"
+        )
+    result, name = outcome.result, outcome.result.primary_metric
     click.echo(
-        f"champion {result.champion} ({version}): "
+        f"champion {result.champion} ({outcome.version}, run {outcome.run_id}): "
         f"test {name} {result.test[result.champion][name]:.4f} "
-        f"vs baseline {result.test['baseline'][name]:.4f}; metrics in {reports / 'metrics.json'}"
+        f"vs baseline {result.test['baseline'][name]:.4f}; "
+        f"report in {reports / 'evaluation.md'}, model card in {model_card}"
     )
+
+
+@main.command()
+@model_dir_option
+@click.option("--version", default=None, help="Model version [default: the champion].")
+@click.option(
+    "--data", "data_path", type=click.Path(path_type=Path), default=DEFAULT_DATA, show_default=True
+)
+@reports_option
+@model_card_option
+def evaluate(
+    model_dir: Path | None,
+    version: str | None,
+    data_path: Path,
+    reports: Path,
+    model_card: Path,
+) -> None:
+    """Evaluate a model on the test split of a dataset: reports/, figures, model card."""
+    from . import registry
+    from .data import DataValidationError
+    from .jobs import DataReadError, evaluate_job
+
+    outputs = _outputs(model_dir, reports, model_card, None)
+    try:
+        report = evaluate_job(data_path, outputs, version)
+    except (registry.RegistryError, DataReadError) as error:
+        raise click.ClickException(str(error)) from None
+    except DataValidationError as error:
+        click.echo(_violations_text(error.violations), err=True)
+        raise click.ClickException(str(error)) from None
+    name, champion = report["primary_metric"], report["champion"]
+    lift = report["lift"]
+    click.echo(
+        f"model {report['model_version']} ({champion}): test {name} "
+        f"{report['test'][champion][name]:.4f}, lift {lift['baseline'][name]:+.4f} over "
+        f"baseline, {lift['linear'][name]:+.4f} over linear; "
+        f"{reports / 'evaluation.md'}, {model_card}"
+    )
+
+
+@main.command()
+@runs_dir_option
+@click.argument("run_id", required=False)
+def runs(runs_dir: Path | None, run_id: str | None) -> None:
+    """List training runs (oldest first), or print the full record of RUN_ID."""
+    from .tracking import list_runs, read_run
+    from .tracking import runs_dir as tracking_dir
+
+    root = tracking_dir(runs_dir)
+    if run_id:
+        try:
+            click.echo(json.dumps(read_run(root, run_id), indent=2))
+        except FileNotFoundError:
+            raise click.ClickException(f"no run {run_id!r} in {root}") from None
+        return
+    entries = list_runs(root)
+    if not entries:
+        click.echo(f"no runs in {root}/ yet: run `make train`")
+    for entry in entries:
+        score = entry["test_score"]
+        click.echo(
+            f"{entry['run_id']}  {entry['status']:<13} {entry['model_version']}  "
+            f"{entry['champion']} {entry['metric']} "
+            f"{'n/a' if score is None else format(score, '.4f')}  "
+            f"data {str(entry['data_sha256'])[:12]}  commit {str(entry['git_commit'])[:12]}"
+        )
 
 
 @main.command()
@@ -202,19 +295,53 @@ def predict(
 @main.command()
 @model_dir_option
 @click.argument("version", required=False)
-def promote(model_dir: Path | None, version: str | None) -> None:
-    """List model versions, or make VERSION the champion (one-step rollback)."""
+@click.option(
+    "--force", is_flag=True, help="Skip the comparison with the champion (not the baseline)."
+)
+def promote(model_dir: Path | None, version: str | None, force: bool) -> None:
+    """Make VERSION the champion if it passes the gate; without VERSION, list the versions."""
+    from . import registry
+
+    root = registry.model_dir(model_dir)
+    if version:
+        try:
+            reason = registry.promote(root, version, force=force)
+        except registry.RegistryError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"champion is now {version}: {reason}")
+        return
+    current = registry.current_champion(root)
+    for name in registry.versions(root):
+        click.echo(("* " if name == current else "  ") + _version_summary(root, name))
+
+
+def _version_summary(root: Path, version: str) -> str:
+    """One line per version: name, creation time and primary test metric."""
+    from . import registry
+
+    document = registry.read_metadata(root, version)
+    metrics = document.get("metrics", {})
+    try:
+        metric = metrics["primary_metric"]
+        score = f"test {metric} {metrics['test'][metrics['champion']][metric]:.4f}"
+    except (KeyError, TypeError):
+        score = "no test metrics"
+    return f"{version}  {document.get('created_at', '?')}  {score}"
+
+
+@main.command()
+@model_dir_option
+def rollback(model_dir: Path | None) -> None:
+    """Restore the champion that the last promotion replaced (recorded in history.jsonl)."""
     from . import registry
 
     root = registry.model_dir(model_dir)
     try:
-        if version:
-            registry.promote(root, version)
-        current = registry.champion(root) if (root / registry.CHAMPION_FILE).is_file() else None
+        previous = registry.current_champion(root)
+        restored = registry.rollback(root)
     except registry.RegistryError as error:
         raise click.ClickException(str(error)) from None
-    for name in registry.versions(root):
-        click.echo(("* " if name == current else "  ") + name)
+    click.echo(f"rolled back: champion is now {restored} (was {previous})")
 
 
 if importlib.util.find_spec(f"{__package__}.api") is not None:

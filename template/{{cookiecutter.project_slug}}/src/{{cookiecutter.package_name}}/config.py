@@ -3,33 +3,132 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from scipy import stats
 
 DEFAULT_CONFIG_PATH = Path("configs/train.yaml")
 
-#: Hyperparameter grid per model family: each name maps to the values to try.
-Grid = dict[str, list[float | int | str | None]]
+#: The tunable model families, simplest first (ties between families go to the simpler one).
+Family = Literal["linear", "hist_gradient_boosting", "random_forest"]
+Scalar = int | float | str | bool | None
+
+FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 
 class ConfigError(ValueError):
     """The training config is missing or invalid."""
 
 
-class TrainConfig(BaseModel):
-    """How to split, which candidates to try, and how much better than the baseline to be."""
+class Distribution(BaseModel):
+    """A continuous or integer range for random search; exactly one of the keys is set."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = FROZEN
+
+    uniform: tuple[float, float] | None = None
+    loguniform: tuple[float, float] | None = None
+    randint: tuple[int, int] | None = Field(None, description="integers in [low, high)")
+
+    @model_validator(mode="after")
+    def _one_range(self) -> Distribution:
+        ranges = [r for r in (self.uniform, self.loguniform, self.randint) if r is not None]
+        if len(ranges) != 1:
+            raise ValueError("a distribution sets exactly one of uniform, loguniform, randint")
+        low, high = ranges[0]
+        if not low < high or (self.loguniform is not None and low <= 0):
+            raise ValueError(f"invalid range [{low}, {high}]")
+        return self
+
+    def frozen(self) -> Any:
+        """The scipy distribution that RandomizedSearchCV samples from."""
+        if self.uniform is not None:
+            return stats.uniform(self.uniform[0], self.uniform[1] - self.uniform[0])
+        if self.loguniform is not None:
+            return stats.loguniform(*self.loguniform)
+        return stats.randint(*self.randint)  # type: ignore[misc]
+
+
+class SearchConfig(BaseModel):
+    """How one model family is tuned: grid or random search over ``space``."""
+
+    model_config = FROZEN
+
+    search: Literal["grid", "random"] = "grid"
+    n_iter: int = Field(10, ge=1, description="settings sampled by random search")
+    space: dict[str, list[Scalar] | Distribution] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_space(self) -> SearchConfig:
+        for name, values in self.space.items():
+            if isinstance(values, list) and not values:
+                raise ValueError(f"search space {name!r} has no values")
+            if isinstance(values, Distribution) and self.search == "grid":
+                raise ValueError(f"grid search needs a list of values for {name!r}")
+        return self
+
+
+class SelectionConfig(BaseModel):
+    """Feature selection after encoding (off by default)."""
+
+    model_config = FROZEN
+
+    method: Literal["none", "k_best", "l1", "rfe"] = "none"
+    k: int = Field(10, ge=1, description="encoded features kept by k_best and rfe")
+    score: Literal["anova", "chi2"] = "anova"
+    l1_strength: float = Field(
+        0.01, gt=0.0, description="l1: Lasso alpha (regression), 1/C of a linear SVM"
+    )
+
+
+class FeatureConfig(BaseModel):
+    """How the feature pipeline imputes, scales, discretizes and selects."""
+
+    model_config = FROZEN
+
+    numeric_imputation: Literal["mean", "median", "most_frequent"] = "median"
+    categorical_imputation: Literal["constant", "most_frequent"] = "constant"
+    boolean_imputation: Literal["most_frequent", "constant"] = "most_frequent"
+    scaling: Literal["standard", "robust", "minmax", "none"] = "standard"
+    discretize_bins: int = Field(
+        0, ge=0, description="0: off; >= 2: numeric features become one-hot quantile bins"
+    )
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> FeatureConfig:
+        if self.discretize_bins == 1:
+            raise ValueError("discretize_bins must be 0 (off) or at least 2")
+        nonnegative = self.scaling == "minmax" or self.discretize_bins >= 2
+        if self.selection.score == "chi2" and self.selection.method == "k_best" and not nonnegative:
+            raise ValueError("chi2 needs non-negative features: set scaling: minmax")
+        return self
+
+
+class TrainConfig(BaseModel):
+    """How to split, which candidates to tune and how, and the promotion margin."""
+
+    model_config = FROZEN
 
     random_state: int = 42
     test_size: float = Field(0.2, gt=0.0, lt=0.5)
     validation_size: float = Field(0.2, gt=0.0, lt=0.5)
-    min_improvement: float = Field(
-        0.0, ge=0.0, description="champion must beat the baseline by this much (primary metric)"
+    cv_folds: int = Field(5, ge=2, le=20)
+    threads: int | None = Field(
+        1, ge=1, description="native (OpenMP/BLAS) threads while training; None: all cores"
     )
-    linear: Grid = Field(default_factory=dict)
-    hist_gradient_boosting: Grid = Field(default_factory=dict)
+    min_improvement: float = Field(
+        0.0, ge=0.0, description="promotion gate: margin over the baseline (primary metric)"
+    )
+    features: FeatureConfig = Field(default_factory=FeatureConfig)
+    models: dict[Family, SearchConfig] = Field(default_factory=lambda: {"linear": SearchConfig()})
+
+    @model_validator(mode="after")
+    def _linear_is_a_candidate(self) -> TrainConfig:
+        if "linear" not in self.models:
+            raise ValueError("models must include linear: the champion is compared with it")
+        return self
 
 
 def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> TrainConfig:

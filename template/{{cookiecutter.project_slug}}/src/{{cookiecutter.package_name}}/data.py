@@ -15,9 +15,11 @@ import pandas as pd
 from .features import category_text
 from .schema import Column, Schema
 
-VIOLATION_COLUMNS = ["column", "check", "count", "examples"]
+VIOLATION_COLUMNS = ["column", "check", "expected", "count", "examples"]
 MISSING_RATE = 0.05
 OUTLIER_RATE = 0.01
+#: Smallest weight of a numeric or boolean feature in the latent score, so none is noise.
+MIN_WEIGHT = 0.5
 
 
 def _column_rng(seed: int, name: str) -> np.random.Generator:
@@ -42,16 +44,18 @@ def _feature_values(column: Column, rows: int, rng: np.random.Generator) -> np.n
 
 
 def _signal(column: Column, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A nonlinear contribution of one feature to the latent score."""
+    """A nonlinear contribution of one feature to the latent score (every feature carries some)."""
     if column.type == "categorical":
         categories = column.categories or ()
-        effects = dict(zip(categories, rng.normal(0.0, 1.0, len(categories)), strict=True))
-        return np.array([effects[v] for v in values])
+        effects = rng.normal(0.0, 1.0, len(categories))
+        effects = (effects - effects.mean()) / (effects.std() or 1.0)
+        return np.array([dict(zip(categories, effects, strict=True))[v] for v in values])
     numeric = values.astype(float)
     scaled = (numeric - numeric.mean()) / (numeric.std() or 1.0)
     shape = rng.integers(3)
-    weight = rng.normal(0.0, 1.0)
-    if shape == 0:
+    drawn = rng.normal(0.0, 1.0)
+    weight = np.copysign(max(abs(drawn), MIN_WEIGHT), drawn)
+    if shape == 0 or column.type == "boolean":  # a square of 0/1 values is still 0/1: linear
         return weight * scaled
     if shape == 1:
         return weight * (scaled**2 - 1.0)
@@ -113,6 +117,22 @@ def _examples(values: pd.Series, limit: int = 3) -> str:
     return ", ".join(repr(v) for v in plain)
 
 
+def _expectation(column: Column, check: str) -> str:
+    """What ``check`` expects of ``column``, in words for the violation table."""
+    categories = ", ".join(column.categories or ())
+    return {
+        "present": "column present",
+        "not_null": "no missing values",
+        "numeric_type": "a number",
+        "finite": "a finite number",
+        "min": f">= {column.min:g}" if column.min is not None else "",
+        "max": f"<= {column.max:g}" if column.max is not None else "",
+        "category": f"one of {categories}",
+        "boolean": "0/1 or true/false",
+        "unique": "unique values",
+    }[check]
+
+
 def _check_column(column: Column, values: pd.Series) -> list[tuple[str, pd.Series]]:
     """(check name, offending values) for each failed check on one column."""
     problems: list[tuple[str, pd.Series]] = []
@@ -139,10 +159,22 @@ def _check_column(column: Column, values: pd.Series) -> list[tuple[str, pd.Serie
     return [(check, bad) for check, bad in problems if len(bad)]
 
 
+def _violation(column: Column, check: str, count: int, examples: str) -> dict[str, object]:
+    expected = _expectation(column, check)
+    return {
+        "column": column.name,
+        "check": check,
+        "expected": expected,
+        "count": count,
+        "examples": examples,
+    }
+
+
 def validate(df: pd.DataFrame, schema: Schema, require_target: bool = True) -> pd.DataFrame:
     """Check ``df`` against the schema; one row per failed check (empty when the data is valid).
 
-    Columns of the result: column, check, count, examples.
+    Columns of the result: column, check, expected, count, examples. Missing ``ignored`` columns
+    are fine; columns the schema does not know are not violations (see ``unexpected_columns``).
     """
     rows: list[dict[str, object]] = []
     for column in schema.columns:
@@ -150,20 +182,32 @@ def validate(df: pd.DataFrame, schema: Schema, require_target: bool = True) -> p
             continue
         if column.name not in df.columns:
             if column.role != "ignored":
-                rows.append(
-                    {"column": column.name, "check": "present", "count": len(df), "examples": ""}
-                )
+                rows.append(_violation(column, "present", len(df), ""))
             continue
         for check, bad in _check_column(column, df[column.name]):
-            rows.append(
-                {
-                    "column": column.name,
-                    "check": check,
-                    "count": len(bad),
-                    "examples": _examples(bad),
-                }
-            )
+            rows.append(_violation(column, check, len(bad), _examples(bad)))
     return pd.DataFrame(rows, columns=VIOLATION_COLUMNS)
+
+
+def unexpected_columns(df: pd.DataFrame, schema: Schema) -> list[str]:
+    """Columns of ``df`` the schema does not declare: reported, never used by the model."""
+    known = {c.name for c in schema.columns}
+    return [str(name) for name in df.columns if name not in known]
+
+
+def format_violations(violations: pd.DataFrame) -> str:
+    """The violation table as aligned plain text, one violation per line."""
+    header = dict(zip(VIOLATION_COLUMNS, VIOLATION_COLUMNS, strict=True))
+    lines = [header, *violations.astype(str).to_dict(orient="records")]
+    widths = {k: max(len(str(line[k])) for line in lines) for k in VIOLATION_COLUMNS}
+    text = [
+        "  ".join(
+            str(line[k]).rjust(widths[k]) if k == "count" else str(line[k]).ljust(widths[k])
+            for k in VIOLATION_COLUMNS
+        ).rstrip()
+        for line in lines
+    ]
+    return "\n".join(text)
 
 
 class DataValidationError(ValueError):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 ProblemType = Literal["binary_classification", "multiclass_classification", "regression"]
 Role = Literal["feature", "target", "id", "ignored"]
@@ -37,6 +37,8 @@ class Column(BaseModel):
     min: float | None = None
     max: float | None = None
     categories: tuple[str, ...] | None = None
+    slice: bool = False
+    sensitive: bool = False
 
     @model_validator(mode="after")
     def _check_type_details(self) -> Column:
@@ -50,7 +52,23 @@ class Column(BaseModel):
             raise ValueError(f"column {self.name!r}: min is greater than max")
         if self.type == "string" and self.role == "feature":
             raise ValueError(f"string column {self.name!r} can only be an id or ignored column")
+        if (self.slice or self.sensitive) and (
+            self.type not in ("categorical", "boolean") or self.role not in ("feature", "ignored")
+        ):
+            raise ValueError(
+                f"only categorical or boolean feature/ignored columns can be a slice or "
+                f"sensitive ({self.name!r})"
+            )
         return self
+
+
+class FeatureBudget(BaseModel):
+    """What the fitted feature pipeline may cost to transform 1,000 rows."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ms_per_1k_rows: float = Field(1000.0, gt=0)
+    kb_per_1k_rows: float = Field(1024.0, gt=0)
 
 
 class Schema(BaseModel):
@@ -62,6 +80,7 @@ class Schema(BaseModel):
     target: str
     id: str | None = None
     columns: tuple[Column, ...]
+    feature_budget: FeatureBudget = Field(default_factory=FeatureBudget)
 
     @model_validator(mode="after")
     def _check_roles(self) -> Schema:
@@ -114,6 +133,17 @@ class Schema(BaseModel):
             if column.name == name:
                 return column
         raise KeyError(name)
+
+    @property
+    def slice_columns(self) -> list[str]:
+        """Columns to report quality on per value: marked ``slice``, else the first categorical."""
+        marked = [c.name for c in self.columns if c.slice]
+        return marked or self.features_of_type("categorical")[:1]
+
+    @property
+    def sensitive_columns(self) -> list[str]:
+        """Columns marked ``sensitive``: the groups of the fairness check."""
+        return [c.name for c in self.columns if c.sensitive]
 
     @property
     def classes(self) -> list[str]:

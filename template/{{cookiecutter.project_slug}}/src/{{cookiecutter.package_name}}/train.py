@@ -1,30 +1,58 @@
-"""Training: baseline and candidate models, tuned on a validation split, gated on a test split."""
+"""Training: tune each model family by cross-validation, choose on validation, test once.
+
+The protocol, in order:
+
+1. A deterministic train / validation / test split (stratified for classification).
+2. Each family (dummy baseline, linear, gradient boosting, random forest) is tuned by grid or
+   random search with K-fold cross-validation (stratified for classification) on the train
+   split only; the search keeps the setting with the best mean CV primary metric.
+3. The champion is the family whose tuned model scores best on the validation split. The best
+   CV score of a search is optimistic (a maximum over the settings tried, more so for larger
+   spaces), so families are compared on data that no search has seen.
+4. The baseline, the linear model and the champion are refitted on train + validation and
+   scored once on the test split. Promotion (``registry.promote``) gates on those scores.
+"""
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.dummy import DummyClassifier, DummyRegressor
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import (
+    GridSearchCV,
+    KFold,
+    ParameterGrid,
+    RandomizedSearchCV,
+    StratifiedKFold,
+    train_test_split,
+)
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
-from .config import TrainConfig
+from .config import Distribution, SearchConfig, TrainConfig
 from .features import build_preprocessor
-from .metrics import evaluate, improvement, primary_metric
+from .metrics import model_metrics, primary_metric
 from .schema import Schema
+from .tracking import Progress, Stopwatch
 
 BASELINE = "baseline"
-FAMILIES = (BASELINE, "linear", "hist_gradient_boosting")
+FAMILIES = (BASELINE, "linear", "hist_gradient_boosting", "random_forest")
+MODEL_STEP = "model__"
 
-
-class QualityGateError(RuntimeError):
-    """The best candidate does not beat the baseline by the required margin."""
+#: Metric name -> {"mean": ..., "std": ...} over the CV folds.
+CvScores = dict[str, dict[str, float]]
 
 
 @dataclass(frozen=True)
@@ -41,12 +69,34 @@ class TrainingResult:
 
     pipeline: Pipeline
     champion: str
-    params: dict[str, Any]
     primary_metric: str
-    validation: dict[str, float]
+    higher_is_better: bool
+    best_params: dict[str, dict[str, Any]]
+    cv: dict[str, CvScores]
+    validation: dict[str, dict[str, float]]
     test: dict[str, dict[str, float]]
-    improvement: float
+    config: TrainConfig
     test_split: Split = field(repr=False)
+    durations: dict[str, float] = field(default_factory=dict, compare=False)
+
+    def registry_metrics(self) -> dict[str, Any]:
+        """The ``metrics`` stored with the model: what ``registry.promote`` gates on."""
+        return {
+            "primary_metric": self.primary_metric,
+            "higher_is_better": self.higher_is_better,
+            "champion": self.champion,
+            "test": self.test,
+            "cv": self.cv,
+            "validation": self.validation,
+        }
+
+    def registry_params(self) -> dict[str, Any]:
+        """The ``params`` stored with the model: family, tuned settings and the full config."""
+        return {
+            "family": self.champion,
+            "best_params": self.best_params,
+            "config": self.config.model_dump(mode="json"),
+        }
 
 
 def target_series(df: pd.DataFrame, schema: Schema) -> pd.Series:
@@ -71,88 +121,162 @@ def split_data(df: pd.DataFrame, schema: Schema, config: TrainConfig) -> tuple[S
     return Split(train_x, train_y), Split(val_x, val_y), Split(test_x, test_y)
 
 
-def make_estimator(family: str, schema: Schema, params: dict[str, Any], seed: int) -> BaseEstimator:
-    """The sklearn estimator of a model family with ``params``."""
+def make_estimator(family: str, schema: Schema, seed: int) -> BaseEstimator:
+    """The untuned sklearn estimator of a model family."""
     classify = schema.is_classification
     if family == BASELINE:
         return DummyClassifier(strategy="prior") if classify else DummyRegressor(strategy="mean")
     if family == "linear":
-        if classify:
-            return LogisticRegression(max_iter=2000, random_state=seed, **params)
-        return Ridge(**params)
+        return LogisticRegression(max_iter=2000, random_state=seed) if classify else Ridge()
     if family == "hist_gradient_boosting":
         cls = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
-        return cls(random_state=seed, early_stopping=False, **params)
+        return cls(random_state=seed, early_stopping=False)
+    if family == "random_forest":
+        cls = RandomForestClassifier if classify else RandomForestRegressor
+        return cls(random_state=seed, n_jobs=1)
     raise ValueError(f"unknown model family {family!r}; expected one of {FAMILIES}")
 
 
-def build_pipeline(family: str, schema: Schema, params: dict[str, Any], seed: int) -> Pipeline:
+def _pipeline_key(name: str) -> str:
+    """Search-space names are estimator parameters unless they are a pipeline path (a__b)."""
+    return name if "__" in name else MODEL_STEP + name
+
+
+def build_pipeline(
+    family: str, schema: Schema, config: TrainConfig, params: dict[str, Any] | None = None
+) -> Pipeline:
     """Feature pipeline + estimator: the object that is saved, served and scored."""
-    model = make_estimator(family, schema, params, seed)
-    return Pipeline([("features", build_preprocessor(schema)), ("model", model)])
+    pipeline = Pipeline(
+        [
+            ("features", build_preprocessor(schema, config.features, config.random_state)),
+            ("model", make_estimator(family, schema, config.random_state)),
+        ]
+    )
+    return pipeline.set_params(**{_pipeline_key(k): v for k, v in (params or {}).items()})
 
 
-def parameter_grid(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """Every combination of the listed values (one empty combination for an empty grid)."""
-    names = sorted(grid)
-    return [
-        dict(zip(names, values, strict=True))
-        for values in itertools.product(*(grid[n] for n in names))
-    ]
+def _cv_scores(schema: Schema, estimator: BaseEstimator, x: pd.DataFrame, y: pd.Series) -> dict:
+    return model_metrics(schema, estimator, x, y)
 
 
-def _fit(family: str, schema: Schema, params: dict[str, Any], seed: int, data: Split) -> Pipeline:
-    return build_pipeline(family, schema, params, seed).fit(data.features, data.target)
+def _best_index(metric: str, higher: bool, cv_results: dict[str, Any]) -> int:
+    scores = np.asarray(cv_results[f"mean_test_{metric}"])
+    return int(np.argmax(scores) if higher else np.argmin(scores))
 
 
-def train(df: pd.DataFrame, schema: Schema, config: TrainConfig) -> TrainingResult:
-    """Tune each family on the validation split, refit on train+validation, gate on test.
+def _plain(value: Any) -> Any:
+    """numpy scalars (sampled by random search) as JSON-ready Python values."""
+    return value.item() if isinstance(value, np.generic) else value
 
-    Raises QualityGateError when the champion does not beat the baseline by
-    ``config.min_improvement`` on the primary metric.
-    """
-    train_split, val_split, test_split = split_data(df, schema, config)
-    metric, higher_is_better = primary_metric(schema)
-    sign = 1.0 if higher_is_better else -1.0
-    grids = {
-        BASELINE: {},
-        "linear": config.linear,
-        "hist_gradient_boosting": config.hist_gradient_boosting,
+
+def make_search(
+    family: str, schema: Schema, config: TrainConfig
+) -> GridSearchCV | RandomizedSearchCV:
+    """The configured grid or random search of one family, with K-fold cross-validation."""
+    spec = config.models.get(family, SearchConfig()) if family != BASELINE else SearchConfig()
+    space = {
+        _pipeline_key(name): values.frozen() if isinstance(values, Distribution) else values
+        for name, values in spec.space.items()
     }
-    best: dict[str, tuple[float, dict[str, Any]]] = {}
-    for family, grid in grids.items():
-        for params in parameter_grid(grid):
-            pipeline = _fit(family, schema, params, config.random_state, train_split)
-            score = evaluate(schema, pipeline, val_split.features, val_split.target)[metric]
-            if family not in best or sign * score > sign * best[family][0]:
-                best[family] = (score, params)
+    folds = StratifiedKFold if schema.is_classification else KFold
+    metric, higher = primary_metric(schema)
+    common: dict[str, Any] = {
+        "scoring": partial(_cv_scores, schema),
+        "refit": partial(_best_index, metric, higher),
+        "cv": folds(n_splits=config.cv_folds, shuffle=True, random_state=config.random_state),
+        "n_jobs": 1,
+        "error_score": "raise",
+    }
+    pipeline = build_pipeline(family, schema, config)
+    if spec.search == "grid":
+        return GridSearchCV(pipeline, space, **common)
+    listed = all(isinstance(values, list) for values in space.values())
+    n_iter = min(spec.n_iter, len(ParameterGrid(space))) if listed else spec.n_iter
+    return RandomizedSearchCV(
+        pipeline, space, n_iter=n_iter, random_state=config.random_state, **common
+    )
+
+
+def _cv_summary(search: GridSearchCV | RandomizedSearchCV, metrics: list[str]) -> CvScores:
+    row, results = search.best_index_, search.cv_results_
+    return {
+        name: {
+            "mean": float(results[f"mean_test_{name}"][row]),
+            "std": float(results[f"std_test_{name}"][row]),
+        }
+        for name in metrics
+    }
+
+
+def train(
+    df: pd.DataFrame, schema: Schema, config: TrainConfig, progress: Progress | None = None
+) -> TrainingResult:
+    """Tune every family by CV on train, pick the champion on validation, test once.
+
+    ``progress`` receives one line per finished stage (family searches, refit, test). Native
+    thread pools are limited to ``config.threads``: on small tabular data, more threads per
+    fit mostly add contention (and oversubscribe cores shared with other processes).
+    """
+    with threadpool_limits(limits=config.threads):
+        return _train(df, schema, config, progress)
+
+
+def _train(
+    df: pd.DataFrame, schema: Schema, config: TrainConfig, progress: Progress | None
+) -> TrainingResult:
+    train_split, val_split, test_split = split_data(df, schema, config)
+    metric, higher = primary_metric(schema)
+    sign = 1.0 if higher else -1.0
+    clock = Stopwatch(progress)
+    families = [BASELINE, *(f for f in FAMILIES if f in config.models)]
+    best_params: dict[str, dict[str, Any]] = {}
+    cv: dict[str, CvScores] = {}
+    validation: dict[str, dict[str, float]] = {}
+    for family in families:
+        with clock.stage(f"search_{family}"):
+            search = make_search(family, schema, config)
+            search.fit(train_split.features, train_split.target)
+            validation[family] = model_metrics(
+                schema, search.best_estimator_, val_split.features, val_split.target
+            )
+        best_params[family] = {
+            key.removeprefix(MODEL_STEP): _plain(value)
+            for key, value in sorted(search.best_params_.items())
+        }
+        cv[family] = _cv_summary(search, list(validation[family]))
+        if progress:
+            progress(
+                f"  {family}: cv {metric} {cv[family][metric]['mean']:.4f} "
+                f"± {cv[family][metric]['std']:.4f}, validation {validation[family][metric]:.4f}"
+            )
+    candidates = families[1:]
+    champion = max(candidates, key=lambda f: (sign * validation[f][metric], -candidates.index(f)))
     full = Split(
         pd.concat([train_split.features, val_split.features]),
         pd.concat([train_split.target, val_split.target]),
     )
-    fitted = {
-        family: _fit(family, schema, params, config.random_state, full)
-        for family, (_, params) in best.items()
-    }
-    test = {
-        family: evaluate(schema, p, test_split.features, test_split.target)
-        for family, p in fitted.items()
-    }
-    candidates = [f for f in best if f != BASELINE]
-    champion = max(candidates, key=lambda f: (sign * best[f][0], -candidates.index(f)))
-    gain = improvement(schema, test[champion], test[BASELINE])
-    if gain < config.min_improvement:
-        raise QualityGateError(
-            f"{champion} beats the baseline by {gain:.4f} {metric} on the test split; "
-            f"min_improvement is {config.min_improvement}: model not registered"
-        )
+    with clock.stage("refit"):
+        fitted = {
+            family: build_pipeline(family, schema, config, best_params[family]).fit(
+                full.features, full.target
+            )
+            for family in dict.fromkeys([BASELINE, "linear", champion])
+        }
+    with clock.stage("test"):
+        test = {
+            family: model_metrics(schema, pipeline, test_split.features, test_split.target)
+            for family, pipeline in fitted.items()
+        }
     return TrainingResult(
         pipeline=fitted[champion],
         champion=champion,
-        params=best[champion][1],
         primary_metric=metric,
-        validation={family: score for family, (score, _) in best.items()},
+        higher_is_better=higher,
+        best_params=best_params,
+        cv=cv,
+        validation=validation,
         test=test,
-        improvement=gain,
+        config=config,
         test_split=test_split,
+        durations=clock.durations,
     )

@@ -1,0 +1,165 @@
+"""The end-to-end jobs behind ``train`` and ``evaluate``: what the CLI and the benchmark run.
+
+train: read and validate the data -> tune and choose (``train.train``) -> save a new version
+with its lineage -> canary (load it back, score held-out rows) -> ``registry.promote`` (the
+gate) -> evaluate the new champion (reports and model card). Every run that reaches the
+registry is recorded in the runs store, promoted or not.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from . import registry
+from .config import TrainConfig
+from .data import check, read_csv
+from .evaluate import write_evaluation
+from .predict import PredictionError, predict_frame
+from .schema import Schema
+from .tracking import Progress, Stopwatch, git_commit, new_run_id, record_run
+from .train import TrainingResult, train
+
+CANARY_ROWS = 20
+
+
+class DataReadError(RuntimeError):
+    """The data file is missing or is not a readable CSV."""
+
+
+class CanaryError(RuntimeError):
+    """The stored artifact could not be loaded or scored: it is not promoted."""
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where a job writes: registry, reports, model card and runs store."""
+
+    models: Path
+    reports: Path
+    model_card: Path
+    runs: Path
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """What a training run produced and whether its model became champion."""
+
+    run_id: str
+    version: str
+    promoted: bool
+    message: str
+    result: TrainingResult
+    durations: dict[str, float]
+    report: dict[str, Any] | None
+
+
+def load_data(path: Path) -> pd.DataFrame:
+    """Read the CSV at ``path``; DataReadError with the reason if that fails."""
+    if not path.is_file():
+        raise DataReadError(f"data file not found: {path} (run `make data` for the sample)")
+    try:
+        return read_csv(path)
+    except ValueError as error:
+        raise DataReadError(f"could not read {path} as CSV: {error}") from None
+
+
+def _data_record(path: Path, rows: int) -> dict[str, Any]:
+    return {"path": str(path), "sha256": registry.sha256(path), "rows": rows}
+
+
+def _canary(root: Path, version: str, result: TrainingResult) -> None:
+    try:
+        model = registry.load(root, version)
+        predict_frame(model, result.test_split.features.head(CANARY_ROWS))
+    except (registry.RegistryError, PredictionError) as error:
+        raise CanaryError(f"canary check failed, {version} not promoted: {error}") from None
+
+
+def train_job(
+    data_path: Path,
+    schema: Schema,
+    config: TrainConfig,
+    outputs: Outputs,
+    progress: Progress | None = None,
+) -> TrainOutcome:
+    """Train, register, canary, promote and evaluate; record the run.
+
+    Raises DataReadError or DataValidationError before anything is written, and CanaryError
+    when the stored model does not score. A model refused by the promotion gate stays
+    registered as a challenger: ``promoted`` is False and ``message`` says why.
+    """
+    with threadpool_limits(limits=config.threads):  # the canary and evaluation predict too
+        return _train_job(data_path, schema, config, outputs, progress)
+
+
+def _train_job(
+    data_path: Path,
+    schema: Schema,
+    config: TrainConfig,
+    outputs: Outputs,
+    progress: Progress | None,
+) -> TrainOutcome:
+    clock = Stopwatch(progress)
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    with clock.stage("load_validate"):
+        frame = load_data(data_path)
+        check(frame, schema, f"training data {data_path}")
+        data = _data_record(data_path, len(frame))
+    run_id, commit = new_run_id(), git_commit()
+    result = train(frame, schema, config, progress)
+    clock.durations.update(result.durations)
+    with clock.stage("save"):
+        lineage = {"data_hash": data["sha256"], "git_commit": commit, "run_id": run_id}
+        version = registry.save(
+            result.pipeline,
+            outputs.models,
+            schema=schema,
+            metrics=result.registry_metrics(),
+            params=result.registry_params(),
+            lineage=lineage,
+        )
+    record = {
+        "run_id": run_id,
+        "started_at": started,
+        "model_version": version,
+        "params": result.registry_params(),
+        "metrics": result.registry_metrics(),
+        "data": data,
+        "git_commit": commit,
+        "libraries": registry.library_versions(),
+        "durations": clock.durations,
+    }
+    try:
+        with clock.stage("canary"):
+            _canary(outputs.models, version, result)
+        with clock.stage("promote"):
+            message = registry.promote(outputs.models, version)
+        promoted = True
+    except CanaryError as error:
+        record_run(outputs.runs, {**record, "status": "canary_failed", "message": str(error)})
+        raise
+    except registry.RegistryError as error:
+        promoted, message = False, str(error)
+    report = None
+    if promoted:
+        with clock.stage("evaluation"):
+            champion = registry.load(outputs.models, version)
+            report = write_evaluation(champion, frame, data, outputs.reports, outputs.model_card)
+    status = "promoted" if promoted else "refused"
+    record_run(outputs.runs, {**record, "status": status, "message": message})
+    return TrainOutcome(run_id, version, promoted, message, result, clock.durations, report)
+
+
+def evaluate_job(data_path: Path, outputs: Outputs, version: str | None = None) -> dict[str, Any]:
+    """Evaluate ``version`` (default: the champion) on the test split of ``data_path``."""
+    model = registry.load(outputs.models, version)
+    frame = load_data(data_path)
+    check(frame, model.schema, f"evaluation data {data_path}")
+    data = _data_record(data_path, len(frame))
+    return write_evaluation(model, frame, data, outputs.reports, outputs.model_card)

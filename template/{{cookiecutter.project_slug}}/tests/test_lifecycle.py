@@ -1,0 +1,134 @@
+"""The model lifecycle through the CLI: data -> validate -> train -> evaluate -> promote (gated)
+-> predict -> rollback, on a small sample; and invalid data refused with the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from {{ cookiecutter.package_name }} import jobs
+from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.data import read_csv
+from {{ cookiecutter.package_name }}.predict import PredictionError
+from {{ cookiecutter.package_name }}.schema import Schema
+
+ROWS = 400
+
+
+def _config(schema: Schema, strong: bool) -> dict:
+    """A tiny training config: heavily regularised linear only (weak), or with boosting."""
+    penalty = "C" if schema.is_classification else "alpha"
+    weak = 0.001 if schema.is_classification else 3000.0
+    models: dict = {"linear": {"search": "grid", "space": {penalty: [weak]}}}
+    if strong:
+        models["hist_gradient_boosting"] = {"search": "grid", "space": {"max_iter": [30]}}
+    return {"random_state": 0, "cv_folds": 2, "min_improvement": 0.0, "models": models}
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schema_path: Path, schema: Schema):
+    """Invoke the CLI inside ``tmp_path`` (fresh registry) with weak.yaml and strong.yaml."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SCHEMA_PATH", str(schema_path))
+    for name in ("MODEL_DIR", "RUNS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    for name, strong in (("weak", False), ("strong", True)):
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(_config(schema, strong)))
+
+    def invoke(*args: str):
+        return CliRunner().invoke(main, list(args))
+
+    return invoke
+
+
+def _champion(tmp_path: Path) -> str:
+    return (tmp_path / "models" / "champion").read_text().strip()
+
+
+def _scored_by(run, tmp_path: Path) -> set[str]:
+    result = run("predict", "--input", "data/raw/sample.csv", "--output", "predictions.csv")
+    assert result.exit_code == 0, result.output
+    return set(read_csv(tmp_path / "predictions.csv")["model_version"])
+
+
+def test_train_promote_and_roll_back(run, tmp_path: Path, schema: Schema) -> None:
+    assert run("data", "--rows", str(ROWS)).exit_code == 0
+    assert run("validate", "data/raw/sample.csv").exit_code == 0
+
+    result = run("train", "--config", "weak.yaml")
+    assert result.exit_code == 0, result.output
+    first = _champion(tmp_path)
+    result = run("evaluate")
+    assert result.exit_code == 0, result.output
+
+    result = run("train", "--config", "strong.yaml")
+    assert result.exit_code == 0, result.output
+    second = _champion(tmp_path)
+    assert second != first
+
+    # The worse model is refused by the gate (train refuses a worse challenger the same way).
+    result = run("promote", first)
+    assert result.exit_code == 1 and "worse than champion" in result.output
+    listing = run("promote").output
+    assert f"* {second}" in listing and f"  {first}" in listing
+    assert _scored_by(run, tmp_path) == {second}
+
+    result = run("rollback")
+    assert result.exit_code == 0, result.output
+    assert f"champion is now {first}" in result.output
+    assert _champion(tmp_path) == first
+    assert _scored_by(run, tmp_path) == {first}
+
+    # Data 5: no value of an id or ignored column in models, runs, reports or docs.
+    hidden = [c.name for c in schema.columns if c.role in ("id", "ignored")]
+    values = set(read_csv(tmp_path / "data" / "raw" / "sample.csv")[hidden].stack().astype(str))
+    written = [
+        path
+        for folder in ("models", "reports", "runs", "docs")
+        if (tmp_path / folder).is_dir()
+        for path in (tmp_path / folder).rglob("*")
+        if path.is_file()
+    ]
+    assert written
+    for path in written:
+        content = path.read_bytes()
+        leaked = [v for v in values if v.encode() in content]
+        assert not leaked, f"{path} holds {leaked[:3]}"
+
+
+def test_a_model_failing_the_canary_is_never_promoted(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Infrastructure 6: the stored candidate must score held-out rows before promotion."""
+
+    def broken(model, features):
+        raise PredictionError(f"model {model.version} returned non-finite predictions")
+
+    monkeypatch.setattr(jobs, "predict_frame", broken)
+    assert run("data", "--rows", "300").exit_code == 0
+    result = run("train", "--config", "weak.yaml")
+    assert result.exit_code == 1 and "canary check failed" in result.output
+    assert "Traceback" not in result.output
+    assert len(list((tmp_path / "models").glob("*/metadata.json"))) == 1
+    assert not (tmp_path / "models" / "champion").exists()
+
+
+def test_invalid_data_is_refused_with_the_reason(run, tmp_path: Path, schema: Schema) -> None:
+    assert run("data", "--rows", "200").exit_code == 0
+    frame = read_csv(tmp_path / "data" / "raw" / "sample.csv")
+    numeric = schema.column(schema.features_of_type("numeric")[0])
+    frame.loc[frame.index[:2], numeric.name] = numeric.max + 1
+    frame = frame.drop(columns=schema.features_of_type("categorical")[0])
+    frame.to_csv(tmp_path / "bad.csv", index=False)
+
+    for args in (("validate", "bad.csv"), ("train", "--data", "bad.csv", "--config", "weak.yaml")):
+        result = run(*args)
+        assert result.exit_code == 1
+        assert "Traceback" not in result.output
+        assert "expected" in result.output and f"<= {numeric.max:g}" in result.output
+        assert "column present" in result.output
+    assert "refusing to train on invalid data" in result.output
+    assert not (tmp_path / "models").exists()
