@@ -12,7 +12,7 @@ from prodml.options import OPTIONS, AnswerError, resolve
 ROOT = Path(__file__).resolve().parents[1]
 CHOICE_OPTIONS = [o for o in OPTIONS if o.choices]
 #: Options that change which files are written or what the code does.
-STRUCTURAL = ("problem_type", "serving", "docker", "ci", "env_manager")
+STRUCTURAL = ("problem_type", "serving", "docker", "ci", "env_manager", "tracking")
 #: Options that only change text: rotated across the structural combinations.
 TEXTUAL = ("license", "python_version")
 

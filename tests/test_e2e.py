@@ -36,7 +36,7 @@ CASES = {
     },
     "multiclass-flask-pip-gitlab": {
         "problem_type": "multiclass_classification", "serving": "flask", "env_manager": "pip",
-        "ci": "gitlab", "docker": "no", "python_version": "3.10",
+        "ci": "gitlab", "docker": "no", "python_version": "3.10", "tracking": "mlflow",
     },
     "regression-none-uv": {
         "problem_type": "regression", "serving": "none", "env_manager": "uv", "ci": "none",
@@ -173,6 +173,28 @@ def check_lifecycle(project: Path, package: str) -> None:
     assert champion(project, package) == first
 
 
+def check_mlflow_runs(project: Path, package: str) -> None:
+    """tracking=mlflow: the quickstart's and the retrain's runs are in the project's MLflow."""
+    code = (
+        "import json, mlflow; mlflow.set_tracking_uri('sqlite:///mlflow.db'); "
+        f"runs = mlflow.search_runs(experiment_names=['{package}'], output_format='list'); "
+        "print(json.dumps([dict(r.data.tags, **{'metrics': r.data.metrics}) for r in runs]))"
+    )
+    result = project_python(project, "-c", code)
+    assert result.returncode == 0, result.stderr
+    runs = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(runs) >= 2 and all(run["status"] == "promoted" for run in runs), runs
+    current = metadata(project, champion(project, package))
+    assert current["lineage"]["run_id"] in {run["run_id"] for run in runs}
+    for run in runs:
+        assert run["data_hash"] == current["lineage"]["data_hash"]
+        assert any(key.startswith("duration.") for key in run["metrics"])
+        assert f"test.{run['champion']}.{run['primary_metric']}" in run["metrics"]
+    assert (project / "mlflow.db").is_file() and (project / "mlartifacts").is_dir()
+    listed = project_python(project, "-m", package, "runs")
+    assert listed.returncode == 0 and all(run["run_id"] in listed.stdout for run in runs)
+
+
 def check_api(project: Path, package: str) -> None:
     port = free_port()
     python = project / ".venv" / "bin" / "python"
@@ -237,6 +259,8 @@ def test_baked_project_quickstart_and_api(case, tmp_path):
     assert changed == set(), "quickstart outputs are git-ignored"
 
     check_lifecycle(project, "e2e_project")
+    if CASES[case].get("tracking") == "mlflow":
+        check_mlflow_runs(project, "e2e_project")
     if CASES[case]["serving"] != "none":
         check_api(project, "e2e_project")
 

@@ -39,6 +39,19 @@ VARIANTS: tuple[tuple[str, str, Mapping[str, str]], ...] = (
         "serving",
         {"fastapi": "tests/api/conftest_fastapi.py", "flask": "tests/api/conftest_flask.py"},
     ),
+    (
+        "src/{package_name}/run_store.py",
+        "tracking",
+        {
+            "local": "src/{package_name}/run_store_local.py",
+            "mlflow": "src/{package_name}/run_store_mlflow.py",
+        },
+    ),
+    (
+        "tests/test_run_store.py",
+        "tracking",
+        {"local": "tests/test_run_store_local.py", "mlflow": "tests/test_run_store_mlflow.py"},
+    ),
 )
 
 

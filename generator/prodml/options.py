@@ -22,8 +22,8 @@ from prodml import __version__
 #: Import names a generated package must not shadow: its own dependencies and tools.
 RESERVED_PACKAGE_NAMES = frozenset(
     {
-        "click", "cookiecutter", "fastapi", "flask", "httpx", "jinja2", "joblib", "numpy",
-        "pandas", "prodml", "pydantic", "pytest", "requests", "ruff", "scipy", "sklearn",
+        "click", "cookiecutter", "fastapi", "flask", "httpx", "jinja2", "joblib", "mlflow",
+        "numpy", "pandas", "prodml", "pydantic", "pytest", "requests", "ruff", "scipy", "sklearn",
         "starlette", "test", "tests", "uvicorn", "waitress", "yaml",
     }
 )  # fmt: skip
@@ -173,6 +173,12 @@ OPTIONS: tuple[Option, ...] = (
         "Tool the project's quickstart, Makefile and CI install with.",
         "uv",
         choices=("uv", "pip"),
+    ),
+    Option(
+        "tracking",
+        "Where training runs are recorded: a local runs/ store, or MLflow (sqlite, works offline).",
+        "local",
+        choices=("local", "mlflow"),
     ),
     Option(
         "docker",

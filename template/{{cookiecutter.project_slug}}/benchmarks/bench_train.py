@@ -17,6 +17,7 @@ from pathlib import Path
 from {{ cookiecutter.package_name }}.config import load_config
 from {{ cookiecutter.package_name }}.data import generate_sample
 from {{ cookiecutter.package_name }}.jobs import Outputs, train_job
+from {{ cookiecutter.package_name }}.run_store import store_in
 from {{ cookiecutter.package_name }}.schema import load_schema
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +41,8 @@ def main() -> int:
         tmp = Path(directory)
         data = tmp / "sample.csv"
         generate_sample(schema, rows=args.rows).to_csv(data, index=False)
-        outputs = Outputs(tmp / "models", tmp / "reports", tmp / "model-card.md", tmp / "runs")
+        runs = store_in(tmp / "runs")
+        outputs = Outputs(tmp / "models", tmp / "reports", tmp / "model-card.md", runs)
         start = time.perf_counter()
         outcome = train_job(data, schema, config, outputs)
         wall = time.perf_counter() - start

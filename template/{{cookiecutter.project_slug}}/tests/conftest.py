@@ -9,7 +9,7 @@ import pytest
 import yaml
 from threadpoolctl import threadpool_limits
 
-from {{ cookiecutter.package_name }} import registry
+from {{ cookiecutter.package_name }} import registry, run_store
 from {{ cookiecutter.package_name }}.config import TrainConfig
 from {{ cookiecutter.package_name }}.data import generate_sample
 from {{ cookiecutter.package_name }}.schema import (
@@ -75,6 +75,19 @@ def fast_config_path(tmp_path_factory: pytest.TempPathFactory, fast_config: Trai
     path = tmp_path_factory.mktemp("config") / "train.yaml"
     path.write_text(yaml.safe_dump(fast_config.model_dump(mode="json")), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def runs_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory of the one runs store the session's training runs share: creating a store
+    can take seconds (an MLflow database), so tests find their runs by run id or model version."""
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="session")
+def runs_store(runs_home: Path) -> str:
+    """The location of that store, as ``--runs-store`` and ``run_store`` functions take it."""
+    return run_store.store_in(runs_home)
 
 
 @pytest.fixture(scope="session")

@@ -9,18 +9,19 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from {{ cookiecutter.package_name }} import run_store
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import TrainConfig
 from {{ cookiecutter.package_name }}.data import read_csv
 
 
 @pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schema_path: Path):
-    """Invoke the CLI inside ``tmp_path`` with the project's schema."""
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schema_path: Path, runs_store: str):
+    """Invoke the CLI inside ``tmp_path`` with the project's schema and the session's runs store."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SCHEMA_PATH", str(schema_path))
     monkeypatch.delenv("MODEL_DIR", raising=False)
-    monkeypatch.delenv("RUNS_DIR", raising=False)
+    monkeypatch.setenv(run_store.LOCATION_ENV, runs_store)
 
     def invoke(*args: str):
         return CliRunner().invoke(main, list(args))
@@ -28,8 +29,12 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schema_path: Path):
     return invoke
 
 
+def _runs_of(store: str, version: str) -> list[dict]:
+    return [e for e in run_store.list_runs(store) if e["model_version"] == version]
+
+
 def test_data_train_evaluate_predict_end_to_end(
-    run, tmp_path: Path, fast_config_path: Path
+    run, tmp_path: Path, fast_config_path: Path, runs_store: str
 ) -> None:
     result = run("data", "--rows", "500", "--output", "data/raw/sample.csv")
     assert result.exit_code == 0, result.output
@@ -46,8 +51,8 @@ def test_data_train_evaluate_predict_end_to_end(
     lineage = json.loads(
         (tmp_path / "models" / report["model_version"] / "metadata.json").read_text()
     )["lineage"]
-    (entry,) = [json.loads(line) for line in (tmp_path / "runs" / "index.jsonl").open()]
-    assert entry["status"] == "promoted" and entry["model_version"] == report["model_version"]
+    (entry,) = _runs_of(runs_store, report["model_version"])
+    assert entry["status"] == "promoted"
     assert lineage["run_id"] == entry["run_id"] and lineage["data_hash"] == entry["data_sha256"]
 
     result = run("evaluate")
@@ -56,7 +61,11 @@ def test_data_train_evaluate_predict_end_to_end(
     assert again["test"] == report["test"], "evaluate scores the same test split as train"
     result = run("runs")
     assert result.exit_code == 0 and entry["run_id"] in result.output
-    assert json.loads(run("runs", entry["run_id"]).output)["durations"]["evaluation"] >= 0
+    record = json.loads(run("runs", entry["run_id"]).output)
+    assert record["durations"]["evaluation"] >= 0
+    assert record["data"]["sha256"] == lineage["data_hash"]
+    result = run("runs", "no-such-run")
+    assert result.exit_code == 1 and "no run 'no-such-run'" in result.output
 
     result = run("predict", "--input", "data/raw/sample.csv", "--output", "out/predictions.csv")
     assert result.exit_code == 0, result.output
@@ -107,7 +116,7 @@ def test_missing_input_files_give_clear_errors(run, config_path: Path) -> None:
 
 
 def test_a_model_refused_by_the_gate_stays_a_challenger(
-    run, tmp_path: Path, fast_config: TrainConfig
+    run, tmp_path: Path, fast_config: TrainConfig, runs_store: str
 ) -> None:
     assert run("data", "--rows", "300").exit_code == 0
     strict = fast_config.model_copy(update={"min_improvement": 1e9})
@@ -116,8 +125,8 @@ def test_a_model_refused_by_the_gate_stays_a_challenger(
     assert result.exit_code == 1
     assert "challenger" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "models" / "champion").exists()
-    assert len([p for p in (tmp_path / "models").iterdir() if p.is_dir()]) == 1
-    (entry,) = [json.loads(line) for line in (tmp_path / "runs" / "index.jsonl").open()]
+    (version,) = [p.name for p in (tmp_path / "models").iterdir() if p.is_dir()]
+    (entry,) = _runs_of(runs_store, version)
     assert entry["status"] == "refused"
     assert not (tmp_path / "reports").exists()
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from {{ cookiecutter.package_name }} import jobs
+from {{ cookiecutter.package_name }} import jobs, run_store
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.data import read_csv
 from {{ cookiecutter.package_name }}.predict import PredictionError
@@ -29,12 +29,19 @@ def _config(schema: Schema, strong: bool) -> dict:
 
 
 @pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schema_path: Path, schema: Schema):
-    """Invoke the CLI inside ``tmp_path`` (fresh registry) with weak.yaml and strong.yaml."""
+def run(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    schema_path: Path,
+    schema: Schema,
+    runs_store: str,
+):
+    """Invoke the CLI inside ``tmp_path`` (fresh registry, the session's runs store) with
+    weak.yaml and strong.yaml."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SCHEMA_PATH", str(schema_path))
-    for name in ("MODEL_DIR", "RUNS_DIR"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("MODEL_DIR", raising=False)
+    monkeypatch.setenv(run_store.LOCATION_ENV, runs_store)
     for name, strong in (("weak", False), ("strong", True)):
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(_config(schema, strong)))
 
@@ -54,7 +61,7 @@ def _scored_by(run, tmp_path: Path) -> set[str]:
     return set(read_csv(tmp_path / "predictions.csv")["model_version"])
 
 
-def test_train_promote_and_roll_back(run, tmp_path: Path, schema: Schema) -> None:
+def test_train_promote_and_roll_back(run, tmp_path: Path, schema: Schema, runs_home: Path) -> None:
     assert run("data", "--rows", str(ROWS)).exit_code == 0
     assert run("validate", "data/raw/sample.csv").exit_code == 0
 
@@ -85,13 +92,9 @@ def test_train_promote_and_roll_back(run, tmp_path: Path, schema: Schema) -> Non
     # Data 5: no value of an id or ignored column in models, runs, reports or docs.
     hidden = [c.name for c in schema.columns if c.role in ("id", "ignored")]
     values = set(read_csv(tmp_path / "data" / "raw" / "sample.csv")[hidden].stack().astype(str))
-    written = [
-        path
-        for folder in ("models", "reports", "runs", "docs")
-        if (tmp_path / folder).is_dir()
-        for path in (tmp_path / folder).rglob("*")
-        if path.is_file()
-    ]
+    folders = [tmp_path / name for name in ("models", "reports", "docs")] + [runs_home]
+    written = [path for folder in folders if folder.is_dir() for path in folder.rglob("*")]
+    written = [path for path in written if path.is_file()]
     assert written
     for path in written:
         content = path.read_bytes()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from . import run_store
 from .schema import SchemaError, load_schema
 
 DEFAULT_DATA = Path("data/raw/sample.csv")
@@ -121,20 +122,14 @@ model_card_option = click.option(
     show_default=True,
     help="Model card to regenerate from the evaluation.",
 )
-runs_dir_option = click.option(
-    "--runs-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Experiment runs store [default: $RUNS_DIR or runs].",
-)
+runs_store_option = click.option("--runs-store", default=None, help=run_store.LOCATION_HELP)
 
 
-def _outputs(model_dir: Path | None, reports: Path, model_card: Path, runs_dir: Path | None):
+def _outputs(model_dir: Path | None, reports: Path, model_card: Path, runs_store: str | None):
     from .jobs import Outputs
     from .registry import model_dir as registry_dir
-    from .tracking import runs_dir as tracking_dir
 
-    return Outputs(registry_dir(model_dir), reports, model_card, tracking_dir(runs_dir))
+    return Outputs(registry_dir(model_dir), reports, model_card, run_store.location(runs_store))
 
 
 def _progress(line: str) -> None:
@@ -156,7 +151,7 @@ def _progress(line: str) -> None:
 )
 @reports_option
 @model_card_option
-@runs_dir_option
+@runs_store_option
 def train(
     schema_file: Path | None,
     model_dir: Path | None,
@@ -164,7 +159,7 @@ def train(
     config_path: Path,
     reports: Path,
     model_card: Path,
-    runs_dir: Path | None,
+    runs_store: str | None,
 ) -> None:
     """Validate, tune and choose a champion, register it, canary, promote (gated), evaluate."""
     from .config import ConfigError, load_config
@@ -176,7 +171,7 @@ def train(
         config = load_config(config_path)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
-    outputs = _outputs(model_dir, reports, model_card, runs_dir)
+    outputs = _outputs(model_dir, reports, model_card, runs_store)
     try:
         outcome = train_job(data_path, schema, config, outputs, progress=_progress)
     except DataValidationError as error:
@@ -237,23 +232,20 @@ def evaluate(
 
 
 @main.command()
-@runs_dir_option
+@runs_store_option
 @click.argument("run_id", required=False)
-def runs(runs_dir: Path | None, run_id: str | None) -> None:
+def runs(runs_store: str | None, run_id: str | None) -> None:
     """List training runs (oldest first), or print the full record of RUN_ID."""
-    from .tracking import list_runs, read_run
-    from .tracking import runs_dir as tracking_dir
-
-    root = tracking_dir(runs_dir)
+    store = run_store.location(runs_store)
     if run_id:
         try:
-            click.echo(json.dumps(read_run(root, run_id), indent=2))
-        except FileNotFoundError:
-            raise click.ClickException(f"no run {run_id!r} in {root}") from None
+            click.echo(json.dumps(run_store.read_run(store, run_id), indent=2))
+        except run_store.RunNotFoundError as error:
+            raise click.ClickException(str(error)) from None
         return
-    entries = list_runs(root)
+    entries = run_store.list_runs(store)
     if not entries:
-        click.echo(f"no runs in {root}/ yet: run `make train`")
+        click.echo(f"no runs in {store} yet: run `make train`")
     for entry in entries:
         score = entry["test_score"]
         click.echo(

@@ -21,8 +21,9 @@ from .config import TrainConfig
 from .data import check, read_csv
 from .evaluate import write_evaluation
 from .predict import PredictionError, predict_frame
+from .run_store import record_run
 from .schema import Schema
-from .tracking import Progress, Stopwatch, git_commit, new_run_id, record_run
+from .tracking import Progress, Stopwatch, git_commit, new_run_id
 from .train import TrainingResult, train
 
 CANARY_ROWS = 20
@@ -38,12 +39,12 @@ class CanaryError(RuntimeError):
 
 @dataclass(frozen=True)
 class Outputs:
-    """Where a job writes: registry, reports, model card and runs store."""
+    """Where a job writes: registry, reports, model card and runs store (``run_store``)."""
 
     models: Path
     reports: Path
     model_card: Path
-    runs: Path
+    runs: str | Path
 
 
 @dataclass(frozen=True)
