@@ -1,10 +1,10 @@
 """Fast tier: render option combinations and check what they wrote.
 
-Every valid combination (1,440) is rendered and checked for its exact file set, leftover Jinja,
+Every valid combination (2,880) is rendered and checked for its exact file set, leftover Jinja,
 parsing and the answers file. The linters (ruff, hadolint, actionlint, pre-commit's hooks) run
-on every combination of the options that change files or code (problem_type x serving x docker x
-ci x env_manager: 90), with license and python_version, which only change text, rotated so that
-every value and every pair of them appears.
+on every combination of the options that change files or code (bake.STRUCTURAL: 180), with
+license and python_version, which only change text, rotated so that every value and every pair
+of them appears.
 """
 
 import json
