@@ -13,7 +13,15 @@ from pathlib import Path
 import click
 
 from prodml import __version__
-from prodml.options import BY_NAME, OPTIONS, AnswerError, Option, markdown_table, problem_with
+from prodml.options import (
+    BY_NAME,
+    OPTIONS,
+    AnswerError,
+    Option,
+    markdown_table,
+    problem_with,
+    resolve,
+)
 
 
 class AnswersRejected(click.ClickException):
@@ -131,7 +139,6 @@ def new(
     """Create a new ML project called NAME (the project_name answer)."""
     from prodml import answers as answers_file
     from prodml import generate
-    from prodml.options import resolve
 
     fixed = _parse_settings(settings)
     defaults: dict[str, str] = {}

@@ -68,10 +68,9 @@ def arrange(project_dir: Path, answers: Answers) -> None:
         if not keep(answers):
             _remove(project_dir / relative.format(**answers))
     for target, option, sources in VARIANTS:
-        chosen = sources.get(answers[option])
         for value, source in sources.items():
             path = project_dir / source.format(**answers)
-            if value == answers[option] and chosen is not None:
+            if value == answers[option]:
                 path.rename(project_dir / target.format(**answers))
             else:
                 _remove(path)

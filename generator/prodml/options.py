@@ -11,11 +11,13 @@ cookiecutter is installed.
 from __future__ import annotations
 
 import difflib
+import json
 import keyword
 import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from prodml import __version__
 
@@ -295,9 +297,6 @@ def markdown_table() -> str:
 def main(argv: list[str]) -> int:
     """``python -m prodml.options [--write]`` from the repository root: check (or rewrite)
     template/cookiecutter.json against OPTIONS."""
-    import json
-    from pathlib import Path
-
     path = Path("template") / "cookiecutter.json"
     expected = json.dumps(cookiecutter_json(), indent=2) + "\n"
     if "--write" in argv:
