@@ -35,13 +35,13 @@ def expected_files(a: dict[str, str]) -> set[str]:
         "docs/data-card.md", "docs/ml-test-score.md", "docs/model-card.md",
         *(f"{pkg}/{module}.py" for module in (
             "__init__", "__main__", "cli", "config", "data", "eda", "evaluate", "features",
-            "figures", "jobs", "metrics", "predict", "registry", "reporting", "schema",
-            "run_store", "tracking", "train",
+            "figures", "jobs", "metrics", "predict", "prediction_log", "registry", "reporting",
+            "schema", "settings", "run_store", "tracking", "train",
         )),
         *(f"tests/{module}.py" for module in (
             "conftest", "test_cli", "test_data", "test_eda", "test_evaluate",
             "test_feature_governance", "test_features", "test_lifecycle", "test_metrics",
-            "test_predict", "test_registry", "test_run_store", "test_schema", "test_staleness",
+            "test_predict", "test_prediction_log", "test_registry", "test_run_store", "test_schema", "test_staleness",
             "test_tracking", "test_train",
         )),
     }  # fmt: skip

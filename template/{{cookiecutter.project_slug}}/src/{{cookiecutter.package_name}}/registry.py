@@ -32,12 +32,12 @@ import joblib
 from sklearn.pipeline import Pipeline
 
 from .schema import Schema, parse_schema
+from .settings import settings
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 CHAMPION_FILE = "champion"
 HISTORY_FILE = "history.jsonl"
-DEFAULT_MODEL_DIR = Path("models")
 TRACKED_LIBRARIES = ("scikit-learn", "pandas", "numpy", "joblib", "pydantic")
 
 
@@ -64,7 +64,7 @@ class LoadedModel:
 
 def model_dir(path: Path | str | None = None) -> Path:
     """The registry root: ``path``, else ``$MODEL_DIR``, else ``models``."""
-    return Path(path or os.environ.get("MODEL_DIR") or DEFAULT_MODEL_DIR)
+    return Path(path or settings().model_dir)
 
 
 def sha256(path: Path) -> str:

@@ -5,19 +5,17 @@ Validation, the feature pipeline, the API request model and batch scoring all re
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .settings import settings
+
 ProblemType = Literal["binary_classification", "multiclass_classification", "regression"]
 Role = Literal["feature", "target", "id", "ignored"]
 ColumnType = Literal["numeric", "categorical", "boolean", "string"]
-
-#: Where commands look for the schema unless told otherwise (env var ``SCHEMA_PATH`` overrides).
-DEFAULT_SCHEMA_PATH = Path("configs/schema.yaml")
 
 
 class SchemaError(ValueError):
@@ -153,7 +151,7 @@ class Schema(BaseModel):
 
 def schema_path(path: Path | str | None = None) -> Path:
     """The schema file to use: ``path``, else ``$SCHEMA_PATH``, else ``configs/schema.yaml``."""
-    return Path(path or os.environ.get("SCHEMA_PATH") or DEFAULT_SCHEMA_PATH)
+    return Path(path or settings().schema_path)
 
 
 def parse_schema(raw: object) -> Schema:

@@ -1,0 +1,34 @@
+"""Runtime settings, read from environment variables (and ``.env``) into one frozen object.
+
+Every command and both web servers read their locations and limits here, so each environment
+variable is named once::
+
+    MODEL_DIR=models  SCHEMA_PATH=configs/schema.yaml  PREDICTION_LOG=logs/predictions.db
+    PREDICTION_LOG_RETENTION_DAYS=90  MAX_BATCH_SIZE=1000  LOG_LEVEL=INFO
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where the model, schema and prediction log live, and the serving limits."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    model_dir: Path = Field(Path("models"), description="model registry root")
+    schema_path: Path = Field(Path("configs/schema.yaml"), description="feature schema YAML")
+    prediction_log: Path = Field(Path("logs/predictions.db"), description="SQLite prediction log")
+    prediction_log_retention_days: int = Field(90, ge=1, description="older entries are pruned")
+    max_batch_size: int = Field(1000, ge=1, description="records allowed in one batch request")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+def settings() -> Settings:
+    """The current settings (read anew, so a changed environment takes effect)."""
+    return Settings()

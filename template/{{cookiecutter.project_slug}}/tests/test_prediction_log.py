@@ -1,0 +1,89 @@
+"""The prediction log keeps every row under concurrent writers, is idempotent, and prunes."""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.prediction_log import Entry, PredictionLog, timestamp
+
+
+def entry(request_id: str, item: int = 0, when: str = "") -> Entry:
+    return Entry(
+        request_id=request_id,
+        item=item,
+        model_version="v1",
+        source="api",
+        inputs={"x": 1.5, "colour": "red", "flag": None},
+        outputs={"prediction": "yes", "probabilities": {"yes": 0.75, "no": 0.25}},
+        latency_ms=1.25,
+        timestamp=when,
+    )
+
+
+def _write_many(path: str, prefix: str, count: int) -> None:
+    log = PredictionLog(path)
+    for index in range(count):
+        log.append([entry(f"{prefix}-{index}")])
+    log.close()
+
+
+def test_entries_round_trip(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "log" / "predictions.db")
+    assert log.append([entry("a"), entry("a", item=1)]) == 2
+    frame = log.read()
+    assert list(frame["request_id"]) == ["a", "a"] and list(frame["item"]) == [0, 1]
+    assert frame["inputs"][0] == {"x": 1.5, "colour": "red", "flag": None}
+    assert frame["outputs"][1]["probabilities"] == {"yes": 0.75, "no": 0.25}
+    assert frame["timestamp"][0].endswith("Z")
+
+
+def test_logging_a_key_twice_keeps_one_row(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "predictions.db")
+    assert log.append([entry("batch", item=i) for i in range(5)]) == 5
+    assert log.append([entry("batch", item=i) for i in range(5)]) == 0
+    assert log.count() == 5
+
+
+def test_concurrent_threads_and_processes_lose_nothing(tmp_path: Path) -> None:
+    path = str(tmp_path / "predictions.db")
+    log = PredictionLog(path)
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_write_many, args=(path, f"p{n}", 100)) for n in range(2)]
+    for process in processes:
+        process.start()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda i: log.append([entry(f"t-{i}")]), range(400)))
+    for process in processes:
+        process.join(timeout=60)
+        assert process.exitcode == 0
+    assert log.count() == 600
+    assert log.read()["request_id"].is_unique
+
+
+def test_prune_deletes_only_rows_past_retention(tmp_path: Path) -> None:
+    import time
+
+    log = PredictionLog(tmp_path / "predictions.db")
+    old = timestamp(time.time() - 40 * 86400)
+    log.append([entry("old", when=old), entry("new")])
+    assert log.prune(retention_days=30) == 1
+    assert list(log.read()["request_id"]) == ["new"]
+
+
+def test_read_filters_by_time_and_source(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "predictions.db")
+    log.append([entry("early", when="2026-01-01T00:00:00.000000Z"), entry("late")])
+    assert list(log.read(since="2026-06-01T00:00:00Z")["request_id"]) == ["late"]
+    assert log.read(source="batch").empty
+
+
+def test_non_finite_values_are_refused(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "predictions.db")
+    bad = Entry("r", "v1", "api", {"x": float("nan")}, {}, 1.0)
+    with pytest.raises(ValueError):
+        log.append([bad])
+    assert log.count() == 0
