@@ -1,11 +1,13 @@
 """End-to-end tier: bake representative projects, install them, and run them as a user would.
 
 Each case (every problem type, serving choice and env manager at least once) runs the project's
-README quickstart (data, train, predict, its own test suite), then the rest of the lifecycle
-(validate, eda, retrain for reproducibility, rollback) and, when it serves, starts the API on
-127.0.0.1 and calls it. pip projects get a venv that shares
-this interpreter's packages and install themselves with --no-deps; uv projects run ``uv sync``
-verbatim (uv's cache makes repeat installs cheap).
+README quickstart (data, train, predict, monitor, its own test suite), then the rest of the
+lifecycle (validate, eda, retrain for reproducibility), `monitor` on the sample (no alert) and on a
+shifted batch (alert, exit 3) and, when it serves, starts the API on 127.0.0.1: every endpoint
+with good and bad payloads, a concurrent load that must leave exactly one prediction-log row per
+request, then `rollback` and a restart that must serve the previous champion. pip projects get a
+venv that shares this interpreter's packages and install themselves with --no-deps; uv projects
+run ``uv sync`` verbatim (uv's cache makes repeat installs cheap).
 """
 
 import csv
@@ -14,11 +16,13 @@ import math
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -91,14 +95,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def call(url: str, payload: object | None = None) -> tuple[int, dict]:
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+def call(
+    url: str, payload: object | None = None, raw: bytes | None = None, method: str | None = None
+) -> tuple[int, dict, dict]:
+    """(status, JSON body, headers) of one request; ``raw`` sends bytes as they are."""
+    data = raw if raw is not None else None if payload is None else json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
+            body = response.read()
+            kind = response.headers.get("Content-Type", "")
+            parsed = json.loads(body) if "json" in kind else {"text": body.decode()}
+            return response.status, parsed, dict(response.headers)
     except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
+        body = err.read()
+        try:
+            parsed = json.loads(body or b"{}")
+        except ValueError:
+            parsed = {"text": body.decode(errors="replace")}
+        return err.code, parsed, dict(err.headers)
 
 
 def a_record(project: Path) -> dict[str, object]:
@@ -143,8 +159,8 @@ def metadata(project: Path, version: str) -> dict:
     return json.loads((project / "models" / version / "metadata.json").read_text())
 
 
-def check_lifecycle(project: Path, package: str) -> None:
-    """validate, eda, the evaluation report, reproducibility, promote gate, rollback."""
+def check_lifecycle(project: Path, package: str) -> str:
+    """validate, eda, the evaluation report, reproducibility; return the first champion."""
     validated = project_python(project, "-m", package, "validate", "data/raw/sample.csv")
     assert validated.returncode == 0, validated.stdout + validated.stderr
     eda = project_python(project, "-m", package, "eda")
@@ -168,9 +184,7 @@ def check_lifecycle(project: Path, package: str) -> None:
     assert before["sha256"] == after["sha256"]
     assert before["metrics"]["test"] == after["metrics"]["test"]
 
-    rolled = project_python(project, "-m", package, "rollback")
-    assert rolled.returncode == 0, rolled.stderr
-    assert champion(project, package) == first
+    return first
 
 
 def check_mlflow_runs(project: Path, package: str) -> None:
@@ -195,38 +209,158 @@ def check_mlflow_runs(project: Path, package: str) -> None:
     assert listed.returncode == 0 and all(run["run_id"] in listed.stdout for run in runs)
 
 
-def check_api(project: Path, package: str) -> None:
-    port = free_port()
-    python = project / ".venv" / "bin" / "python"
-    server = subprocess.Popen(
-        [python, "-m", package, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=project, env=user_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
+class Server:
+    """The baked project's API (``serve``) on a free loopback port, for a ``with`` block."""
+
+    def __init__(self, project: Path, package: str) -> None:
+        self.project, self.package = project, package
+        self.base = f"http://127.0.0.1:{free_port()}"
+
+    def __enter__(self) -> "Server":
+        port = self.base.rsplit(":", 1)[1]
+        self.process = subprocess.Popen(
+            [self.project / ".venv" / "bin" / "python", "-m", self.package, "serve",
+             "--host", "127.0.0.1", "--port", port],
+            cwd=self.project, env=user_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
         deadline = time.monotonic() + 60
         while True:
             try:
-                status, body = call(f"{base}/health")
+                status, body, _ = self.call("/health")
                 break
             except (urllib.error.URLError, ConnectionError):
-                assert server.poll() is None, server.stdout.read()
+                assert self.process.poll() is None, self.process.stdout.read()
                 assert time.monotonic() < deadline, "API did not start within 60 s"
                 time.sleep(0.3)
-        assert status == 200 and body.get("status") == "ok"
-        record = a_record(project)
-        status, body = call(f"{base}/predict", record)
-        assert status == 200, body
-        assert "prediction" in body and body.get("model_version")
-        if isinstance(body["prediction"], float):
-            assert math.isfinite(body["prediction"])
-        status, body = call(f"{base}/predict", {**record, "not_a_feature": 1})
-        assert status == 422, body
-        status, body = call(f"{base}/predict", {})
-        assert status == 422, body
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+        assert status == 200 and body.get("status") == "ok", body
+        return self
+
+    def call(self, path: str, payload: object = None, **kwargs) -> tuple[int, dict, dict]:
+        return call(self.base + path, payload, **kwargs)
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+def logged_request_ids(project: Path) -> list[str]:
+    """The request ids of the API's rows in the project's prediction log."""
+    with sqlite3.connect(project / "logs" / "predictions.db") as connection:
+        rows = connection.execute("SELECT request_id FROM predictions WHERE source = 'api'")
+        return [row[0] for row in rows]
+
+
+def check_endpoints(server: Server, record: dict, version: str) -> None:
+    """Every endpoint with good and bad payloads: 2xx with the contract, 4xx never 5xx."""
+    status, body, _ = server.call("/ready")
+    assert status == 200 and body["model_version"] == version, body
+    status, body, _ = server.call("/model")
+    assert status == 200 and body["version"] == version, body
+    assert {"trained_at", "metrics", "schema", "lineage", "sha256"} <= set(body)
+    assert {"data_sha256", "git_commit", "run_id"} <= set(body["lineage"]), body["lineage"]
+
+    status, body, headers = server.call("/predict", record)
+    assert status == 200 and body["model_version"] == version, body
+    assert headers.get("X-Request-ID") or headers.get("x-request-id"), headers
+    if isinstance(body["prediction"], float):
+        assert math.isfinite(body["prediction"])
+    status, body, _ = server.call("/predict/batch", {"records": [record, record]})
+    assert status == 200 and len(body["predictions"]) == 2, body
+
+    numeric = next(k for k, v in record.items() if isinstance(v, float))
+    bad_payloads = {
+        "extra field": {**record, "not_a_feature": 1},
+        "empty object": {},
+        "wrong type": {**record, numeric: "a string"},
+        "out of range": {**record, numeric: 1e12},
+        "not an object": [record],
+    }
+    for name, payload in bad_payloads.items():
+        status, body, _ = server.call("/predict", payload)
+        assert status == 422, (name, body)
+    nan = json.dumps(record).replace(json.dumps(record[numeric]), "NaN", 1).encode()
+    assert server.call("/predict", raw=nan)[0] == 422
+    assert server.call("/predict", raw=b"{not json")[0] in (400, 422)
+    assert server.call("/predict/batch", {"records": []})[0] == 422
+    status, body, _ = server.call("/predict/batch", {"records": [record] * 1001})
+    assert status == 413, body
+    assert server.call("/no-such-endpoint")[0] == 404
+    assert server.call("/predict")[0] == 405  # GET
+
+    status, body, _ = server.call("/metrics")
+    assert status == 200
+    assert "requests" in body["text"] and version in body["text"], body["text"][:2000]
+
+
+def check_concurrent_logging(server: Server, record: dict) -> None:
+    """Concurrent requests: every one answered, logged exactly once under its request id."""
+    before = logged_request_ids(server.project)
+
+    def predict(_: int) -> str:
+        status, _, headers = server.call("/predict", record)
+        assert status == 200
+        return headers.get("X-Request-ID") or headers["x-request-id"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(predict, range(200)))
+    assert len(set(ids)) == 200
+    assert sorted(logged_request_ids(server.project)) == sorted(before + ids)
+
+
+def check_api(project: Path, package: str) -> None:
+    """The API against its contract, then rollback: a restart serves the previous champion."""
+    record, current = a_record(project), champion(project, package)
+    with Server(project, package) as server:
+        check_endpoints(server, record, current)
+        check_concurrent_logging(server, record)
+    previous = rollback(project, package)
+    assert previous != current
+    with Server(project, package) as server:
+        status, body, _ = server.call("/model")
+        assert status == 200 and body["version"] == previous, body
+
+
+def shifted_batch(project: Path, path: Path) -> None:
+    """The sample with every feature pushed to one end of its range: drift by construction."""
+    import pandas as pd
+    import yaml
+
+    schema = yaml.safe_load((project / "configs" / "schema.yaml").read_text())
+    frame = pd.read_csv(project / "data" / "raw" / "sample.csv")
+    for column in schema["columns"]:
+        if column.get("role", "feature") != "feature":
+            continue
+        if column["type"] == "numeric":
+            low, high = column.get("min"), column.get("max")
+            if low is not None and high is not None:
+                frame[column["name"]] = low + 0.95 * (high - low)
+            else:
+                frame[column["name"]] = frame[column["name"]] * 10 + 100
+        elif column["type"] == "categorical":
+            frame[column["name"]] = column["categories"][-1]
+    frame.to_csv(path, index=False)
+
+
+def check_monitoring(project: Path, package: str) -> None:
+    """monitor passes on the training distribution and alerts (exit 3) on a shifted batch."""
+    calm = project_python(project, "-m", package, "monitor", "--input", "data/raw/sample.csv")
+    assert calm.returncode == 0, calm.stdout + calm.stderr
+    shifted_batch(project, project / "data" / "shifted.csv")
+    alert = project_python(
+        project, "-m", package, "monitor", "--input", "data/shifted.csv",
+        "--output", "reports/monitoring-shifted",
+    )  # fmt: skip
+    assert alert.returncode == 3, alert.stdout + alert.stderr
+    report = json.loads((project / "reports" / "monitoring-shifted" / "report.json").read_text())
+    assert report, "the alert comes with its JSON report"
+    assert (project / "reports" / "monitoring-shifted" / "report.md").is_file()
+
+
+def rollback(project: Path, package: str) -> str:
+    rolled = project_python(project, "-m", package, "rollback")
+    assert rolled.returncode == 0, rolled.stderr
+    return champion(project, package)
 
 
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
@@ -258,11 +392,15 @@ def test_baked_project_quickstart_and_api(case, tmp_path):
     changed = set(status.stdout.splitlines()) - {"?? uv.lock", " M docs/model-card.md"}
     assert changed == set(), "quickstart outputs are git-ignored"
 
-    check_lifecycle(project, "e2e_project")
+    first = check_lifecycle(project, "e2e_project")
     if CASES[case].get("tracking") == "mlflow":
         check_mlflow_runs(project, "e2e_project")
+    check_monitoring(project, "e2e_project")
     if CASES[case]["serving"] != "none":
-        check_api(project, "e2e_project")
+        check_api(project, "e2e_project")  # ends with a rollback to the first champion
+    else:
+        assert rollback(project, "e2e_project") == first
+    assert champion(project, "e2e_project") == first
 
 
 def test_wheel_install_generates_a_project_offline(tmp_path):
