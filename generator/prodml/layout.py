@@ -21,6 +21,8 @@ OPTIONAL: tuple[tuple[str, Callable[[Answers], bool]], ...] = (
     (".gitlab-ci.yml", lambda a: a["ci"] == "gitlab"),
     ("Dockerfile", lambda a: a["docker"] == "yes"),
     (".dockerignore", lambda a: a["docker"] == "yes"),
+    ("docker-compose.yml", lambda a: a["docker"] == "yes"),
+    ("deploy", lambda a: a["docker"] == "yes"),
 )
 
 #: Target path, the option choosing it, and the template file standing for each choice.
