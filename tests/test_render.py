@@ -42,8 +42,8 @@ def expected_files(a: dict[str, str]) -> set[str]:
         *(f"tests/{module}.py" for module in (
             "conftest", "test_cli", "test_data", "test_eda", "test_evaluate",
             "test_feature_governance", "test_features", "test_lifecycle", "test_metrics",
-            "test_predict", "test_prediction_log", "test_registry", "test_run_store", "test_schema",
-            "test_staleness", "test_tracking", "test_train",
+            "test_predict", "test_prediction_log", "test_registry", "test_reporting",
+            "test_run_store", "test_schema", "test_staleness", "test_tracking", "test_train",
         )),
     }  # fmt: skip
     if a["serving"] != "none":
