@@ -32,7 +32,8 @@ def expected_files(a: dict[str, str]) -> set[str]:
     expected = {
         ".cruft.json", ".gitignore", ".pre-commit-config.yaml", "LICENSE", "Makefile", "README.md",
         "pyproject.toml", "benchmarks/bench_train.py", "configs/schema.yaml", "configs/train.yaml",
-        "docs/data-card.md", "docs/ml-test-score.md", "docs/model-card.md",
+        "docs/data-card.md", "docs/design.md", "docs/ml-test-score.md", "docs/model-card.md",
+        "docs/runbook.md",
         *(f"{pkg}/{module}.py" for module in (
             "__init__", "__main__", "cli", "config", "data", "eda", "evaluate", "features",
             "figures", "jobs", "metrics", "predict", "prediction_log", "registry", "reporting",
@@ -41,8 +42,8 @@ def expected_files(a: dict[str, str]) -> set[str]:
         *(f"tests/{module}.py" for module in (
             "conftest", "test_cli", "test_data", "test_eda", "test_evaluate",
             "test_feature_governance", "test_features", "test_lifecycle", "test_metrics",
-            "test_predict", "test_prediction_log", "test_registry", "test_run_store", "test_schema", "test_staleness",
-            "test_tracking", "test_train",
+            "test_predict", "test_prediction_log", "test_registry", "test_reporting",
+            "test_run_store", "test_schema", "test_staleness", "test_tracking", "test_train",
         )),
     }  # fmt: skip
     if a["serving"] != "none":
@@ -54,16 +55,128 @@ def expected_files(a: dict[str, str]) -> set[str]:
             "tests/api/test_api.py",
         }
     if a["docker"] == "yes":
-        expected |= {"Dockerfile", ".dockerignore"}
+        expected |= {"Dockerfile", ".dockerignore", "docker-compose.yml", "deploy/prometheus.yml"}
     if a["ci"] == "github":
-        expected.add(".github/workflows/ci.yml")
+        expected |= {".github/workflows/ci.yml", ".github/workflows/monitor.yml"}
     if a["ci"] == "gitlab":
         expected.add(".gitlab-ci.yml")
     return expected
 
 
+MAKE_TARGETS = (
+    "help", "data", "validate", "eda", "train", "evaluate", "runs", "bench", "predict", "monitor",
+    "rollback", "test", "lint", "format",
+)  # fmt: skip
+
+
 def tool(name: str, *args: object, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([BIN / name, *map(str, args)], cwd=cwd, capture_output=True, text=True)
+
+
+def schema_check(schema: str, *paths: str, cwd: Path) -> None:
+    """Validate files against one of check-jsonschema's vendored schemas (offline)."""
+    result = tool("check-jsonschema", "--builtin-schema", f"vendor.{schema}", *paths, cwd=cwd)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def check_makefile(project: Path, combo: dict[str, str]) -> None:
+    """Every target the README and CI call exists (make -n), and no other option's target does."""
+    optional = {"serve": combo["serving"] != "none", "docker-build": combo["docker"] == "yes"}
+    optional["up"] = optional["docker-build"]
+    for target in (*MAKE_TARGETS, *optional):
+        dry = subprocess.run(["make", "-n", target], cwd=project, capture_output=True, text=True)
+        assert (dry.returncode == 0) == optional.get(target, True), (target, dry.stderr)
+    bench = subprocess.run(["make", "-n", "bench"], cwd=project, capture_output=True, text=True)
+    ran = set(re.findall(r"benchmarks/(bench_\w+)\.py", bench.stdout))
+    assert ran == {"bench_train", "bench_batch"} | (
+        {"bench_api"} if combo["serving"] != "none" else set()
+    )
+    monitor = subprocess.run(["make", "-n", "monitor"], cwd=project, capture_output=True, text=True)
+    assert f"-m {combo_package(project)} monitor" in monitor.stdout
+
+
+def combo_package(project: Path) -> str:
+    return answers_file.read(project)[0]["package_name"]
+
+
+def check_container(project: Path) -> None:
+    """Dockerfile, compose file and Prometheus config: the structure a Docker engine would need."""
+    package = combo_package(project)
+    dockerfile = (project / "Dockerfile").read_text()
+    # The commands the tests exercise: pip install ., python -m <package> serve.
+    assert "RUN pip install --no-cache-dir ." in dockerfile
+    assert f'CMD ["python", "-m", "{package}", "serve", "--host", "0.0.0.0", "--port", "8000"]' in (
+        dockerfile
+    )
+    assert "HEALTHCHECK" in dockerfile and "/health" in dockerfile
+    assert re.search(r"^USER 10001$", dockerfile, re.M), "runs as a non-root user"
+    copied = re.findall(r"^COPY (?!--from)(\S+)", dockerfile, re.M)
+    assert set(copied) == {"pyproject.toml", "src", "configs", "models"}, copied
+    assert "PREDICTION_LOG=/app/logs/predictions.db" in dockerfile
+    ignored = (project / ".dockerignore").read_text().split()
+    assert {"data", "logs", "reports", ".env", "tests"} <= set(ignored)
+
+    schema_check("compose-spec", "docker-compose.yml", cwd=project)
+    compose = yaml.safe_load((project / "docker-compose.yml").read_text())
+    api, prometheus = compose["services"]["api"], compose["services"]["prometheus"]
+    assert api["build"] == "." and "8000:8000" in api["ports"]
+    assert "profiles" not in api and prometheus["profiles"] == ["monitoring"]
+    assert api["environment"]["PREDICTION_LOG"] == "/app/logs/predictions.db"
+    assert "./models:/app/models:ro" in api["volumes"]
+    log_volume = next(v.split(":")[0] for v in api["volumes"] if v.endswith(":/app/logs"))
+    assert log_volume in compose["volumes"]
+    assert any("/ready" in part for part in api["healthcheck"]["test"])
+    assert "./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
+    assert prometheus["depends_on"]["api"]["condition"] == "service_healthy"
+    scrape = yaml.safe_load((project / "deploy" / "prometheus.yml").read_text())
+    (job,) = scrape["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["static_configs"][0]["targets"] == ["api:8000"]
+
+
+def check_github(project: Path, combo: dict[str, str]) -> None:
+    workflows = sorted(str(p.relative_to(project)) for p in project.glob(".github/workflows/*"))
+    actionlint = tool("actionlint", *workflows, cwd=project)
+    assert actionlint.returncode == 0, actionlint.stdout
+    schema_check("github-workflows", *workflows, cwd=project)
+    ci = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
+    assert set(ci["jobs"]) == {"lint", "test"} | ({"image"} if combo["docker"] == "yes" else set())
+    steps = "\n".join(str(step) for job in ci["jobs"].values() for step in job["steps"])
+    for command in ("ruff check", "ruff format --check", "pre-commit run --all-files"):
+        assert command in steps, command
+    for target in ("data", "train", "predict", "monitor"):
+        assert f"make {target}" in steps, target
+    if combo["docker"] == "yes":
+        assert "docker/build-push-action" in steps and "/ready" in steps
+    monitor = yaml.safe_load((project / ".github/workflows/monitor.yml").read_text())
+    triggers = monitor.get("on", monitor.get(True))  # YAML 1.1 reads a bare `on` as True
+    assert set(triggers) == {"schedule", "workflow_dispatch"} and triggers["schedule"][0]["cron"]
+    (job,) = monitor["jobs"].values()
+    run = "\n".join(str(step) for step in job["steps"])
+    assert "make predict" in run and " monitor " in run and 'exit "$status"' in run
+    upload = next(s for s in job["steps"] if "upload-artifact" in s.get("uses", ""))
+    assert upload["if"] == "always()" and "reports/monitoring/" in upload["with"]["path"]
+
+
+def check_gitlab(project: Path, combo: dict[str, str]) -> None:
+    schema_check("gitlab-ci", ".gitlab-ci.yml", cwd=project)
+    pipeline = yaml.safe_load((project / ".gitlab-ci.yml").read_text())
+    jobs = {k: v for k, v in pipeline.items() if isinstance(v, dict) and "script" in v}
+    built = {"build-image"} if combo["docker"] == "yes" else set()
+    assert set(jobs) == {"lint", "test", "monitor"} | built
+    scheduled = [name for name, job in jobs.items() if "rules" in job]
+    assert scheduled == ["monitor"]
+    assert jobs["monitor"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    on_push = pipeline[".on-push"]["rules"][0]
+    assert on_push == {"if": '$CI_PIPELINE_SOURCE == "schedule"', "when": "never"}
+    assert all(jobs[name]["extends"] == ".on-push" for name in ("lint", "test", *built))
+    script = "\n".join(str(line) for line in jobs["test"]["script"])
+    for target in ("data", "train", "predict", "monitor"):
+        assert f"make {target}" in script, target
+    assert " monitor " in str(jobs["monitor"]["script"])
+    if built:
+        assert "docker build" in str(jobs["build-image"]["script"])
+        assert jobs["build-image"]["needs"] == [{"job": "test", "artifacts": True}]
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +228,12 @@ def test_linters_pass_on_every_structural_combination(combo, tmp_path):
     assert fmt.returncode == 0, fmt.stdout
     config = tool("pre-commit", "validate-config", ".pre-commit-config.yaml", cwd=project)
     assert config.returncode == 0, config.stdout + config.stderr
+    check_makefile(project, combo)
     if combo["docker"] == "yes":
         hadolint = tool("hadolint", "Dockerfile", cwd=project)
         assert hadolint.returncode == 0, hadolint.stdout
+        check_container(project)
     if combo["ci"] == "github":
-        actionlint = tool("actionlint", ".github/workflows/ci.yml", cwd=project)
-        assert actionlint.returncode == 0, actionlint.stdout
+        check_github(project, combo)
+    if combo["ci"] == "gitlab":
+        check_gitlab(project, combo)

@@ -17,10 +17,13 @@ OPTIONAL: tuple[tuple[str, Callable[[Answers], bool]], ...] = (
     ("src/{package_name}/contract.py", lambda a: a["serving"] != "none"),
     ("src/{package_name}/serving.py", lambda a: a["serving"] != "none"),
     ("tests/api", lambda a: a["serving"] != "none"),
+    ("benchmarks/bench_api.py", lambda a: a["serving"] != "none"),
     (".github", lambda a: a["ci"] == "github"),
     (".gitlab-ci.yml", lambda a: a["ci"] == "gitlab"),
     ("Dockerfile", lambda a: a["docker"] == "yes"),
     (".dockerignore", lambda a: a["docker"] == "yes"),
+    ("docker-compose.yml", lambda a: a["docker"] == "yes"),
+    ("deploy", lambda a: a["docker"] == "yes"),
 )
 
 #: Target path, the option choosing it, and the template file standing for each choice.

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from importlib import metadata as importlib_metadata
+from pathlib import Path
 from typing import Any
 
 PACKAGE = (__package__ or "model").split(".")[0]
 SMALL_GROUP = 30
 FAIRNESS_GAP = 0.05
+#: docs/design.md's "Current model" section lies between these two lines.
+CURRENT_MODEL_START = "<!-- current-model: regenerated from the latest evaluation -->"
+CURRENT_MODEL_END = "<!-- end current-model -->"
 FIGURE_TITLES = {
     "confusion_matrix": "Confusion matrix",
     "roc_curve": "ROC curve",
@@ -236,3 +240,44 @@ def model_card_markdown(report: dict[str, Any], metadata: dict[str, Any]) -> str
         f"`python -m {PACKAGE} rollback` restores the previous champion.",
     ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def current_model_markdown(report: dict[str, Any], metadata: dict[str, Any]) -> str:
+    """The design doc's "Current model" section: version, lineage and the primary metric."""
+    metric, champion, test = report["primary_metric"], report["champion"], report["test"]
+    lift = {name: _number(report["lift"][name][metric]) for name in ("baseline", "linear")}
+    lineage, data = metadata.get("lineage") or {}, report["data"]
+    better = "higher" if report["higher_is_better"] else "lower"
+    commit = lineage.get("git_commit") or "not in a git repository"
+    return "\n".join(
+        [
+            f"- Champion: `{report['model_version']}` ({champion}), created "
+            f"{metadata.get('created_at')}.",
+            f"- Test `{metric}` ({better} is better): {_number(test[champion][metric])}; "
+            f"dummy baseline {_number(test['baseline'][metric])} (lift {lift['baseline']}), "
+            f"linear model {_number(test['linear'][metric])} (lift {lift['linear']}).",
+            f"- Evaluated on the {data['test_rows']} held-out test rows of `{data.get('path')}` "
+            f"(sha256 `{str(data.get('sha256'))[:12]}`); code at commit `{commit}`.",
+            "- Every metric, slice and fairness table: [the model card](model-card.md).",
+        ]
+    )
+
+
+def update_design_doc(path: Path, report: dict[str, Any], metadata: dict[str, Any]) -> bool:
+    """Rewrite the "Current model" section of ``path`` (docs/design.md) from an evaluation.
+
+    Only the text between ``CURRENT_MODEL_START`` and ``CURRENT_MODEL_END`` changes; the file is
+    written only when that text differs. Returns False (and writes nothing) when the file or its
+    markers are missing, so a project that removed the section is left alone.
+    """
+    if not path.is_file():
+        return False
+    text = path.read_text(encoding="utf-8")
+    start, end = text.find(CURRENT_MODEL_START), text.find(CURRENT_MODEL_END)
+    if start < 0 or end < start:
+        return False
+    head = text[: start + len(CURRENT_MODEL_START)]
+    updated = f"{head}\n{current_model_markdown(report, metadata)}\n{text[end:]}"
+    if updated != text:
+        path.write_text(updated, encoding="utf-8")
+    return True
