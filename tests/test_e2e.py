@@ -388,8 +388,12 @@ def test_baked_project_quickstart_and_api(case, tmp_path):
         ["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True
     )
     # Data, models and reports are git-ignored; what changes is meant to be committed:
-    # uv's lock file and the model card that training regenerates.
-    changed = set(status.stdout.splitlines()) - {"?? uv.lock", " M docs/model-card.md"}
+    # uv's lock file, and the model card and design doc that training regenerates.
+    changed = set(status.stdout.splitlines()) - {
+        "?? uv.lock",
+        " M docs/model-card.md",
+        " M docs/design.md",
+    }
     assert changed == set(), "quickstart outputs are git-ignored"
 
     first = check_lifecycle(project, "e2e_project")

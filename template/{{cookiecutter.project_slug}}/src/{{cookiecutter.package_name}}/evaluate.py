@@ -28,7 +28,7 @@ from .features import category_text
 from .figures import write_figures
 from .metrics import lift, model_metrics, primary_metric
 from .registry import LoadedModel
-from .reporting import evaluation_markdown, model_card_markdown
+from .reporting import evaluation_markdown, model_card_markdown, update_design_doc
 from .schema import Schema
 from .train import BASELINE, Split, build_pipeline, split_data
 
@@ -206,7 +206,8 @@ def write_evaluation(
     reports: Path,
     model_card: Path,
 ) -> dict[str, Any]:
-    """Evaluate, then write metrics.json, evaluation.md, the figures and the model card."""
+    """Evaluate, then write metrics.json, evaluation.md, the figures, the model card and the
+    design doc's "Current model" section (``design.md`` beside the model card)."""
     report, test = evaluate_model(model, frame, data)
     figures = write_figures(
         reports / "figures",
@@ -222,4 +223,5 @@ def write_evaluation(
     _write_text(reports / "metrics.json", json.dumps(report, indent=2) + "\n")
     _write_text(reports / "evaluation.md", evaluation_markdown(report))
     _write_text(model_card, model_card_markdown(report, model.metadata))
+    update_design_doc(model_card.parent / "design.md", report, model.metadata)
     return report
