@@ -258,30 +258,79 @@ def runs(runs_store: str | None, run_id: str | None) -> None:
 
 @main.command()
 @model_dir_option
-@click.option("--input", "input_path", type=click.Path(path_type=Path), required=True)
-@click.option("--output", "output_path", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Rows to score (.csv or .parquet).",
+)
+@click.option(
+    "--output",
+    "output_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Predictions (.csv or .parquet), written atomically.",
+)
+@click.option(
+    "--rejects",
+    "rejects_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Rows breaking the schema, with row and reason [default: <output stem>.rejects.csv].",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=50_000,
+    show_default=True,
+    help="Rows read and scored at a time (bounds memory).",
+)
 @click.option("--version", default=None, help="Model version [default: the champion].")
+@click.option("--no-log", is_flag=True, help="Do not append to the prediction log.")
 def predict(
-    model_dir: Path | None, input_path: Path, output_path: Path, version: str | None
+    model_dir: Path | None,
+    input_path: Path,
+    output_path: Path,
+    rejects_path: Path | None,
+    chunk_size: int,
+    version: str | None,
+    no_log: bool,
 ) -> None:
-    """Score a CSV file with the champion model into another CSV file."""
+    """Score a file with the champion (or --version): predictions, rejects, prediction log.
+
+    Idempotent: the same file and model give the same output bytes and no new log rows.
+    """
     from . import registry
-    from .data import DataValidationError
-    from .predict import PredictionError, predict_csv
+    from .prediction_log import PredictionLog
+    from .predict import PredictionError, predict_file
+    from .settings import settings
+    from .tables import TableError
 
     if not input_path.is_file():
         raise click.ClickException(f"input file not found: {input_path}")
     try:
         model = registry.load(registry.model_dir(model_dir), version)
-        rows = predict_csv(model, input_path, output_path)
-    except registry.RegistryError as error:
+        log = None if no_log else PredictionLog(settings().prediction_log)
+        summary = predict_file(
+            model,
+            input_path,
+            output_path,
+            rejects_path=rejects_path,
+            chunk_rows=chunk_size,
+            log=log,
+        )
+    except (registry.RegistryError, TableError, PredictionError) as error:
         raise click.ClickException(str(error)) from None
-    except DataValidationError as error:
-        click.echo(_violations_text(error.violations), err=True)
-        raise click.ClickException(str(error)) from None
-    except PredictionError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"wrote {rows} predictions from model {model.version} to {output_path}")
+    click.echo(
+        f"scored {summary.scored} of {summary.rows} rows with model {summary.model_version} "
+        f"into {summary.output}; {summary.rejected} rejected into {summary.rejects}"
+    )
+    if log is not None:
+        click.echo(
+            f"logged {summary.logged} new predictions to {log.path} "
+            f"(request_id {summary.request_id})"
+        )
 
 
 @main.command()
