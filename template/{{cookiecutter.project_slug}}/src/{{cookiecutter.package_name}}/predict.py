@@ -108,7 +108,11 @@ def row_problems(df: pd.DataFrame, schema: Schema) -> pd.Series:
     for column in schema.columns:
         if column.role not in ("feature", "id") or column.name not in df.columns:
             continue
-        for check_name, bad in _check_column(column, df[column.name]):
+        values = df[column.name]
+        if column.type in ("categorical", "boolean"):  # only values not plainly valid
+            allowed = column.categories if column.type == "categorical" else _BOOLEAN_TEXT
+            values = values[~values.isin(list(allowed or ()))]
+        for check_name, bad in _check_column(column, values):
             if check_name in _WHOLE_FILE_CHECKS:
                 continue
             text = f"{column.name}: {check_name} (expected {_expectation(column, check_name)})"
@@ -228,16 +232,15 @@ def predict_file(
     if missing:
         raise TableError(f"{input_path} is missing column(s): {', '.join(missing)}")
     request_id = batch_request_id(input_path, model.version) if log is not None else None
-    text = [schema.id] if schema.id else []
     output = AtomicWriter(output_path, _arrow_schema(model))
     rejects = AtomicWriter(rejects_path)
     rows = logged = 0
     try:
-        for chunk in read_chunks(input_path, chunk_rows, wanted, text_columns=text):
+        for chunk in read_chunks(input_path, chunk_rows, wanted):
             rows += len(chunk)
             problems = row_problems(chunk, schema)
             if len(problems):
-                bad = chunk.loc[problems.index].astype(object)
+                bad = chunk.loc[problems.index]
                 bad.insert(0, "reason", problems)
                 bad.insert(0, "row", problems.index)
                 rejects.write(bad)

@@ -48,16 +48,11 @@ def columns(path: Path) -> list[str]:
         raise TableError(f"could not read {path} as {kind}: {_first_line(error)}") from None
 
 
-def read_chunks(
-    path: Path,
-    chunk_rows: int,
-    usecols: Sequence[str],
-    text_columns: Sequence[str] = (),
-) -> Iterator[pd.DataFrame]:
+def read_chunks(path: Path, chunk_rows: int, usecols: Sequence[str]) -> Iterator[pd.DataFrame]:
     """The ``usecols`` of ``path`` in chunks of ``chunk_rows`` rows, indexed by row position.
 
-    CSV cells are kept as written except empty cells, which are missing (like ``data.read_csv``);
-    ``text_columns`` (e.g. the id) are read as text.
+    CSV cells are read as text, exactly as written (empty cells are missing), so a chunk's
+    types never depend on its neighbours; Parquet columns keep the file's types.
     """
     kind = file_format(path, "input")
     start = 0
@@ -72,7 +67,7 @@ def read_chunks(
                 usecols=list(usecols),
                 keep_default_na=False,
                 na_values=[""],
-                dtype=dict.fromkeys(text_columns, str),
+                dtype=str,
             )
         for chunk in chunks:
             chunk.index = pd.RangeIndex(start, start + len(chunk))
