@@ -77,7 +77,9 @@ def test_the_reference_is_stored_with_the_version_and_checksummed(
     version = registry.champion(monitored)
     reference = registry.load_reference(monitored, version)
     assert set(reference["features"]) == set(schema.feature_names)
-    assert reference["prediction"]["kind"] == ("categorical" if schema.is_classification else "numeric")
+    assert reference["prediction"]["kind"] == (
+        "categorical" if schema.is_classification else "numeric"
+    )
     assert registry.read_metadata(monitored, version)["reference_sha256"]
 
 
@@ -164,7 +166,9 @@ def _labels(sample: pd.DataFrame, schema: Schema, request_id: str, shuffle: bool
     truth = sample[schema.target].to_numpy()
     if shuffle:  # labels unrelated to the inputs: the live metric collapses
         truth = np.random.default_rng(0).permutation(truth)
-    return pd.DataFrame({"request_id": request_id, "item": range(len(sample)), schema.target: truth})
+    return pd.DataFrame(
+        {"request_id": request_id, "item": range(len(sample)), schema.target: truth}
+    )
 
 
 def test_delayed_labels_join_and_alert_on_a_quality_drop(
@@ -195,7 +199,11 @@ def test_delayed_labels_join_and_alert_on_a_quality_drop(
 
 def test_invalid_config_is_refused_with_a_clear_message(run, tmp_path: Path) -> None:
     assert load_monitor_config(CONFIG).min_rows >= 1
-    cases = {"psi: -1\n": "psi", "surprise: 1\n": "surprise", "labels: {min_matched: 0}\n": "min_matched"}
+    cases = {
+        "psi: -1\n": "psi",
+        "surprise: 1\n": "surprise",
+        "labels: {min_matched: 0}\n": "min_matched",
+    }
     for text, field in cases.items():
         (tmp_path / "bad.yaml").write_text(text)
         with pytest.raises(MonitorError, match=f"invalid monitoring config .*{field}"):

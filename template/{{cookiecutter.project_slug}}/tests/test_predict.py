@@ -12,7 +12,6 @@ from {{ cookiecutter.package_name }}.data import (
     DataValidationError,
     read_csv,
 )
-from {{ cookiecutter.package_name }}.prediction_log import PredictionLog
 from {{ cookiecutter.package_name }}.predict import (
     PredictionError,
     batch_request_id,
@@ -21,6 +20,7 @@ from {{ cookiecutter.package_name }}.predict import (
     predict_frame,
     predict_records,
 )
+from {{ cookiecutter.package_name }}.prediction_log import PredictionLog
 from {{ cookiecutter.package_name }}.registry import LoadedModel
 from {{ cookiecutter.package_name }}.schema import Schema
 from {{ cookiecutter.package_name }}.tables import TableError
@@ -181,7 +181,10 @@ def test_unusable_inputs_fail_with_one_line_reasons(
         "input file not found": (tmp_path / "missing.csv", tmp_path / "p.csv"),
     }
     frame.drop(columns=schema.feature_names[0]).to_csv(tmp_path / "narrow.csv", index=False)
-    cases[r"missing column\(s\): " + schema.feature_names[0]] = (tmp_path / "narrow.csv", tmp_path / "p.csv")
+    cases[r"missing column\(s\): " + schema.feature_names[0]] = (
+        tmp_path / "narrow.csv",
+        tmp_path / "p.csv",
+    )
     (tmp_path / "garbage.parquet").write_bytes(b"not parquet at all")
     cases["could not read"] = (tmp_path / "garbage.parquet", tmp_path / "p.csv")
     frame.head(0).to_csv(tmp_path / "empty.csv", index=False)

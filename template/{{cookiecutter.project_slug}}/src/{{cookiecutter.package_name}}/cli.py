@@ -302,8 +302,8 @@ def predict(
     Idempotent: the same file and model give the same output bytes and no new log rows.
     """
     from . import registry
-    from .prediction_log import PredictionLog
     from .predict import PredictionError, predict_file
+    from .prediction_log import PredictionLog
     from .settings import settings
     from .tables import TableError
 
@@ -380,7 +380,10 @@ def _since(since: str | None, days: float | None) -> str | None:
     show_default=True,
 )
 @click.option(
-    "--output", type=click.Path(path_type=Path), default=Path("reports/monitoring"), show_default=True
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("reports/monitoring"),
+    show_default=True,
 )
 def monitor(
     model_dir: Path | None,

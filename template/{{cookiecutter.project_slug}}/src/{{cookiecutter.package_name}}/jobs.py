@@ -2,9 +2,12 @@
 benchmarks run.
 
 train: read and validate the data -> tune and choose (``train.train``) -> save a new version
-with its lineage and reference profile (for monitoring) -> canary (load it back, score held-out rows) -> ``registry.promote`` (the
-gate) -> evaluate the new champion (reports and model card). Every run that reaches the
-registry is recorded in the runs store, promoted or not.
+with its lineage and the training data's reference profile (for monitoring) -> canary (load
+it back, score held-out rows) -> ``registry.promote`` (the gate) -> evaluate the new champion
+(reports and model card). Every run that reaches the registry is recorded in the runs store,
+promoted or not.
+
+monitor: the champion's reference against the prediction log or a batch file -> report.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from .monitor import (
     reference_profile,
 )
 from .monitor_report import breach_lines, write_report
-from .prediction_log import timestamp
 from .predict import PredictionError, predict_frame
+from .prediction_log import timestamp
 from .run_store import record_run
 from .schema import Schema
 from .tracking import Progress, Stopwatch, git_commit, new_run_id

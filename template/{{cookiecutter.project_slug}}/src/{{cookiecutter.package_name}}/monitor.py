@@ -259,8 +259,12 @@ def compare_prediction(
     value = drift.psi(expected, current)
     enough = len(present) >= config.min_rows
     check = _check(
-        "prediction_psi", "prediction", value, config.prediction_psi,
-        value > config.prediction_psi, enough,
+        "prediction_psi",
+        "prediction",
+        value,
+        config.prediction_psi,
+        value > config.prediction_psi,
+        enough,
     )
     details = {
         "kind": reference["kind"],
@@ -289,15 +293,23 @@ def data_checks(
     rate = current.violations / current.rows if current.rows else 0.0
     checks.append(
         _check(
-            "violation_rate", "rows", rate, config.violation_rate,
-            rate > config.violation_rate, current.rows >= config.min_rows,
+            "violation_rate",
+            "rows",
+            rate,
+            config.violation_rate,
+            rate > config.violation_rate,
+            current.rows >= config.min_rows,
         )
     )
     age = model_age_days(model.metadata)
     checks.append(
         _check(
-            "model_age_days", "model", age, config.max_model_age_days,
-            age > config.max_model_age_days, True,
+            "model_age_days",
+            "model",
+            age,
+            config.max_model_age_days,
+            age > config.max_model_age_days,
+            True,
         )
     )
     return {"checks": checks, "features": features, "prediction": prediction, "model_age": age}

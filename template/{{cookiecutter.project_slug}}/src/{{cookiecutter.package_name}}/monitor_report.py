@@ -13,6 +13,8 @@ from matplotlib.figure import Figure
 from .monitor import ALERT, NOT_ENOUGH
 
 PLOTS = "plots"
+
+
 def breach_lines(report: dict[str, Any]) -> list[str]:
     """One line per breached threshold, e.g. ``ALERT psi tenure: 0.8123 > 0.25``."""
     return [
@@ -57,7 +59,12 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     if report["breaches"]:
         lines += [f"- `{line}`" for line in report["breaches"]] + [""]
-    lines += ["## Checks", "", "| check | subject | value | alert when | status |", "|---|---|---|---|---|"]
+    lines += [
+        "## Checks",
+        "",
+        "| check | subject | value | alert when | status |",
+        "|---|---|---|---|---|",
+    ]
     for check in report["checks"]:
         marker = {ALERT: "**alert**", NOT_ENOUGH: "not enough data"}.get(check["status"], "ok")
         lines.append(

@@ -256,7 +256,9 @@ def predict_file(
             scored["model_version"] = model.version
             output.write(scored)
             if log is not None and request_id is not None:
-                logged += log.append_rows(_log_rows(request_id, model, features, scored, latency_ms))
+                logged += log.append_rows(
+                    _log_rows(request_id, model, features, scored, latency_ms)
+                )
         if rows == 0:
             raise TableError(f"{input_path} has no rows to score")
         rejects.commit(pd.DataFrame(columns=[*REJECT_COLUMNS, *wanted]))
@@ -269,8 +271,14 @@ def predict_file(
         output.discard()
         rejects.discard()
     return BatchSummary(
-        rows, output.rows, rows - output.rows, logged, model.version, output_path,
-        rejects_path, request_id,
+        rows,
+        output.rows,
+        rows - output.rows,
+        logged,
+        model.version,
+        output_path,
+        rejects_path,
+        request_id,
     )
 
 

@@ -25,9 +25,7 @@ def read_labels(path: Path, target: str) -> pd.DataFrame:
     if not path.is_file():
         raise MonitorError(f"labels file not found: {path}")
     try:
-        labels = pd.read_csv(
-            path, keep_default_na=False, na_values=[""], dtype={"request_id": str}
-        )
+        labels = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"request_id": str})
     except (ValueError, UnicodeDecodeError) as error:
         raise MonitorError(f"could not read labels {path} as CSV: {error}") from None
     missing = [name for name in ("request_id", target) if name not in labels.columns]

@@ -58,7 +58,9 @@ def read_chunks(path: Path, chunk_rows: int, usecols: Sequence[str]) -> Iterator
     start = 0
     try:
         if kind == "parquet":
-            batches = pq.ParquetFile(path).iter_batches(batch_size=chunk_rows, columns=list(usecols))
+            batches = pq.ParquetFile(path).iter_batches(
+                batch_size=chunk_rows, columns=list(usecols)
+            )
             chunks: Iterator[pd.DataFrame] = (batch.to_pandas() for batch in batches)
         else:
             chunks = pd.read_csv(
@@ -131,7 +133,7 @@ class AtomicWriter:
             self._arrow = None
 
     def commit(self, empty: pd.DataFrame) -> None:
-        """Close and move the file into place; ``empty`` gives the columns if nothing was written."""
+        """Close and move the file into place (``empty``: the columns if no chunk was written)."""
         if self._file is None and self._arrow is None:
             self.write(empty)
         self._close()
