@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
@@ -189,6 +191,47 @@ def _log_rows(
     )
 
 
+def _set_aside(chunk: pd.DataFrame, schema: Schema, rejects: AtomicWriter) -> pd.DataFrame:
+    """Write the chunk's rows that break the schema to ``rejects``; return the valid rows."""
+    problems = row_problems(chunk, schema)
+    if not len(problems):
+        return chunk
+    bad = chunk.loc[problems.index]
+    bad.insert(0, "reason", problems)
+    bad.insert(0, "row", problems.index)
+    rejects.write(bad)
+    return chunk.drop(index=problems.index)
+
+
+class _BackgroundLog:
+    """Appends each chunk's log rows on a worker thread while the next chunk is scored.
+
+    SQLite releases the GIL while it writes, so logging overlaps scoring. At most one chunk
+    waits, so memory stays bounded; a write error surfaces on the next ``append`` or ``close``.
+    """
+
+    def __init__(self, log: PredictionLog) -> None:
+        self._log = log
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prediction-log")
+        self._pending: Future[int] | None = None
+        self.logged = 0
+
+    def append(self, rows: list[tuple[Any, ...]]) -> None:
+        self._wait()
+        self._pending = self._pool.submit(self._log.append_rows, rows)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self.logged += pending.result()
+
+    def close(self) -> None:
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown()
+
+
 @dataclass(frozen=True)
 class BatchSummary:
     """What a batch run did: rows read, scored, rejected, and new prediction-log rows."""
@@ -234,31 +277,26 @@ def predict_file(
     request_id = batch_request_id(input_path, model.version) if log is not None else None
     output = AtomicWriter(output_path, _arrow_schema(model))
     rejects = AtomicWriter(rejects_path)
-    rows = logged = 0
+    background = _BackgroundLog(log) if log is not None else None
+    rows = 0
     try:
         for chunk in read_chunks(input_path, chunk_rows, wanted):
             rows += len(chunk)
-            problems = row_problems(chunk, schema)
-            if len(problems):
-                bad = chunk.loc[problems.index]
-                bad.insert(0, "reason", problems)
-                bad.insert(0, "row", problems.index)
-                rejects.write(bad)
-                chunk = chunk.drop(index=problems.index)
-            if not len(chunk):
+            valid = _set_aside(chunk, schema, rejects)
+            if not len(valid):
                 continue
-            features = canonical_features(chunk, schema)
+            features = canonical_features(valid, schema)
             started = time.perf_counter()
             scored = predict_frame(model, features)
-            latency_ms = 1000.0 * (time.perf_counter() - started) / len(chunk)
+            latency_ms = 1000.0 * (time.perf_counter() - started) / len(valid)
             if schema.id:
-                scored.insert(0, schema.id, chunk[schema.id].to_numpy())
+                scored.insert(0, schema.id, valid[schema.id].to_numpy())
             scored["model_version"] = model.version
             output.write(scored)
-            if log is not None and request_id is not None:
-                logged += log.append_rows(
-                    _log_rows(request_id, model, features, scored, latency_ms)
-                )
+            if background is not None and request_id is not None:
+                background.append(list(_log_rows(request_id, model, features, scored, latency_ms)))
+        if background is not None:
+            background.close()
         if rows == 0:
             raise TableError(f"{input_path} has no rows to score")
         rejects.commit(pd.DataFrame(columns=[*REJECT_COLUMNS, *wanted]))
@@ -270,6 +308,10 @@ def predict_file(
     finally:
         output.discard()
         rejects.discard()
+        if background is not None:
+            with suppress(Exception):  # already failing: keep the first error
+                background.close()
+    logged = background.logged if background is not None else 0
     return BatchSummary(
         rows,
         output.rows,
