@@ -155,6 +155,21 @@ def test_prediction_log_route_and_schema_violation_rate(
     assert result.exit_code == ALERT_EXIT and "ALERT violation_rate rows: 0.2" in result.output
 
 
+def test_unusable_batch_files_fail_with_one_line_reasons(
+    run, sample: pd.DataFrame, schema: Schema
+) -> None:
+    last = schema.feature_names[-1]
+    sample.drop(columns=last).to_csv("narrow.csv", index=False)
+    result = _monitor(run, "--input", "narrow.csv")
+    assert result.exit_code == 1 and f"missing column(s): {last}" in result.output
+    Path("batch.txt").write_text("a,b\n1,2\n")
+    result = _monitor(run, "--input", "batch.txt")
+    assert result.exit_code == 1 and "must end in .csv or .parquet" in result.output
+    sample.head(0).to_csv("empty.csv", index=False)
+    result = _monitor(run, "--input", "empty.csv")
+    assert result.exit_code == 1 and "has no rows" in result.output
+
+
 def test_too_few_rows_are_not_judged(run, sample: pd.DataFrame, schema: Schema) -> None:
     _shifted(sample, schema).head(50).to_csv("few.csv", index=False)
     result = _monitor(run, "--input", "few.csv")

@@ -27,7 +27,7 @@ from .predict import canonical_features, predict_frame, row_problems
 from .prediction_log import PredictionLog
 from .registry import LoadedModel
 from .schema import Schema
-from .tables import read_chunks
+from .tables import columns, read_chunks
 
 DEFAULT_CONFIG_PATH = Path("configs/monitor.yaml")
 OK, ALERT, NOT_ENOUGH = "ok", "alert", "not_enough_data"
@@ -142,6 +142,9 @@ def current_from_log(log_path: Path, model: LoadedModel, since: str | None) -> C
 def current_from_file(path: Path, model: LoadedModel, chunk_rows: int = 50_000) -> Current:
     """A batch file, validated and scored with the champion in chunks (nothing logged)."""
     schema = model.schema
+    missing = [name for name in schema.feature_names if name not in columns(path)]
+    if missing:
+        raise MonitorError(f"{path} is missing column(s): {', '.join(missing)}")
     features, predictions, rows, violations = [], [], 0, 0
     for chunk in read_chunks(path, chunk_rows, schema.feature_names):
         rows += len(chunk)
