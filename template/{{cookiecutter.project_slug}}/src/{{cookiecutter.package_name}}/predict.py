@@ -38,6 +38,7 @@ REJECT_COLUMNS = ["row", "reason"]
 #: Checks that need the whole file (unique ids) are not row problems: scoring does not need them.
 _WHOLE_FILE_CHECKS = {"unique", "present"}
 _BOOLEAN_TEXT = {"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0, "1.0": 1.0, "0.0": 0.0}
+_BOOLEAN_VALUES = [*_BOOLEAN_TEXT, 0, 1]
 
 
 class PredictionError(RuntimeError):
@@ -112,7 +113,7 @@ def row_problems(df: pd.DataFrame, schema: Schema) -> pd.Series:
             continue
         values = df[column.name]
         if column.type in ("categorical", "boolean"):  # only values not plainly valid
-            allowed = column.categories if column.type == "categorical" else _BOOLEAN_TEXT
+            allowed = column.categories if column.type == "categorical" else _BOOLEAN_VALUES
             values = values[~values.isin(list(allowed or ()))]
         for check_name, bad in _check_column(column, values):
             if check_name in _WHOLE_FILE_CHECKS:
