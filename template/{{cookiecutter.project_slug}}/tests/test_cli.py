@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -21,6 +22,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schema_path: Path, runs
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SCHEMA_PATH", str(schema_path))
     monkeypatch.delenv("MODEL_DIR", raising=False)
+    monkeypatch.delenv("PREDICTION_LOG", raising=False)
     monkeypatch.setenv(run_store.LOCATION_ENV, runs_store)
 
     def invoke(*args: str):
@@ -34,7 +36,7 @@ def _runs_of(store: str, version: str) -> list[dict]:
 
 
 def test_data_train_evaluate_predict_end_to_end(
-    run, tmp_path: Path, fast_config_path: Path, runs_store: str
+    run, tmp_path: Path, fast_config_path: Path, config_path: Path, runs_store: str
 ) -> None:
     result = run("data", "--rows", "500", "--output", "data/raw/sample.csv")
     assert result.exit_code == 0, result.output
@@ -48,9 +50,12 @@ def test_data_train_evaluate_predict_end_to_end(
     assert (tmp_path / "models" / "champion").read_text().strip() == report["model_version"]
     assert (tmp_path / "reports" / "evaluation.md").is_file()
     assert report["model_version"] in (tmp_path / "docs" / "model-card.md").read_text()
-    lineage = json.loads(
+    metadata = json.loads(
         (tmp_path / "models" / report["model_version"] / "metadata.json").read_text()
-    )["lineage"]
+    )
+    lineage = metadata["lineage"]
+    reference = tmp_path / "models" / report["model_version"] / "reference.json"
+    assert reference.is_file() and metadata["reference_sha256"], "monitoring reference saved"
     (entry,) = _runs_of(runs_store, report["model_version"])
     assert entry["status"] == "promoted"
     assert lineage["run_id"] == entry["run_id"] and lineage["data_hash"] == entry["data_sha256"]
@@ -69,9 +74,15 @@ def test_data_train_evaluate_predict_end_to_end(
 
     result = run("predict", "--input", "data/raw/sample.csv", "--output", "out/predictions.csv")
     assert result.exit_code == 0, result.output
+    assert "scored 500 of 500 rows" in result.output and "logged 500 new" in result.output
     predictions = read_csv(tmp_path / "out" / "predictions.csv")
     assert len(predictions) == 500
     assert (predictions["model_version"] == report["model_version"]).all()
+    assert (tmp_path / "out" / "predictions.rejects.csv").is_file()
+    monitor_config = str(config_path.parent / "monitor.yaml")
+    result = run("monitor", "--config", monitor_config, "--output", "reports/monitoring")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "reports" / "monitoring" / "report.md").is_file()
 
     result = run("promote")
     assert result.exit_code == 0 and f"* {report['model_version']}" in result.output
@@ -113,6 +124,29 @@ def test_missing_input_files_give_clear_errors(run, config_path: Path) -> None:
     assert result.exit_code == 1 and "data file not found" in result.output
     result = run("predict", "--input", "missing.csv", "--output", "p.csv")
     assert result.exit_code == 1 and "input file not found" in result.output
+    result = run("monitor", "--input", "missing.csv")
+    assert result.exit_code == 1 and "input file not found" in result.output
+    result = run("monitor", "--days", "1", "--since", "2026-01-01")
+    assert result.exit_code == 1 and "not both" in result.output
+
+
+def test_predict_options_parquet_rejects_chunks_and_no_log(
+    run, tmp_path: Path, model_dir: Path, schema, sample
+) -> None:
+    frame = sample.head(80).drop(columns=schema.target)
+    frame.loc[5, schema.features_of_type("categorical")[0]] = "unknown"
+    frame.to_parquet(tmp_path / "in.parquet", index=False)
+    args = ["--input", "in.parquet", "--output", "out.parquet", "--model-dir", str(model_dir)]
+    result = run("predict", *args, "--rejects", "bad.csv", "--chunk-size", "30", "--no-log")
+    assert result.exit_code == 0, result.output
+    assert "scored 79 of 80 rows" in result.output and "1 rejected into bad.csv" in result.output
+    assert len(pd.read_parquet(tmp_path / "out.parquet")) == 79
+    assert read_csv(tmp_path / "bad.csv")["row"].tolist() == [5]
+    assert not (tmp_path / "logs").exists(), "--no-log writes no prediction log"
+    result = run("predict", *args, "--rejects", "bad.parquet")
+    assert result.exit_code == 1 and "must be a .csv file" in result.output
+    result = run("predict", *args[:2], "--output", "out.txt", "--model-dir", str(model_dir))
+    assert result.exit_code == 1 and "must end in .csv or .parquet" in result.output
 
 
 def test_a_model_refused_by_the_gate_stays_a_challenger(

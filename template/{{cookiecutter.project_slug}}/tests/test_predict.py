@@ -1,4 +1,4 @@
-"""Batch prediction writes one row per input; batch and API scoring agree."""
+"""Scoring: batch files (chunked, validated, atomic, idempotent, logged) and API records agree."""
 
 from __future__ import annotations
 
@@ -14,31 +14,190 @@ from {{ cookiecutter.package_name }}.data import (
 )
 from {{ cookiecutter.package_name }}.predict import (
     PredictionError,
+    batch_request_id,
     predict_batch,
-    predict_csv,
+    predict_file,
     predict_frame,
     predict_records,
 )
+from {{ cookiecutter.package_name }}.prediction_log import PredictionLog
 from {{ cookiecutter.package_name }}.registry import LoadedModel
 from {{ cookiecutter.package_name }}.schema import Schema
+from {{ cookiecutter.package_name }}.tables import TableError
+
+
+def _scoring_input(sample: pd.DataFrame, schema: Schema, rows: int = 300) -> pd.DataFrame:
+    """Scoring data as it arrives: no target."""
+    return sample.head(rows).drop(columns=schema.target)
+
+
+def _break_rows(frame: pd.DataFrame, schema: Schema) -> dict[int, str]:
+    """Make rows 3, 10 and 11 invalid; return row -> column expected in the reason."""
+    numeric = schema.features_of_type("numeric")[0]
+    categorical = schema.features_of_type("categorical")[0]
+    frame[numeric] = frame[numeric].astype(object)
+    frame.loc[3, numeric] = "oops"
+    frame.loc[10, categorical] = "not-a-category"
+    frame.loc[11, numeric] = -1e9
+    return {3: numeric, 10: categorical, 11: numeric}
 
 
 def test_batch_writes_one_row_per_input_with_model_version(
     loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path
 ) -> None:
     source = tmp_path / "input.csv"
-    sample.head(50).drop(columns=schema.target).to_csv(source, index=False)
-    rows = predict_csv(loaded, source, tmp_path / "out" / "predictions.csv")
+    _scoring_input(sample, schema, 50).to_csv(source, index=False)
+    summary = predict_file(loaded, source, tmp_path / "out" / "predictions.csv")
     written = read_csv(tmp_path / "out" / "predictions.csv")
-    assert rows == len(written) == 50
+    assert summary.scored == summary.rows == len(written) == 50 and summary.rejected == 0
     assert written[schema.id].tolist() == sample[schema.id].head(50).tolist()
     assert (written["model_version"] == loaded.version).all()
+    expected = predict_frame(loaded, sample.head(50))
     if schema.is_classification:
         probabilities = written[[f"proba_{c}" for c in schema.classes]]
         np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
-        assert set(written["prediction"]) <= set(schema.classes)
+        assert written["prediction"].tolist() == expected["prediction"].tolist()
     else:
-        assert np.isfinite(written["prediction"]).all()
+        np.testing.assert_allclose(written["prediction"], expected["prediction"])
+    assert read_csv(tmp_path / "out" / "predictions.rejects.csv").empty
+
+
+def test_chunked_scoring_equals_one_shot_byte_for_byte(
+    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    source = tmp_path / "input.csv"
+    frame = _scoring_input(sample, schema)
+    _break_rows(frame, schema)
+    frame.to_csv(source, index=False)
+    for name, chunk_rows in (("one.csv", 10_000), ("many.csv", 7)):
+        predict_file(loaded, source, tmp_path / name, chunk_rows=chunk_rows)
+    assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "many.csv").read_bytes()
+    rejects = ("one.rejects.csv", "many.rejects.csv")
+    assert (tmp_path / rejects[0]).read_bytes() == (tmp_path / rejects[1]).read_bytes()
+
+
+def test_parquet_and_csv_inputs_and_outputs_agree(
+    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    frame = _scoring_input(sample, schema, 120)
+    frame.to_csv(tmp_path / "input.csv", index=False)
+    frame.to_parquet(tmp_path / "input.parquet", index=False)
+    predict_file(loaded, tmp_path / "input.csv", tmp_path / "from_csv.csv", chunk_rows=50)
+    predict_file(loaded, tmp_path / "input.parquet", tmp_path / "out.parquet", chunk_rows=50)
+    from_csv = read_csv(tmp_path / "from_csv.csv")
+    from_parquet = pd.read_parquet(tmp_path / "out.parquet")
+    assert list(from_parquet.columns) == list(from_csv.columns)
+    assert from_parquet[schema.id].tolist() == from_csv[schema.id].tolist()
+    if schema.is_classification:
+        assert from_parquet["prediction"].tolist() == from_csv["prediction"].tolist()
+    np.testing.assert_allclose(
+        from_parquet.select_dtypes("number"), from_csv.select_dtypes("number"), rtol=1e-12
+    )
+
+
+def test_bad_rows_go_to_rejects_with_reason_and_good_rows_are_scored(
+    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    frame = _scoring_input(sample, schema, 40)
+    broken = _break_rows(frame, schema)
+    frame.to_csv(tmp_path / "input.csv", index=False)
+    summary = predict_file(
+        loaded, tmp_path / "input.csv", tmp_path / "p.csv", rejects_path=tmp_path / "bad.csv"
+    )
+    assert (summary.rows, summary.scored, summary.rejected) == (40, 37, 3)
+    rejects = read_csv(tmp_path / "bad.csv")
+    assert rejects["row"].tolist() == sorted(broken)
+    for row, column in broken.items():
+        (reason,) = rejects.loc[rejects["row"] == row, "reason"]
+        assert reason.startswith(f"{column}: ")
+    scored = read_csv(tmp_path / "p.csv")
+    kept = [i for i in range(40) if i not in broken]
+    assert scored[schema.id].tolist() == frame[schema.id].iloc[kept].tolist()
+
+
+def test_rerun_is_idempotent_output_bytes_and_log_rows(
+    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    frame = _scoring_input(sample, schema, 60)
+    broken = _break_rows(frame, schema)
+    frame.to_csv(tmp_path / "input.csv", index=False)
+    log = PredictionLog(tmp_path / "log.db")
+    first = predict_file(loaded, tmp_path / "input.csv", tmp_path / "p.csv", log=log, chunk_rows=25)
+    written = (tmp_path / "p.csv").read_bytes()
+    again = predict_file(loaded, tmp_path / "input.csv", tmp_path / "p.csv", log=log)
+    assert first.logged == first.scored == 57 and again.logged == 0
+    assert log.count() == 57
+    assert (tmp_path / "p.csv").read_bytes() == written
+    logged = log.read(source="batch")
+    assert set(logged["request_id"]) == {batch_request_id(tmp_path / "input.csv", loaded.version)}
+    assert sorted(logged["item"]) == [i for i in range(60) if i not in broken]
+    outputs = logged["outputs"].iloc[0]
+    assert set(logged["inputs"].iloc[0]) == set(schema.feature_names)
+    if schema.is_classification:
+        assert outputs["prediction"] in schema.classes
+        assert sum(outputs["probabilities"].values()) == pytest.approx(1.0)
+    else:
+        assert np.isfinite(outputs["prediction"])
+
+
+def test_a_failure_leaves_no_half_written_output(
+    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    """The model fails on the second chunk: the previous output stays, no temporary file."""
+    _scoring_input(sample, schema, 100).to_csv(tmp_path / "input.csv", index=False)
+    (tmp_path / "p.csv").write_text("previous run\n")
+
+    class FailsLater:
+        calls = 0
+        classes_ = getattr(loaded.pipeline, "classes_", None)
+
+        def _count(self, features: pd.DataFrame) -> None:
+            FailsLater.calls += 1
+            if FailsLater.calls > 1:
+                raise PredictionError("model crashed")
+
+        def predict(self, features: pd.DataFrame) -> np.ndarray:
+            self._count(features)
+            return loaded.pipeline.predict(features)
+
+        def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+            self._count(features)
+            return loaded.pipeline.predict_proba(features)
+
+    broken = LoadedModel(FailsLater(), loaded.metadata, loaded.schema)
+    with pytest.raises(PredictionError):
+        predict_file(broken, tmp_path / "input.csv", tmp_path / "p.csv", chunk_rows=40)
+    assert (tmp_path / "p.csv").read_text() == "previous run\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["input.csv", "p.csv"]
+
+
+def test_unusable_inputs_fail_with_one_line_reasons(
+    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    frame = _scoring_input(sample, schema, 20)
+    frame.to_csv(tmp_path / "input.csv", index=False)
+    cases = {
+        "must end in .csv or .parquet": (tmp_path / "input.csv", tmp_path / "p.json"),
+        "input file not found": (tmp_path / "missing.csv", tmp_path / "p.csv"),
+    }
+    frame.drop(columns=schema.feature_names[0]).to_csv(tmp_path / "narrow.csv", index=False)
+    cases[r"missing column\(s\): " + schema.feature_names[0]] = (
+        tmp_path / "narrow.csv",
+        tmp_path / "p.csv",
+    )
+    (tmp_path / "garbage.parquet").write_bytes(b"not parquet at all")
+    cases["could not read"] = (tmp_path / "garbage.parquet", tmp_path / "p.csv")
+    frame.head(0).to_csv(tmp_path / "empty.csv", index=False)
+    cases["has no rows"] = (tmp_path / "empty.csv", tmp_path / "p.csv")
+    every_row_bad = frame.assign(**{schema.features_of_type("categorical")[0]: "nope"})
+    every_row_bad.to_csv(tmp_path / "bad.csv", index=False)
+    cases["all 20 rows"] = (tmp_path / "bad.csv", tmp_path / "p.csv")
+    for message, (source, target) in cases.items():
+        with pytest.raises(TableError, match=message) as error:
+            predict_file(loaded, source, target)
+        assert "\n" not in str(error.value)
+    assert not (tmp_path / "p.csv").exists(), "nothing scored, nothing written"
+    assert len(read_csv(tmp_path / "p.rejects.csv")) == 20, "the rejected rows are kept"
 
 
 def test_invalid_batch_is_refused(

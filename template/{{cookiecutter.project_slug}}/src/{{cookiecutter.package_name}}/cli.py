@@ -258,30 +258,194 @@ def runs(runs_store: str | None, run_id: str | None) -> None:
 
 @main.command()
 @model_dir_option
-@click.option("--input", "input_path", type=click.Path(path_type=Path), required=True)
-@click.option("--output", "output_path", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Rows to score (.csv or .parquet).",
+)
+@click.option(
+    "--output",
+    "output_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Predictions (.csv or .parquet), written atomically.",
+)
+@click.option(
+    "--rejects",
+    "rejects_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Rows breaking the schema, with row and reason [default: <output stem>.rejects.csv].",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=50_000,
+    show_default=True,
+    help="Rows read and scored at a time (bounds memory).",
+)
 @click.option("--version", default=None, help="Model version [default: the champion].")
+@click.option("--no-log", is_flag=True, help="Do not append to the prediction log.")
 def predict(
-    model_dir: Path | None, input_path: Path, output_path: Path, version: str | None
+    model_dir: Path | None,
+    input_path: Path,
+    output_path: Path,
+    rejects_path: Path | None,
+    chunk_size: int,
+    version: str | None,
+    no_log: bool,
 ) -> None:
-    """Score a CSV file with the champion model into another CSV file."""
+    """Score a file with the champion (or --version): predictions, rejects, prediction log.
+
+    Idempotent: the same file and model give the same output bytes and no new log rows.
+    """
     from . import registry
-    from .data import DataValidationError
-    from .predict import PredictionError, predict_csv
+    from .predict import PredictionError, predict_file
+    from .prediction_log import PredictionLog
+    from .settings import settings
+    from .tables import TableError
 
     if not input_path.is_file():
         raise click.ClickException(f"input file not found: {input_path}")
     try:
         model = registry.load(registry.model_dir(model_dir), version)
-        rows = predict_csv(model, input_path, output_path)
-    except registry.RegistryError as error:
+        log = None if no_log else PredictionLog(settings().prediction_log)
+        summary = predict_file(
+            model,
+            input_path,
+            output_path,
+            rejects_path=rejects_path,
+            chunk_rows=chunk_size,
+            log=log,
+        )
+    except (registry.RegistryError, TableError, PredictionError) as error:
         raise click.ClickException(str(error)) from None
-    except DataValidationError as error:
-        click.echo(_violations_text(error.violations), err=True)
+    click.echo(
+        f"scored {summary.scored} of {summary.rows} rows with model {summary.model_version} "
+        f"into {summary.output}; {summary.rejected} rejected into {summary.rejects}"
+    )
+    if log is not None:
+        click.echo(
+            f"logged {summary.logged} new predictions to {log.path} "
+            f"(request_id {summary.request_id})"
+        )
+
+
+#: Exit status of ``monitor`` when a threshold is breached (1 is an error, 0 all clear).
+ALERT_EXIT = 3
+
+
+def _since(since: str | None, days: float | None) -> str | None:
+    """The start of the monitoring window as an ISO time, from --since or --days."""
+    import time
+
+    from .prediction_log import timestamp
+
+    if since and days is not None:
+        raise click.ClickException("give --since or --days, not both")
+    if days is not None:
+        return timestamp(time.time() - days * 86400)
+    if since and not since[:4].isdigit():
+        raise click.ClickException(f"--since must be an ISO time such as 2026-01-31, not {since}")
+    return since
+
+
+@main.command()
+@model_dir_option
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Judge this batch file (.csv or .parquet) instead of the prediction log.",
+)
+@click.option("--since", default=None, help="Logged predictions from this ISO time on.")
+@click.option(
+    "--days", type=click.FloatRange(min=0, min_open=True), default=None, help="Last N days."
+)
+@click.option(
+    "--labels",
+    "labels_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="CSV of delayed ground truth: request_id, [item], target column.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=Path("configs/monitor.yaml"),
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("reports/monitoring"),
+    show_default=True,
+)
+def monitor(
+    model_dir: Path | None,
+    input_path: Path | None,
+    since: str | None,
+    days: float | None,
+    labels_path: Path | None,
+    config_path: Path,
+    output: Path,
+) -> None:
+    """Check drift and quality against the champion's training reference; exit 3 on an alert.
+
+    Reads the prediction log ($PREDICTION_LOG) unless --input is given. Writes report.md,
+    report.json and plots to --output and prints one line per breached threshold.
+    Exit status: 0 all clear, 3 a threshold breached, 1 an error (no data, bad file or config).
+    """
+    from . import registry
+    from .jobs import monitor_job
+    from .monitor import NOT_ENOUGH, MonitorError, load_monitor_config
+    from .settings import settings
+    from .tables import TableError
+
+    if input_path is not None and (since or days is not None):
+        raise click.ClickException("--since/--days select logged predictions; not with --input")
+    if input_path is not None and not input_path.is_file():
+        raise click.ClickException(f"input file not found: {input_path}")
+    start = _since(since, days)
+    try:
+        config = load_monitor_config(config_path)
+        report = monitor_job(
+            registry.model_dir(model_dir),
+            output,
+            config,
+            log_path=settings().prediction_log,
+            input_path=input_path,
+            since=start,
+            labels_path=labels_path,
+        )
+    except (registry.RegistryError, MonitorError, TableError) as error:
         raise click.ClickException(str(error)) from None
-    except PredictionError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"wrote {rows} predictions from model {model.version} to {output_path}")
+    for line in report["breaches"]:
+        click.echo(line)
+    unjudged = sorted({c["check"] for c in report["checks"] if c["status"] == NOT_ENOUGH})
+    if unjudged:
+        click.echo(
+            f"note: not enough data to judge {', '.join(unjudged)} "
+            f"(min_rows {config.min_rows}, {report['rows']} rows)"
+        )
+    quality = report["quality"]
+    if quality is not None:
+        click.echo(
+            f"labels: {quality['matched']} of {quality['labels']} matched logged predictions "
+            f"({quality['matched_champion']} from model {report['model_version']})"
+        )
+    alerts = len(report["breaches"])
+    click.echo(
+        f"monitoring {report['status']}: {alerts} alert(s) in {len(report['checks'])} checks "
+        f"on {report['rows']} rows, model {report['model_version']}; "
+        f"report in {output / 'report.md'}"
+    )
+    if alerts:
+        raise SystemExit(ALERT_EXIT)
 
 
 @main.command()

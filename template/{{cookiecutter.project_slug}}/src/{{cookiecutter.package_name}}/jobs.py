@@ -1,9 +1,13 @@
-"""The end-to-end jobs behind ``train`` and ``evaluate``: what the CLI and the benchmark run.
+"""The end-to-end jobs behind ``train``, ``evaluate`` and ``monitor``: what the CLI and the
+benchmarks run.
 
 train: read and validate the data -> tune and choose (``train.train``) -> save a new version
-with its lineage -> canary (load it back, score held-out rows) -> ``registry.promote`` (the
-gate) -> evaluate the new champion (reports and model card). Every run that reaches the
-registry is recorded in the runs store, promoted or not.
+with its lineage and the training data's reference profile (for monitoring) -> canary (load
+it back, score held-out rows) -> ``registry.promote`` (the gate) -> evaluate the new champion
+(reports and model card). Every run that reaches the registry is recorded in the runs store,
+promoted or not.
+
+monitor: the champion's reference against the prediction log or a batch file -> report.
 """
 
 from __future__ import annotations
@@ -20,7 +24,17 @@ from . import registry
 from .config import TrainConfig
 from .data import check, read_csv
 from .evaluate import write_evaluation
+from .monitor import (
+    ALERT,
+    MonitorConfig,
+    current_from_file,
+    current_from_log,
+    data_checks,
+    reference_profile,
+)
+from .monitor_report import breach_lines, write_report
 from .predict import PredictionError, predict_frame
+from .prediction_log import timestamp
 from .run_store import record_run
 from .schema import Schema
 from .tracking import Progress, Stopwatch, git_commit, new_run_id
@@ -115,6 +129,8 @@ def _train_job(
     run_id, commit = new_run_id(), git_commit()
     result = train(frame, schema, config, progress)
     clock.durations.update(result.durations)
+    with clock.stage("reference_profile"):
+        reference = reference_profile(result.pipeline, schema, frame)
     with clock.stage("save"):
         lineage = {"data_hash": data["sha256"], "git_commit": commit, "run_id": run_id}
         version = registry.save(
@@ -124,6 +140,7 @@ def _train_job(
             metrics=result.registry_metrics(),
             params=result.registry_params(),
             lineage=lineage,
+            reference=reference,
         )
     record = {
         "run_id": run_id,
@@ -164,3 +181,53 @@ def evaluate_job(data_path: Path, outputs: Outputs, version: str | None = None) 
     check(frame, model.schema, f"evaluation data {data_path}")
     data = _data_record(data_path, len(frame))
     return write_evaluation(model, frame, data, outputs.reports, outputs.model_card)
+
+
+def monitor_job(
+    models: Path,
+    output: Path,
+    config: MonitorConfig,
+    *,
+    log_path: Path,
+    input_path: Path | None = None,
+    since: str | None = None,
+    labels_path: Path | None = None,
+) -> dict[str, Any]:
+    """Compare the champion's reference with the log (or ``input_path``); write the report.
+
+    Returns the report (``status`` "alert" when a threshold is breached, ``breaches`` one line
+    each). Raises RegistryError (no champion or reference), MonitorError (no data, bad labels)
+    or TableError (unreadable input file).
+    """
+    from .quality import quality_check
+
+    model = registry.load(models)
+    reference = registry.load_reference(models, model.version)
+    if input_path is not None:
+        current = current_from_file(input_path, model)
+    else:
+        current = current_from_log(log_path, model, since)
+    found = data_checks(model, reference, current, config)
+    checks = found["checks"]
+    quality = None
+    if labels_path is not None:
+        quality = quality_check(model, labels_path, log_path, config.labels)
+        keys = ("check", "subject", "value", "threshold", "rule", "status")
+        checks.append({k: quality[k] for k in keys})
+    report: dict[str, Any] = {
+        "model_version": model.version,
+        "generated_at": timestamp(),
+        "source": current.source,
+        "rows": current.rows,
+        "violations": current.violations,
+        "reference_rows": reference["rows"],
+        "model_age_days": found["model_age"],
+        "checks": checks,
+        "features": found["features"],
+        "prediction": found["prediction"],
+        "quality": quality,
+    }
+    report["breaches"] = breach_lines(report)
+    report["status"] = ALERT if report["breaches"] else "ok"
+    write_report(report, output)
+    return report

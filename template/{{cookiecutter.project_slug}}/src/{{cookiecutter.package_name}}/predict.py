@@ -1,17 +1,44 @@
-"""Scoring with a loaded model: shared by batch prediction and both web servers."""
+"""Scoring with a loaded model: batch files (chunked, validated, logged) and the web servers.
+
+``predict_file`` is batch scoring: it streams a CSV or Parquet file in chunks (bounded memory),
+writes rows that break the schema aside with the reason and their row number, scores the rest,
+and writes the predictions atomically (never a half-written file). Every scored row is logged
+with ``request_id = batch-<sha256 of the file, 16 hex>-<model version>`` and ``item`` = its row
+number, so scoring the same file with the same model twice adds no log rows and writes the same
+bytes.
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from .data import check, read_csv
-from .registry import LoadedModel
+from .data import _check_column, _expectation, check
+from .features import category_text
+from .prediction_log import PredictionLog, timestamp
+from .registry import LoadedModel, sha256
+from .schema import Schema
+from .tables import AtomicWriter, TableError, columns, file_format, read_chunks
 
 PROBABILITY_PREFIX = "proba_"
+DEFAULT_CHUNK_ROWS = 50_000
+#: First columns of a rejects file: the row's position in the input (0 = first data row), why.
+REJECT_COLUMNS = ["row", "reason"]
+#: Checks that need the whole file (unique ids) are not row problems: scoring does not need them.
+_WHOLE_FILE_CHECKS = {"unique", "present"}
+_BOOLEAN_TEXT = {"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0, "1.0": 1.0, "0.0": 0.0}
+_BOOLEAN_VALUES = [*_BOOLEAN_TEXT, 0, 1]
 
 
 class PredictionError(RuntimeError):
@@ -49,12 +76,253 @@ def predict_batch(model: LoadedModel, df: pd.DataFrame) -> pd.DataFrame:
     return scored
 
 
-def predict_csv(model: LoadedModel, input_path: Path, output_path: Path) -> int:
-    """Score a CSV file into another CSV file; return the number of rows written."""
-    scored = predict_batch(model, read_csv(input_path))
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    scored.to_csv(output_path, index=False)
-    return len(scored)
+def canonical_features(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """The features as the pipeline reads them, whatever the source dtypes (vectorized).
+
+    numeric and boolean become float (missing = NaN), categorical text (missing = NaN): the
+    values logged for monitoring, identical whether a file is read in one chunk or many.
+    """
+    out = pd.DataFrame(index=df.index)
+    for column in schema.features:
+        values = df[column.name]
+        if column.type == "numeric":
+            out[column.name] = pd.to_numeric(values, errors="coerce").astype(float)
+        elif column.type == "boolean":
+            if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+                out[column.name] = values.astype(float)
+            else:
+                lowered = values.astype(str).str.lower().where(values.notna())
+                out[column.name] = lowered.map(_BOOLEAN_TEXT).astype(float)
+        elif pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
+            out[column.name] = values.astype(object).where(values.notna(), np.nan)
+        else:
+            text = [np.nan if pd.isna(v) else category_text(v) for v in values.tolist()]
+            out[column.name] = pd.Series(text, index=df.index, dtype=object)
+    return out
+
+
+def row_problems(df: pd.DataFrame, schema: Schema) -> pd.Series:
+    """Why each row breaks the schema (index: row, value: reasons joined by "; ").
+
+    Rows absent from the result are valid. The target is not checked (scoring data has none),
+    nor id uniqueness (a property of the whole file). Columns must be present.
+    """
+    reasons: list[pd.Series] = []
+    for column in schema.columns:
+        if column.role not in ("feature", "id") or column.name not in df.columns:
+            continue
+        values = df[column.name]
+        if column.type in ("categorical", "boolean"):  # only values not plainly valid
+            allowed = column.categories if column.type == "categorical" else _BOOLEAN_VALUES
+            values = values[~values.isin(list(allowed or ()))]
+        for check_name, bad in _check_column(column, values):
+            if check_name in _WHOLE_FILE_CHECKS:
+                continue
+            text = f"{column.name}: {check_name} (expected {_expectation(column, check_name)})"
+            reasons.append(pd.Series(text, index=bad.index, dtype=object))
+    if not reasons:
+        return pd.Series(dtype=object)
+    joined = pd.concat(reasons).groupby(level=0, sort=True).agg("; ".join)
+    return joined.astype(object)
+
+
+def batch_request_id(input_path: Path, version: str) -> str:
+    """The prediction log's request id of a batch run: the same file and model give the same id."""
+    return f"batch-{sha256(input_path)[:16]}-{version}"
+
+
+def default_rejects_path(output_path: Path) -> Path:
+    """``<output stem>.rejects.csv`` next to the output."""
+    return output_path.with_name(f"{output_path.stem}.rejects.csv")
+
+
+def output_columns(model: LoadedModel) -> list[str]:
+    """Columns of a predictions file: id (if any), prediction, proba_<class>..., model_version."""
+    schema = model.schema
+    names = [schema.id] if schema.id else []
+    names.append("prediction")
+    if schema.is_classification:
+        names += [PROBABILITY_PREFIX + str(c) for c in model.pipeline.classes_]
+    return [*names, "model_version"]
+
+
+def _arrow_schema(model: LoadedModel) -> pa.Schema:
+    fields = []
+    for name in output_columns(model):
+        if name.startswith(PROBABILITY_PREFIX) or (
+            name == "prediction" and not model.schema.is_classification
+        ):
+            fields.append(pa.field(name, pa.float64()))
+        else:
+            fields.append(pa.field(name, pa.string()))
+    return pa.schema(fields)
+
+
+def _outputs_json(model: LoadedModel, scored: pd.DataFrame) -> list[str]:
+    """The logged outputs, shaped like an API response: prediction (and probabilities)."""
+    if not model.schema.is_classification:
+        return scored[["prediction"]].to_json(orient="records", lines=True).splitlines()
+    probabilities = scored[[c for c in scored.columns if c.startswith(PROBABILITY_PREFIX)]]
+    probabilities = probabilities.rename(columns=lambda c: c[len(PROBABILITY_PREFIX) :])
+    lines = probabilities.to_json(orient="records", lines=True).splitlines()
+    labels = {c: json.dumps(c) for c in probabilities.columns}
+    return [
+        '{"prediction":' + labels[p] + ',"probabilities":' + q + "}"
+        for p, q in zip(scored["prediction"].tolist(), lines, strict=True)
+    ]
+
+
+def _log_rows(
+    request_id: str,
+    model: LoadedModel,
+    features: pd.DataFrame,
+    scored: pd.DataFrame,
+    latency_ms: float,
+) -> Iterator[tuple[Any, ...]]:
+    inputs = features.to_json(orient="records", lines=True).splitlines()
+    return zip(
+        repeat(request_id),
+        features.index.tolist(),
+        repeat(timestamp()),
+        repeat(model.version),
+        repeat("batch"),
+        inputs,
+        _outputs_json(model, scored),
+        repeat(latency_ms),
+    )
+
+
+def _set_aside(chunk: pd.DataFrame, schema: Schema, rejects: AtomicWriter) -> pd.DataFrame:
+    """Write the chunk's rows that break the schema to ``rejects``; return the valid rows."""
+    problems = row_problems(chunk, schema)
+    if not len(problems):
+        return chunk
+    bad = chunk.loc[problems.index]
+    bad.insert(0, "reason", problems)
+    bad.insert(0, "row", problems.index)
+    rejects.write(bad)
+    return chunk.drop(index=problems.index)
+
+
+class _BackgroundLog:
+    """Appends each chunk's log rows on a worker thread while the next chunk is scored.
+
+    SQLite releases the GIL while it writes, so logging overlaps scoring. At most one chunk
+    waits, so memory stays bounded; a write error surfaces on the next ``append`` or ``close``.
+    """
+
+    def __init__(self, log: PredictionLog) -> None:
+        self._log = log
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prediction-log")
+        self._pending: Future[int] | None = None
+        self.logged = 0
+
+    def append(self, rows: list[tuple[Any, ...]]) -> None:
+        self._wait()
+        self._pending = self._pool.submit(self._log.append_rows, rows)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self.logged += pending.result()
+
+    def close(self) -> None:
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown()
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a batch run did: rows read, scored, rejected, and new prediction-log rows."""
+
+    rows: int
+    scored: int
+    rejected: int
+    logged: int
+    model_version: str
+    output: Path
+    rejects: Path
+    request_id: str | None
+
+
+def predict_file(
+    model: LoadedModel,
+    input_path: Path,
+    output_path: Path,
+    *,
+    rejects_path: Path | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    log: PredictionLog | None = None,
+) -> BatchSummary:
+    """Score a CSV or Parquet file into a CSV or Parquet file, chunk by chunk.
+
+    Rows breaking the schema go to ``rejects_path`` (CSV, default ``<output>.rejects.csv``) with
+    their row number and reason; the rest are scored into ``output_path`` with the model
+    version and, unless ``log`` is None, appended to the prediction log (source "batch").
+    Raises TableError (bad path, unreadable file, missing columns, no rows or no valid row) or
+    PredictionError; the output is then left as it was.
+    """
+    schema = model.schema
+    rejects_path = rejects_path or default_rejects_path(output_path)
+    file_format(output_path, "output")
+    if file_format(rejects_path, "rejects file") != "csv":
+        raise TableError(f"rejects file {rejects_path} must be a .csv file")
+    if len({input_path.resolve(), output_path.resolve(), rejects_path.resolve()}) < 3:
+        raise TableError("input, output and rejects files must be three different files")
+    wanted = [c.name for c in schema.columns if c.role in ("id", "feature")]
+    missing = [name for name in wanted if name not in columns(input_path)]
+    if missing:
+        raise TableError(f"{input_path} is missing column(s): {', '.join(missing)}")
+    request_id = batch_request_id(input_path, model.version) if log is not None else None
+    output = AtomicWriter(output_path, _arrow_schema(model))
+    rejects = AtomicWriter(rejects_path)
+    background = _BackgroundLog(log) if log is not None else None
+    rows = 0
+    try:
+        for chunk in read_chunks(input_path, chunk_rows, wanted):
+            rows += len(chunk)
+            valid = _set_aside(chunk, schema, rejects)
+            if not len(valid):
+                continue
+            features = canonical_features(valid, schema)
+            started = time.perf_counter()
+            scored = predict_frame(model, features)
+            latency_ms = 1000.0 * (time.perf_counter() - started) / len(valid)
+            if schema.id:
+                scored.insert(0, schema.id, valid[schema.id].to_numpy())
+            scored["model_version"] = model.version
+            output.write(scored)
+            if background is not None and request_id is not None:
+                background.append(list(_log_rows(request_id, model, features, scored, latency_ms)))
+        if background is not None:
+            background.close()
+        if rows == 0:
+            raise TableError(f"{input_path} has no rows to score")
+        rejects.commit(pd.DataFrame(columns=[*REJECT_COLUMNS, *wanted]))
+        if output.rows == 0:
+            raise TableError(
+                f"all {rows} rows of {input_path} break the schema: see {rejects_path}"
+            )
+        output.commit(pd.DataFrame(columns=output_columns(model)))
+    finally:
+        output.discard()
+        rejects.discard()
+        if background is not None:
+            with suppress(Exception):  # already failing: keep the first error
+                background.close()
+    logged = background.logged if background is not None else 0
+    return BatchSummary(
+        rows,
+        output.rows,
+        rows - output.rows,
+        logged,
+        model.version,
+        output_path,
+        rejects_path,
+        request_id,
+    )
 
 
 def predict_records(model: LoadedModel, records: list[dict[str, Any]]) -> list[dict[str, Any]]:

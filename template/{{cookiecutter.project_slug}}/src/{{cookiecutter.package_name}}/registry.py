@@ -7,7 +7,9 @@ Layout::
       history.jsonl                 # append-only log of promotions and rollbacks
       <version>/model.joblib        # the fitted Pipeline (features + model)
       <version>/metadata.json       # version, created_at, sha256, metrics, params, schema,
-                                    # libraries, lineage (data hash, git commit, run id)
+                                    # libraries, lineage (data hash, git commit, run id),
+                                    # reference_sha256
+      <version>/reference.json      # the training data's profile, for drift monitoring
 
 Writes are atomic (temporary directory or file, then ``os.replace``); ``load`` verifies the
 checksum before unpickling, so a tampered or truncated artifact is never executed.
@@ -36,6 +38,7 @@ from .settings import settings
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
+REFERENCE_FILE = "reference.json"
 CHAMPION_FILE = "champion"
 HISTORY_FILE = "history.jsonl"
 TRACKED_LIBRARIES = ("scikit-learn", "pandas", "numpy", "joblib", "pydantic")
@@ -100,10 +103,13 @@ def save(
     metrics: dict[str, Any],
     params: dict[str, Any],
     lineage: dict[str, Any] | None = None,
+    reference: dict[str, Any] | None = None,
 ) -> str:
     """Store a fitted pipeline as a new version (not yet champion); return the version name.
 
-    ``lineage`` records where the model came from (e.g. data hash, git commit, run id).
+    ``lineage`` records where the model came from (e.g. data hash, git commit, run id);
+    ``reference`` is the training data's profile for monitoring (``monitor.reference_profile``),
+    stored as reference.json with its sha256 in the metadata.
     """
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
@@ -121,6 +127,9 @@ def save(
             "libraries": library_versions(),
             "lineage": lineage or {},
         }
+        if reference is not None:
+            (staging / REFERENCE_FILE).write_text(json.dumps(reference) + "\n", encoding="utf-8")
+            document["reference_sha256"] = sha256(staging / REFERENCE_FILE)
         (staging / METADATA_FILE).write_text(
             json.dumps(document, indent=2) + "\n", encoding="utf-8"
         )
@@ -186,6 +195,21 @@ def load(root: Path, version: str | None = None) -> LoadedModel:
     document = verify(root, version)
     pipeline = joblib.load(root / version / MODEL_FILE)
     return LoadedModel(pipeline, document, parse_schema(document["schema"]))
+
+
+def load_reference(root: Path, version: str) -> dict[str, Any]:
+    """The reference profile stored with ``version``, checked against its recorded sha256."""
+    document = read_metadata(root, version)
+    file = root / version / REFERENCE_FILE
+    expected = document.get("reference_sha256")
+    if not expected or not file.is_file():
+        raise RegistryError(
+            f"model {version} has no reference profile for monitoring: retrain it with "
+            "`make train` (models trained before monitoring existed lack one)"
+        )
+    if sha256(file) != expected:
+        raise RegistryError(f"checksum mismatch for {file}: refusing a modified reference")
+    return json.loads(file.read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)

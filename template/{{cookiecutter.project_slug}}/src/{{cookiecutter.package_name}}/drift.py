@@ -1,0 +1,110 @@
+"""Drift statistics (pure functions): distribution profiles, PSI, Kolmogorov-Smirnov, chi-square.
+
+A *profile* summarises one column so that the training data need not be kept to compare with:
+numeric columns keep quantile bin edges with the share of values per bin and ``QUANTILES``
+evenly spaced quantiles (a stand-in sample for the KS test); categorical and boolean columns
+keep the share of each value. Both keep the missing rate and the number of values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+BINS = 10
+QUANTILES = 1000
+#: Floor on a bin's share in PSI, so an empty bin does not make the index infinite.
+EPSILON = 1e-4
+
+
+def _present(values: pd.Series) -> pd.Series:
+    return values[values.notna()]
+
+
+def numeric_profile(values: pd.Series, bins: int = BINS) -> dict[str, Any]:
+    """Quantile bin edges, shares per bin, ``QUANTILES`` quantiles and the missing rate."""
+    numbers = _present(pd.to_numeric(values, errors="coerce")).to_numpy(dtype=float)
+    profile: dict[str, Any] = {"kind": "numeric", "count": int(len(values))}
+    profile["missing_rate"] = float(1.0 - len(numbers) / len(values)) if len(values) else 0.0
+    if not len(numbers):
+        return {**profile, "edges": [], "proportions": [1.0], "quantiles": []}
+    edges = np.unique(np.quantile(numbers, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+    profile["edges"] = edges.tolist()
+    profile["proportions"] = bin_shares(numbers, edges).tolist()
+    profile["quantiles"] = np.quantile(numbers, np.linspace(0.0, 1.0, QUANTILES)).tolist()
+    profile["mean"], profile["std"] = float(numbers.mean()), float(numbers.std())
+    return profile
+
+
+def categorical_profile(values: pd.Series) -> dict[str, Any]:
+    """The share of each value (as text) among present values, and the missing rate."""
+    present = _present(values).astype(str)
+    shares = present.value_counts(normalize=True).sort_index()
+    return {
+        "kind": "categorical",
+        "count": int(len(values)),
+        "missing_rate": float(1.0 - len(present) / len(values)) if len(values) else 0.0,
+        "frequencies": {str(k): float(v) for k, v in shares.items()},
+    }
+
+
+def bin_shares(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """Share of ``values`` in each bin: (-inf, e0), [e0, e1), ..., [e_last, inf)."""
+    if not len(values):
+        return np.zeros(len(edges) + 1)
+    index = np.searchsorted(np.asarray(edges, dtype=float), values, side="right")
+    return np.bincount(index, minlength=len(edges) + 1) / len(values)
+
+
+def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
+    """Population stability index: sum((a - e) * ln(a / e)) over bins, shares floored at EPSILON.
+
+    Rule of thumb: < 0.1 stable, 0.1-0.25 moderate shift, > 0.25 major shift.
+    """
+    e = np.clip(np.asarray(expected, dtype=float), EPSILON, None)
+    a = np.clip(np.asarray(actual, dtype=float), EPSILON, None)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def ks_test(reference_quantiles: Sequence[float], current: np.ndarray) -> tuple[float, float]:
+    """Two-sample KS statistic and p-value of the current values against the reference quantiles.
+
+    The reference's quantiles stand in for its sample (``QUANTILES`` values), which caps the
+    test's power on the reference side: large shifts are found, tiny ones are not flagged.
+    """
+    result = stats.ks_2samp(np.asarray(reference_quantiles, dtype=float), current)
+    return float(result.statistic), float(result.pvalue)
+
+
+def category_shares(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
+    """Share of each of ``categories`` (then any other value, last) among present values."""
+    present = _present(values).astype(str)
+    counts = present.value_counts()
+    known = np.array([counts.get(c, 0) for c in categories], dtype=float)
+    other = float(len(present) - known.sum())
+    total = max(len(present), 1)
+    return np.append(known, other) / total
+
+
+def chi_square(
+    reference: Sequence[float], current_counts: Sequence[float]
+) -> tuple[float, float, float]:
+    """Goodness of fit of current counts to reference shares: statistic, p-value, Cramér's V.
+
+    Reference shares are floored at EPSILON (a value unseen in training is then a large
+    deviation, not a division by zero). Cramér's V = sqrt(chi2 / (n (k - 1))) measures the size
+    of the shift, which the p-value alone does not: with many rows tiny shifts are significant.
+    """
+    observed = np.asarray(current_counts, dtype=float)
+    expected = np.clip(np.asarray(reference, dtype=float), EPSILON, None)
+    total = observed.sum()
+    if total == 0 or len(observed) < 2:
+        return 0.0, 1.0, 0.0
+    expected = expected / expected.sum() * total
+    statistic, pvalue = stats.chisquare(observed, expected)
+    effect = float(np.sqrt(statistic / (total * (len(observed) - 1))))
+    return float(statistic), float(pvalue), effect

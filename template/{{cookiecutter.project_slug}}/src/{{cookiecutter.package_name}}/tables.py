@@ -1,0 +1,148 @@
+"""Tabular files in chunks: CSV and Parquet read with bounded memory, written atomically.
+
+Readers yield DataFrames whose index is the row's position in the file (0 = first data row),
+so a row keeps its number whatever the chunk size. Writers stage into a temporary file next to
+the target and rename it into place on ``commit``: a failed run never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+FORMATS = {".csv": "csv", ".parquet": "parquet"}
+
+
+class TableError(ValueError):
+    """A file that cannot be used: wrong extension, missing, unreadable, or missing columns."""
+
+
+def file_format(path: Path, what: str = "file") -> str:
+    """``csv`` or ``parquet`` from the extension; TableError for anything else."""
+    try:
+        return FORMATS[path.suffix.lower()]
+    except KeyError:
+        raise TableError(
+            f"{what} {path} must end in .csv or .parquet, not {path.suffix or 'no extension'!r}"
+        ) from None
+
+
+def columns(path: Path) -> list[str]:
+    """The column names of a CSV or Parquet file (its header), without reading the rows."""
+    kind = file_format(path, "input")
+    if not path.is_file():
+        raise TableError(f"input file not found: {path}")
+    try:
+        if kind == "parquet":
+            return list(pq.ParquetFile(path).schema_arrow.names)
+        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as error:
+        raise TableError(f"could not read {path} as {kind}: {_first_line(error)}") from None
+
+
+def read_chunks(path: Path, chunk_rows: int, usecols: Sequence[str]) -> Iterator[pd.DataFrame]:
+    """The ``usecols`` of ``path`` in chunks of ``chunk_rows`` rows, indexed by row position.
+
+    CSV cells are read as text, exactly as written (empty cells are missing), so a chunk's
+    types never depend on its neighbours; Parquet columns keep the file's types.
+    """
+    kind = file_format(path, "input")
+    start = 0
+    try:
+        if kind == "parquet":
+            batches = pq.ParquetFile(path).iter_batches(
+                batch_size=chunk_rows, columns=list(usecols)
+            )
+            chunks: Iterator[pd.DataFrame] = (batch.to_pandas() for batch in batches)
+        else:
+            chunks = pd.read_csv(
+                path,
+                chunksize=chunk_rows,
+                usecols=list(usecols),
+                keep_default_na=False,
+                na_values=[""],
+                dtype=str,
+            )
+        for chunk in chunks:
+            chunk.index = pd.RangeIndex(start, start + len(chunk))
+            start += len(chunk)
+            yield chunk[list(usecols)]
+    except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as error:
+        raise TableError(
+            f"could not read {path} as {kind} (after row {start}): {_first_line(error)}"
+        ) from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class AtomicWriter:
+    """Append DataFrame chunks to a CSV or Parquet file that appears only on ``commit``.
+
+    With ``arrow_schema`` every chunk is cast to it and written by Arrow (fast; CSV text values
+    quoted); without, CSV chunks are written by pandas as they are (Parquet takes the first
+    chunk's schema). Either way, the bytes do not depend on how the rows were chunked.
+    """
+
+    def __init__(self, path: Path, arrow_schema: pa.Schema | None = None) -> None:
+        self.path = path
+        self.kind = file_format(path, "output")
+        self.rows = 0
+        self._schema = arrow_schema
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(handle)
+        self._temporary = Path(name)
+        self._file: Any = None
+        self._arrow: pq.ParquetWriter | pa_csv.CSVWriter | None = None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.kind == "csv" and self._schema is None:
+            if self._file is None:
+                self._file = self._temporary.open("w", encoding="utf-8", newline="")
+                frame.to_csv(self._file, index=False)
+            else:
+                frame.to_csv(self._file, index=False, header=False)
+        else:
+            table = pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
+            if self._arrow is None:
+                self._schema = table.schema.remove_metadata()
+                if self.kind == "csv":
+                    self._arrow = pa_csv.CSVWriter(self._temporary, self._schema)
+                else:
+                    self._arrow = pq.ParquetWriter(self._temporary, self._schema)
+            self._arrow.write_table(table.replace_schema_metadata(None))
+        self.rows += len(frame)
+
+    def _close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self._arrow is not None:
+            self._arrow.close()
+            self._arrow = None
+
+    def commit(self, empty: pd.DataFrame) -> None:
+        """Close and move the file into place (``empty``: the columns if no chunk was written)."""
+        if self._file is None and self._arrow is None:
+            self.write(empty)
+        self._close()
+        umask = os.umask(0)  # mkstemp creates 0600 files: give the output the usual mode
+        os.umask(umask)
+        self._temporary.chmod(0o666 & ~umask)
+        os.replace(self._temporary, self.path)
+
+    def discard(self) -> None:
+        """Close and delete the temporary file; the target is left as it was."""
+        self._close()
+        self._temporary.unlink(missing_ok=True)
