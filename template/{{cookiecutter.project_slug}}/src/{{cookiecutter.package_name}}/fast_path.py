@@ -137,7 +137,9 @@ def _one_hot(step: OneHotEncoder) -> Op:
 
 
 def _ops(transformer: Any, categorical: bool) -> list[Op]:
-    steps = [s for _, s in transformer.steps] if isinstance(transformer, Pipeline) else [transformer]
+    steps = (
+        [s for _, s in transformer.steps] if isinstance(transformer, Pipeline) else [transformer]
+    )
     ops: list[Op] = []
     for step in steps:
         if step == "passthrough" or step is None:
@@ -249,13 +251,14 @@ class _Trees:
         self.threshold = np.concatenate([t["threshold"] for t in trees]).astype(np.float64)
         self.missing_left = np.concatenate([t["missing_left"] for t in trees]).astype(bool)
         left, right = [], []
-        for tree, offset in zip(trees, offsets):
+        for tree, offset in zip(trees, offsets, strict=True):
             leaf = tree["leaf"]
             own = np.arange(len(leaf), dtype=np.intp)
             left.append(np.where(leaf, own, tree["left"]) + offset)
             right.append(np.where(leaf, own, tree["right"]) + offset)
-        self.left = np.concatenate(left)
-        self.right = np.concatenate(right)
+        # children[node, 1] is where a value <= threshold goes, children[node, 0] the others.
+        self.children = np.stack([np.concatenate(right), np.concatenate(left)], axis=1)
+        self.missing = np.where(self.missing_left, self.children[:, 1], self.children[:, 0])
         self.value = np.concatenate([t["value"] for t in trees])
         self.depth = max(int(t["depth"]) for t in trees)
         self.float32 = float32
@@ -266,10 +269,15 @@ class _Trees:
             x = x.astype(np.float32)
         rows = np.arange(x.shape[0])[:, None]
         node = np.broadcast_to(self.roots, (x.shape[0], len(self.roots)))
+        feature, threshold, children = self.feature, self.threshold, self.children
+        if not np.isnan(x).any():  # the usual case after imputation: no missing-value branch
+            for _ in range(self.depth):
+                node = children[node, (x[rows, feature[node]] <= threshold[node]).view(np.int8)]
+            return node
         for _ in range(self.depth):
-            value = x[rows, self.feature[node]]
-            left = np.where(np.isnan(value), self.missing_left[node], value <= self.threshold[node])
-            node = np.where(left, self.left[node], self.right[node])
+            value = x[rows, feature[node]]
+            step = children[node, (value <= threshold[node]).view(np.int8)]
+            node = np.where(np.isnan(value), self.missing[node], step)
         return node
 
 
