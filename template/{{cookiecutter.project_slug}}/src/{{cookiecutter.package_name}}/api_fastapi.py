@@ -44,6 +44,7 @@ from .contract import (
     too_many_records,
 )
 from .observability import UNMATCHED, request_id
+from .registry import champion, verify
 from .schema import load_schema
 from .serving import NotReady, Service
 from .settings import Settings, settings
@@ -208,10 +209,14 @@ def __getattr__(name: str) -> Any:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the API with uvicorn (the CLI's ``serve`` checks first that a champion exists)."""
+    """Run the API with uvicorn, once the champion is known to exist and pass its checksum.
+
+    (An app started without a usable model runs not ready; ``serve`` fails fast instead.)
+    """
     import uvicorn
 
     config = settings()
+    verify(config.model_dir, champion(config.model_dir))
     uvicorn.run(
         create_app(config),
         host=host,

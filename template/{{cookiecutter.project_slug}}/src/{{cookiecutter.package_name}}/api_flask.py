@@ -26,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from .contract import batch_model, errors, request_model, too_many_records
 from .observability import REQUEST_ID_HEADER, UNMATCHED, request_id
+from .registry import champion, verify
 from .schema import load_schema
 from .serving import NotReady, Service
 from .settings import Settings, settings
@@ -137,7 +138,12 @@ def create_app(config: Settings | None = None) -> Flask:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the API with waitress (a production WSGI server)."""
+    """Run the API with waitress, once the champion is known to exist and pass its checksum.
+
+    (An app started without a usable model runs not ready; ``serve`` fails fast instead.)
+    """
     from waitress import serve as waitress_serve
 
-    waitress_serve(create_app(), host=host, port=port)
+    config = settings()
+    verify(config.model_dir, champion(config.model_dir))
+    waitress_serve(create_app(config), host=host, port=port)

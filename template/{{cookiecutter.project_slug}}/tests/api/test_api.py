@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }} import registry
+from {{ cookiecutter.package_name }}.fast_path import FastModel
 from {{ cookiecutter.package_name }}.prediction_log import PredictionLog
 from {{ cookiecutter.package_name }}.schema import Schema
 from {{ cookiecutter.package_name }}.train import TrainingResult
@@ -160,7 +161,7 @@ def test_model_card(call, loaded) -> None:
     assert body["metrics"]["primary_metric"] == loaded.metadata["metrics"]["primary_metric"]
     assert body["schema"] == loaded.metadata["schema"]
     assert set(body["lineage"]) == {"data_sha256", "git_commit", "run_id"}
-    assert body["fast_path"] == "compiled"
+    assert body["fast_path"] == FastModel(loaded.pipeline, loaded.schema).mode != "pipeline"
 
 
 def test_metrics(call, record, schema: Schema, loaded) -> None:
