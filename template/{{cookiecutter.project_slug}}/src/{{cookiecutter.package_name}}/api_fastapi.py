@@ -165,7 +165,8 @@ def create_app(config: Settings | None = None) -> FastAPI:
         """Score one record."""
         state = request.state
         rid = state.request_id
-        output = service.predict([payload.model_dump()], rid, state.started)[0]  # type: ignore[attr-defined]
+        record = payload.model_dump()  # type: ignore[attr-defined]
+        output = (await service.predict_async([record], rid, state.started))[0]
         return _json({**output, "model_version": service.version, "request_id": rid})
 
     @app.post(
@@ -183,7 +184,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
         state = request.state
         rid = state.request_id
         records = [r.model_dump() for r in payload.records]  # type: ignore[attr-defined]
-        outputs = service.predict(records, rid, state.started)
+        outputs = await service.predict_async(records, rid, state.started)
         return _json({"predictions": outputs, "model_version": service.version, "request_id": rid})
 
     @app.get("/model", response_model=ModelResponse, responses=not_ready)

@@ -258,27 +258,35 @@ class _Trees:
             right.append(np.where(leaf, own, tree["right"]) + offset)
         # children[node, 1] is where a value <= threshold goes, children[node, 0] the others.
         self.children = np.stack([np.concatenate(right), np.concatenate(left)], axis=1)
-        self.missing = np.where(self.missing_left, self.children[:, 1], self.children[:, 0])
         self.value = np.concatenate([t["value"] for t in trees])
         self.depth = max(int(t["depth"]) for t in trees)
         self.float32 = float32
 
     def leaves(self, x: np.ndarray) -> np.ndarray:
-        """Leaf node of each (row, tree)."""
+        """Leaf node of each (row, tree).
+
+        Every node's test is evaluated at once (``goes_left``: rows x nodes), then each tree is
+        walked ``depth`` steps through the children arrays.
+        """
         if self.float32:  # sklearn's trees compare float32 inputs with float64 thresholds
             x = x.astype(np.float32)
-        rows = np.arange(x.shape[0])[:, None]
-        node = np.broadcast_to(self.roots, (x.shape[0], len(self.roots)))
-        feature, threshold, children = self.feature, self.threshold, self.children
-        if not np.isnan(x).any():  # the usual case after imputation: no missing-value branch
+        values = x[:, self.feature]
+        goes_left = values <= self.threshold
+        missing = np.isnan(values)
+        if missing.any():
+            goes_left = np.where(missing, self.missing_left, goes_left)
+        rows, trees, nodes = x.shape[0], len(self.roots), len(self.feature)
+        left = goes_left.view(np.int8).ravel()
+        children = self.children.ravel()  # [2 * node + 1]: the child a value <= threshold goes to
+        node = np.tile(self.roots, rows)
+        if rows == 1:
             for _ in range(self.depth):
-                node = children[node, (x[rows, feature[node]] <= threshold[node]).view(np.int8)]
-            return node
-        for _ in range(self.depth):
-            value = x[rows, feature[node]]
-            step = children[node, (value <= threshold[node]).view(np.int8)]
-            node = np.where(np.isnan(value), self.missing[node], step)
-        return node
+                node = children[2 * node + left[node]]
+        else:
+            offset = np.repeat(np.arange(rows) * nodes, trees)  # row r's tests start at r * nodes
+            for _ in range(self.depth):
+                node = children[2 * node + left[offset + node]]
+        return node.reshape(rows, trees)
 
 
 def _sequential_sum(start: np.ndarray, terms: np.ndarray) -> np.ndarray:
