@@ -1,57 +1,149 @@
-"""HTTP API (Flask): GET /health, POST /predict validated by the schema-derived contract.
+"""HTTP API (Flask, served by waitress): health, readiness, predictions, model card, metrics.
 
-``create_app()`` loads the champion once from ``$MODEL_DIR`` (default ``models``). Invalid
-fields give 422 with the field errors; a body that is not a JSON object gives 400.
+``create_app()`` builds the request models from the feature schema (``$SCHEMA_PATH``) and loads
+the champion once from ``$MODEL_DIR`` (``registry.load`` verifies its checksum).
+
+- ``GET /health``: liveness. ``GET /ready``: 200 once the model is loaded and verified, else 503.
+- ``POST /predict``: one record. ``POST /predict/batch``: ``{"records": [...]}``, up to
+  ``$MAX_BATCH_SIZE`` (more: 413).
+- ``GET /model``: version, training time, metrics, schema, lineage, sha256. ``GET /metrics``.
+
+Bad input is a 4xx, never a 5xx: 422 with field-level ``detail`` for invalid fields (NaN and
+infinity included), 400 for a body that is not JSON, JSON errors for 404 and 405. Every response
+has an ``X-Request-ID``. The model scores through its compiled fast path (``fast_path.py``);
+``make bench`` measures ``/predict`` against a bare echo endpoint (``benchmarks/bench_api.py``).
 """
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, g, request
 from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
 
-from .contract import PredictionResponse, request_model
-from .predict import predict_records
+from .contract import batch_model, errors, request_model, too_many_records
+from .observability import REQUEST_ID_HEADER, UNMATCHED, request_id
+from .registry import champion, verify
 from .schema import load_schema
-from .serving import load_for_serving
+from .serving import NotReady, Service
+from .settings import Settings, settings
+
+_JSON = "application/json"
 
 
-def _errors(error: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-        for e in error.errors(include_url=False, include_context=False, include_input=False)
-    ]
+def _json(body: Any, status: int = 200) -> Response:
+    text = json.dumps(body, separators=(",", ":"), allow_nan=False)
+    return Response(text, status=status, mimetype=_JSON)
 
 
-def create_app() -> Flask:
-    """The Flask application with the champion model loaded."""
-    schema = load_schema()
-    model = load_for_serving(schema)
-    contract = request_model(schema)
+class BadRequest(ValueError):
+    """The request body is not JSON."""
+
+
+def _body() -> Any:
+    """The request's JSON body; Python's parser takes NaN and Infinity, which validation refuses."""
+    try:
+        return json.loads(request.get_data(cache=False) or b"null")
+    except (ValueError, RecursionError) as error:
+        raise BadRequest(f"request body is not valid JSON: {error}") from None
+
+
+def create_app(config: Settings | None = None) -> Flask:
+    """The application with the champion loaded (or not ready, with the reason, if it cannot be)."""
+    config = config or settings()
+    schema = load_schema(config.schema_path)
+    service = Service(schema, config, logger_name=f"{__package__}.api").start()
+    record_model = request_model(schema)
+    batch_request = batch_model(record_model, config.max_batch_size)
     app = Flask(__name__)
+    app.extensions["service"] = service
+
+    @app.before_request
+    def begin() -> None:
+        g.started = time.perf_counter()
+        g.request_id = request_id(request.headers.get(REQUEST_ID_HEADER))
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        response.headers[REQUEST_ID_HEADER] = g.request_id
+        endpoint = request.url_rule.rule if request.url_rule else UNMATCHED
+        seconds = time.perf_counter() - g.started
+        service.access_log(
+            g.request_id, request.method, request.path, response.status_code, seconds, endpoint
+        )
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        return _json({"detail": error.description}, error.code or 500)
+
+    @app.errorhandler(Exception)
+    def server_error(error: Exception) -> Response:
+        service.logger.exception("unhandled error", extra={"request_id": g.get("request_id")})
+        return _json({"detail": "internal server error"}, 500)
+
+    @app.errorhandler(BadRequest)
+    def bad_request(error: BadRequest) -> Response:
+        return _json({"detail": str(error)}, 400)
+
+    @app.errorhandler(ValidationError)
+    def invalid(error: ValidationError) -> Response:
+        details = errors(error)
+        message = too_many_records(details)
+        if message:
+            return _json({"detail": message}, 413)
+        return _json({"detail": [{**d, "loc": ["body", *d["loc"]]} for d in details]}, 422)
+
+    @app.errorhandler(NotReady)
+    def not_ready(error: NotReady) -> Response:
+        return _json({"detail": f"model not loaded: {error}"}, 503)
 
     @app.get("/health")
-    def health() -> Any:
-        return jsonify(status="ok")
+    def health() -> Response:
+        return _json({"status": "ok"})
+
+    @app.get("/ready")
+    def ready() -> Response:
+        status, body = service.readiness()
+        return _json(body, status)
 
     @app.post("/predict")
-    def predict() -> Any:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return jsonify(detail="request body must be a JSON object"), 400
-        try:
-            record = contract.model_validate(body).model_dump()
-        except ValidationError as error:
-            return jsonify(detail=_errors(error)), 422
-        response = PredictionResponse(**predict_records(model, [record])[0])
-        return jsonify(response.model_dump(exclude_none=True))
+    def predict() -> Response:
+        record = record_model.model_validate(_body()).model_dump()
+        output = service.predict([record], g.request_id, g.started)[0]
+        return _json({**output, "model_version": service.version, "request_id": g.request_id})
+
+    @app.post("/predict/batch")
+    def predict_batch() -> Response:
+        payload = batch_request.model_validate(_body())
+        records = [r.model_dump() for r in payload.records]  # type: ignore[attr-defined]
+        outputs = service.predict(records, g.request_id, g.started)
+        return _json(
+            {"predictions": outputs, "model_version": service.version, "request_id": g.request_id}
+        )
+
+    @app.get("/model")
+    def model() -> Response:
+        return _json(service.model_card())
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        body, content_type = service.metrics.exposition()
+        return Response(body, content_type=content_type)
 
     return app
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the app with waitress (a production WSGI server)."""
+    """Run the API with waitress, once the champion is known to exist and pass its checksum.
+
+    (An app started without a usable model runs not ready; ``serve`` fails fast instead.)
+    """
     from waitress import serve as waitress_serve
 
-    waitress_serve(create_app(), host=host, port=port)
+    config = settings()
+    verify(config.model_dir, champion(config.model_dir))
+    waitress_serve(create_app(config), host=host, port=port)

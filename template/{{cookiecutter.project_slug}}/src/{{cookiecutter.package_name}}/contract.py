@@ -1,33 +1,110 @@
-"""The API contract: a request model generated from the schema, and the response model.
+"""The API contract: request models generated from the schema, and the response models.
 
-Both web servers validate requests with ``request_model(schema)``, so the API accepts exactly
-what the schema allows: numeric ranges, known categories, required vs nullable fields.
+Both web servers validate requests with ``request_model(schema)`` and ``batch_model(...)``, so
+the API accepts exactly what the schema allows: numeric ranges (finite numbers only, not text or
+booleans), known categories, true/false booleans, required vs nullable fields, no unknown fields.
+``errors`` turns a validation failure into the field-level ``detail`` list both servers return.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    create_model,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from .schema import Column, Schema
 
 REQUEST_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
+#: The error type of a batch with more records than allowed (answered with 413, not 422).
+TOO_MANY_RECORDS = "too_many_records"
 
-class PredictionResponse(BaseModel):
-    """One prediction: the label or value, class probabilities (classification), model version."""
+
+class Prediction(BaseModel):
+    """One prediction: the label or value and, for classification, the class probabilities."""
 
     prediction: str | float
     probabilities: dict[str, float] | None = None
+
+
+class PredictionResponse(Prediction):
+    """The answer to ``POST /predict``."""
+
     model_version: str
+    request_id: str
+
+
+class BatchResponse(BaseModel):
+    """The answer to ``POST /predict/batch``: one prediction per record, in order."""
+
+    predictions: list[Prediction]
+    model_version: str
+    request_id: str
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class ReadyResponse(BaseModel):
+    status: Literal["ready", "not ready"]
+    model_version: str | None = None
+    detail: str | None = None
+
+
+class Lineage(BaseModel):
+    """Where the served model came from."""
+
+    data_sha256: str | None = None
+    git_commit: str | None = None
+    run_id: str | None = None
+
+
+class ModelResponse(BaseModel):
+    """The served model: ``GET /model``."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    version: str
+    trained_at: str
+    metrics: dict[str, Any]
+    schema_: dict[str, Any] = Field(alias="schema")
+    lineage: Lineage
+    sha256: str
+    fast_path: str = Field(
+        description="how the API scores: compiled, features, estimator, pipeline"
+    )
+
+
+class ErrorDetail(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorResponse(BaseModel):
+    detail: list[ErrorDetail]
+
+
+class MessageResponse(BaseModel):
+    detail: str
 
 
 def _field(column: Column) -> tuple[Any, Any]:
     """(annotation, default) of one feature in the request model."""
     annotation: Any
     if column.type == "numeric":
-        annotation = Annotated[float, Field(ge=column.min, le=column.max, allow_inf_nan=False)]
+        annotation = Annotated[
+            float, Field(ge=column.min, le=column.max, allow_inf_nan=False, strict=True)
+        ]
     elif column.type == "categorical":
         annotation = Literal[tuple(column.categories or ())]
     else:
@@ -42,3 +119,45 @@ def request_model(schema: Schema) -> type[BaseModel]:
     """A pydantic model with one field per feature; unknown fields are rejected."""
     fields = {column.name: _field(column) for column in schema.features}
     return create_model("PredictionRequest", __config__=REQUEST_CONFIG, **fields)
+
+
+def batch_model(record: type[BaseModel], max_records: int) -> type[BaseModel]:
+    """``{"records": [...]}`` with 1 to ``max_records`` records.
+
+    A longer list fails with the ``TOO_MANY_RECORDS`` error before any record is validated.
+    """
+
+    def _not_too_many(cls: type[BaseModel], value: Any) -> Any:
+        if isinstance(value, list) and len(value) > max_records:
+            raise PydanticCustomError(
+                TOO_MANY_RECORDS,
+                "{count} records sent; at most {limit} are allowed per request (MAX_BATCH_SIZE)",
+                {"count": len(value), "limit": max_records},
+            )
+        return value
+
+    records = Annotated[
+        list[record],  # type: ignore[valid-type]
+        Field(min_length=1, description=f"1 to {max_records} records"),
+    ]
+    return create_model(
+        "BatchRequest",
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        __validators__={"not_too_many": field_validator("records", mode="before")(_not_too_many)},
+        records=(records, ...),
+    )
+
+
+def errors(error: ValidationError | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Field-level errors as JSON-safe dicts (no echo of the input, which may be NaN)."""
+    items = (
+        error.errors(include_url=False, include_context=False, include_input=False)
+        if isinstance(error, ValidationError)
+        else error
+    )
+    return [{"loc": list(e["loc"]), "msg": str(e["msg"]), "type": str(e["type"])} for e in items]
+
+
+def too_many_records(details: list[dict[str, Any]]) -> str | None:
+    """The message of a ``TOO_MANY_RECORDS`` error among ``details``, if there is one."""
+    return next((d["msg"] for d in details if d["type"] == TOO_MANY_RECORDS), None)

@@ -1,31 +1,97 @@
-"""The API client for the Flask service: ``call(method, path, json=..., raw=...)``."""
+"""The Flask service under test: in-process clients, and a live server on a free port.
+
+``call(method, path, json=..., raw=..., headers=...)`` returns ``(status, text, headers)``.
+``start_api(model_dir)`` opens such a client on another registry; ``live_url`` is the base URL
+of the real server (waitress, in a thread) for tests that need concurrent connections.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-Call = Callable[..., tuple[int, str]]
+Call = Callable[..., tuple[int, str, dict[str, str]]]
 
 
 @pytest.fixture
-def call(model_dir: Path, monkeypatch: pytest.MonkeyPatch, schema_path: Path) -> Iterator[Call]:
-    monkeypatch.setenv("MODEL_DIR", str(model_dir))
+def prediction_log_path(tmp_path: Path) -> Path:
+    return tmp_path / "predictions.db"
+
+
+@pytest.fixture
+def start_api(
+    monkeypatch: pytest.MonkeyPatch, schema_path: Path, prediction_log_path: Path
+) -> Callable[[Path], AbstractContextManager[Call]]:
     monkeypatch.setenv("SCHEMA_PATH", str(schema_path))
+    monkeypatch.setenv("PREDICTION_LOG", str(prediction_log_path))
     from {{ cookiecutter.package_name }}.api import create_app
 
-    with create_app().test_client() as client:
+    @contextmanager
+    def start(model_dir: Path) -> Iterator[Call]:
+        monkeypatch.setenv("MODEL_DIR", str(model_dir))
+        app = create_app()
+        with app.test_client() as client:
 
-        def request(method: str, path: str, json: Any = None, raw: str | None = None):
-            if raw is not None:
-                response = client.open(
-                    path, method=method, data=raw, content_type="application/json"
+            def request(
+                method: str,
+                path: str,
+                json: Any = None,
+                raw: str | None = None,
+                headers: dict[str, str] | None = None,
+            ) -> tuple[int, str, dict[str, str]]:
+                if raw is not None:
+                    response = client.open(
+                        path,
+                        method=method,
+                        data=raw,
+                        content_type="application/json",
+                        headers=headers,
+                    )
+                else:
+                    response = client.open(path, method=method, json=json, headers=headers)
+                return (
+                    response.status_code,
+                    response.get_data(as_text=True),
+                    {k.lower(): v for k, v in response.headers.items()},
                 )
-            else:
-                response = client.open(path, method=method, json=json)
-            return response.status_code, response.get_data(as_text=True)
 
+            yield request
+        app.extensions["service"].stop()
+
+    return start
+
+
+@pytest.fixture
+def call(
+    start_api: Callable[[Path], AbstractContextManager[Call]], model_dir: Path
+) -> Iterator[Call]:
+    with start_api(model_dir) as request:
         yield request
+
+
+@pytest.fixture
+def live_url(
+    monkeypatch: pytest.MonkeyPatch, model_dir: Path, schema_path: Path, prediction_log_path: Path
+) -> Iterator[str]:
+    from waitress import create_server
+
+    monkeypatch.setenv("MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("SCHEMA_PATH", str(schema_path))
+    monkeypatch.setenv("PREDICTION_LOG", str(prediction_log_path))
+    from {{ cookiecutter.package_name }}.api import create_app
+
+    app = create_app()
+    server = create_server(app, host="127.0.0.1", port=0, threads=8, asyncore_use_poll=True)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    for channel in list(server._map.values()):  # the loop ends once no channel is left
+        channel.handle_close()
+    server.task_dispatcher.shutdown()
+    thread.join(timeout=10)
+    app.extensions["service"].stop()
