@@ -19,6 +19,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -215,14 +216,15 @@ class Server:
     def __init__(self, project: Path, package: str) -> None:
         self.project, self.package = project, package
         self.base = f"http://127.0.0.1:{free_port()}"
+        # The server's JSON log lines go to a file (a pipe nobody reads would fill up).
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
 
     def __enter__(self) -> "Server":
         port = self.base.rsplit(":", 1)[1]
         self.process = subprocess.Popen(
             [self.project / ".venv" / "bin" / "python", "-m", self.package, "serve",
              "--host", "127.0.0.1", "--port", port],
-            cwd=self.project, env=user_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True,
+            cwd=self.project, env=user_env(), stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while True:
@@ -230,7 +232,7 @@ class Server:
                 status, body, _ = self.call("/health")
                 break
             except (urllib.error.URLError, ConnectionError):
-                assert self.process.poll() is None, self.process.stdout.read()
+                assert self.process.poll() is None, self.output()
                 assert time.monotonic() < deadline, "API did not start within 60 s"
                 time.sleep(0.3)
         assert status == 200 and body.get("status") == "ok", body
@@ -239,9 +241,14 @@ class Server:
     def call(self, path: str, payload: object = None, **kwargs) -> tuple[int, dict, dict]:
         return call(self.base + path, payload, **kwargs)
 
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-4000:]
+
     def __exit__(self, *exc) -> None:
         self.process.terminate()
         self.process.wait(timeout=20)
+        self.log.close()
 
 
 def logged_request_ids(project: Path) -> list[str]:

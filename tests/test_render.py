@@ -31,17 +31,20 @@ def expected_files(a: dict[str, str]) -> set[str]:
     pkg = f"src/{a['package_name']}"
     expected = {
         ".cruft.json", ".gitignore", ".pre-commit-config.yaml", "LICENSE", "Makefile", "README.md",
-        "pyproject.toml", "benchmarks/bench_train.py", "configs/schema.yaml", "configs/train.yaml",
+        "pyproject.toml", "benchmarks/bench_train.py", "benchmarks/bench_batch.py",
+        "configs/monitor.yaml", "configs/schema.yaml", "configs/train.yaml",
         "docs/data-card.md", "docs/design.md", "docs/ml-test-score.md", "docs/model-card.md",
         "docs/runbook.md",
         *(f"{pkg}/{module}.py" for module in (
-            "__init__", "__main__", "cli", "config", "data", "eda", "evaluate", "features",
-            "figures", "jobs", "metrics", "predict", "prediction_log", "registry", "reporting",
-            "schema", "settings", "run_store", "tracking", "train",
+            "__init__", "__main__", "cli", "config", "data", "drift", "eda", "evaluate",
+            "features", "figures", "jobs", "metrics", "monitor", "monitor_report", "predict",
+            "prediction_log", "quality", "registry", "reporting", "schema", "settings",
+            "run_store", "tables", "tracking", "train",
         )),
         *(f"tests/{module}.py" for module in (
-            "conftest", "test_cli", "test_data", "test_eda", "test_evaluate",
+            "conftest", "test_cli", "test_data", "test_drift", "test_eda", "test_evaluate",
             "test_feature_governance", "test_features", "test_lifecycle", "test_metrics",
+            "test_monitor",
             "test_predict", "test_prediction_log", "test_registry", "test_reporting",
             "test_run_store", "test_schema", "test_staleness", "test_tracking", "test_train",
         )),
@@ -51,8 +54,14 @@ def expected_files(a: dict[str, str]) -> set[str]:
             f"{pkg}/api.py",
             f"{pkg}/contract.py",
             f"{pkg}/serving.py",
+            f"{pkg}/fast_path.py",
+            f"{pkg}/observability.py",
+            "benchmarks/bench_api.py",
+            "benchmarks/load.py",
             "tests/api/conftest.py",
             "tests/api/test_api.py",
+            "tests/api/test_api_properties.py",
+            "tests/api/test_fast_path.py",
         }
     if a["docker"] == "yes":
         expected |= {"Dockerfile", ".dockerignore", "docker-compose.yml", "deploy/prometheus.yml"}

@@ -16,8 +16,11 @@ Answers = Mapping[str, str]
 OPTIONAL: tuple[tuple[str, Callable[[Answers], bool]], ...] = (
     ("src/{package_name}/contract.py", lambda a: a["serving"] != "none"),
     ("src/{package_name}/serving.py", lambda a: a["serving"] != "none"),
+    ("src/{package_name}/fast_path.py", lambda a: a["serving"] != "none"),
+    ("src/{package_name}/observability.py", lambda a: a["serving"] != "none"),
     ("tests/api", lambda a: a["serving"] != "none"),
     ("benchmarks/bench_api.py", lambda a: a["serving"] != "none"),
+    ("benchmarks/load.py", lambda a: a["serving"] != "none"),
     (".github", lambda a: a["ci"] == "github"),
     (".gitlab-ci.yml", lambda a: a["ci"] == "gitlab"),
     ("Dockerfile", lambda a: a["docker"] == "yes"),

@@ -11,12 +11,12 @@ import pytest
 from {{ cookiecutter.package_name }}.prediction_log import Entry, PredictionLog, timestamp
 
 
-def entry(request_id: str, item: int = 0, when: str = "") -> Entry:
+def entry(request_id: str, item: int = 0, when: str = "", source: str = "api") -> Entry:
     return Entry(
         request_id=request_id,
         item=item,
         model_version="v1",
-        source="api",
+        source=source,
         inputs={"x": 1.5, "colour": "red", "flag": None},
         outputs={"prediction": "yes", "probabilities": {"yes": 0.75, "no": 0.25}},
         latency_ms=1.25,
@@ -41,11 +41,13 @@ def test_entries_round_trip(tmp_path: Path) -> None:
     assert frame["timestamp"][0].endswith("Z")
 
 
-def test_logging_a_key_twice_keeps_one_row(tmp_path: Path) -> None:
+def test_relogging_a_batch_adds_nothing_but_api_rows_are_all_kept(tmp_path: Path) -> None:
     log = PredictionLog(tmp_path / "predictions.db")
-    assert log.append([entry("batch", item=i) for i in range(5)]) == 5
-    assert log.append([entry("batch", item=i) for i in range(5)]) == 0
-    assert log.count() == 5
+    assert log.append([entry("batch-1", item=i, source="batch") for i in range(5)]) == 5
+    assert log.append([entry("batch-1", item=i, source="batch") for i in range(5)]) == 0
+    # A client reusing a request id still gets every prediction logged.
+    assert log.append([entry("client-id"), entry("client-id")]) == 2
+    assert log.count() == 7
 
 
 def test_concurrent_threads_and_processes_lose_nothing(tmp_path: Path) -> None:

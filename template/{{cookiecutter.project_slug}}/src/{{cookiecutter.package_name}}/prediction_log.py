@@ -1,10 +1,11 @@
 """The prediction log: every prediction (API and batch) with its inputs, outputs and lineage.
 
 One SQLite table in WAL mode, so concurrent writers (server threads, worker processes, a batch
-job) never lose a row and readers never block writers. Each row is keyed by
-``(request_id, item)``: ``item`` is the record's position in a batch request or file (0 for a
-single prediction). Writing a key twice keeps the first row, which makes re-running a batch
-job idempotent. ``prune`` enforces the retention period.
+job) never lose a row and readers never block writers. Each row carries ``(request_id, item)``:
+``item`` is the record's position in a batch request or file (0 for a single prediction).
+Batch rows are unique on that key (writing it twice keeps the first row), which makes
+re-running a batch job idempotent; API rows are all kept, even when a client reuses a request
+id. ``prune`` enforces the retention period.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ CREATE TABLE IF NOT EXISTS predictions (
     source TEXT NOT NULL,
     inputs TEXT NOT NULL,
     outputs TEXT NOT NULL,
-    latency_ms REAL NOT NULL,
-    PRIMARY KEY (request_id, item)
+    latency_ms REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS predictions_timestamp ON predictions (timestamp);
+CREATE INDEX IF NOT EXISTS predictions_request ON predictions (request_id, item);
+CREATE UNIQUE INDEX IF NOT EXISTS predictions_batch_key ON predictions (request_id, item)
+    WHERE source = 'batch';
 """
 _INSERT = f"INSERT OR IGNORE INTO predictions VALUES ({', '.join('?' * len(COLUMNS))})"
 
