@@ -234,7 +234,11 @@ class Service:
             "trained_at": metadata.get("created_at", ""),
             "metrics": metadata.get("metrics", {}),
             "schema": metadata.get("schema", {}),
-            "lineage": {k: lineage.get(k) for k in ("data_sha256", "git_commit", "run_id")},
+            "lineage": {
+                "data_sha256": lineage.get("data_hash"),
+                "git_commit": lineage.get("git_commit"),
+                "run_id": lineage.get("run_id"),
+            },
             "sha256": metadata.get("sha256", ""),
             "fast_path": self.fast.mode,
         }

@@ -160,7 +160,12 @@ def test_model_card(call, loaded) -> None:
     assert body["trained_at"] == loaded.metadata["created_at"]
     assert body["metrics"]["primary_metric"] == loaded.metadata["metrics"]["primary_metric"]
     assert body["schema"] == loaded.metadata["schema"]
-    assert set(body["lineage"]) == {"data_sha256", "git_commit", "run_id"}
+    lineage = loaded.metadata.get("lineage", {})
+    assert body["lineage"] == {
+        "data_sha256": lineage.get("data_hash"),
+        "git_commit": lineage.get("git_commit"),
+        "run_id": lineage.get("run_id"),
+    }
     assert body["fast_path"] == FastModel(loaded.pipeline, loaded.schema).mode != "pipeline"
 
 
