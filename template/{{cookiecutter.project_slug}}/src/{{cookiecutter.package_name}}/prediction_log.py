@@ -43,7 +43,6 @@ CREATE TABLE IF NOT EXISTS predictions (
     latency_ms REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS predictions_timestamp ON predictions (timestamp);
-CREATE INDEX IF NOT EXISTS predictions_request ON predictions (request_id, item);
 CREATE UNIQUE INDEX IF NOT EXISTS predictions_batch_key ON predictions (request_id, item)
     WHERE source = 'batch';
 """
