@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -90,30 +89,3 @@ def test_non_finite_values_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         log.append([bad])
     assert log.count() == 0
-
-
-def test_a_json_table_becomes_one_row_per_record(tmp_path: Path) -> None:
-    log = PredictionLog(tmp_path / "predictions.db")
-    records = json.dumps(
-        [
-            {"x": 1.5, "colour": "red", "__item": 7, "__prediction": "yes", "__p_yes": 0.75},
-            {"x": None, "colour": "blue", "__item": 9, "__prediction": "no", "__p_yes": 0.25},
-        ]
-    )
-    write = dict(
-        request_id="batch-1",
-        model_version="v1",
-        source="batch",
-        latency_ms=0.5,
-        item="__item",
-        inputs=["x", "colour"],
-        prediction="__prediction",
-        probabilities={"yes": "__p_yes"},
-    )
-    assert log.append_json(records, **write) == 2
-    assert log.append_json(records, **write) == 0  # the same rows again: idempotent
-    frame = log.read()
-    assert list(frame["item"]) == [7, 9]
-    assert frame["inputs"].tolist() == [{"x": 1.5, "colour": "red"}, {"x": None, "colour": "blue"}]
-    assert frame["outputs"][0] == {"prediction": "yes", "probabilities": {"yes": 0.75}}
-    assert set(frame["source"]) == {"batch"} and set(frame["latency_ms"]) == {0.5}

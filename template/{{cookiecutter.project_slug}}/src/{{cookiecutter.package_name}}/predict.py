@@ -10,12 +10,13 @@ bytes.
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
-from functools import partial
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +26,12 @@ import pyarrow as pa
 
 from .data import _check_column, _expectation, check
 from .features import category_text
-from .prediction_log import PredictionLog
+from .prediction_log import PredictionLog, timestamp
 from .registry import LoadedModel, sha256
 from .schema import Schema
 from .tables import AtomicWriter, TableError, columns, file_format, read_chunks
 
 PROBABILITY_PREFIX = "proba_"
-#: Keys of the prediction-log table built for a chunk, next to the feature names.
-_ITEM, _PREDICTION, _OUTPUT = "__item", "__prediction", "__"
 DEFAULT_CHUNK_ROWS = 50_000
 #: First columns of a rejects file: the row's position in the input (0 = first data row), why.
 REJECT_COLUMNS = ["row", "reason"]
@@ -159,42 +158,37 @@ def _arrow_schema(model: LoadedModel) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _log_json(
-    log: PredictionLog,
+def _outputs_json(model: LoadedModel, scored: pd.DataFrame) -> list[str]:
+    """The logged outputs, shaped like an API response: prediction (and probabilities)."""
+    if not model.schema.is_classification:
+        return scored[["prediction"]].to_json(orient="records", lines=True).splitlines()
+    probabilities = scored[[c for c in scored.columns if c.startswith(PROBABILITY_PREFIX)]]
+    probabilities = probabilities.rename(columns=lambda c: c[len(PROBABILITY_PREFIX) :])
+    lines = probabilities.to_json(orient="records", lines=True).splitlines()
+    labels = {c: json.dumps(c) for c in probabilities.columns}
+    return [
+        '{"prediction":' + labels[p] + ',"probabilities":' + q + "}"
+        for p, q in zip(scored["prediction"].tolist(), lines, strict=True)
+    ]
+
+
+def _log_rows(
     request_id: str,
     model: LoadedModel,
     features: pd.DataFrame,
     scored: pd.DataFrame,
     latency_ms: float,
-) -> Callable[[], int]:
-    """Serialize a chunk's log rows now (one ``to_json``); return the write, for a worker thread.
-
-    Logged inputs are the features; outputs are shaped like an API response: prediction (and
-    probabilities). ``item`` is the row number in the input file.
-    """
-    table = features.copy()
-    table[_ITEM] = features.index
-    table[_PREDICTION] = scored["prediction"].to_numpy()
-    probabilities = None
-    if model.schema.is_classification:
-        probabilities = {}
-        for column in scored.columns:
-            if column.startswith(PROBABILITY_PREFIX):
-                key = _OUTPUT + column
-                table[key] = scored[column].to_numpy()
-                probabilities[column[len(PROBABILITY_PREFIX) :]] = key
-    records = table.to_json(orient="records")
-    return partial(
-        log.append_json,
-        records,
-        request_id=request_id,
-        model_version=model.version,
-        source="batch",
-        latency_ms=latency_ms,
-        item=_ITEM,
-        inputs=list(features.columns),
-        prediction=_PREDICTION,
-        probabilities=probabilities,
+) -> Iterator[tuple[Any, ...]]:
+    inputs = features.to_json(orient="records", lines=True).splitlines()
+    return zip(
+        repeat(request_id),
+        features.index.tolist(),
+        repeat(timestamp()),
+        repeat(model.version),
+        repeat("batch"),
+        inputs,
+        _outputs_json(model, scored),
+        repeat(latency_ms),
     )
 
 
@@ -217,14 +211,15 @@ class _BackgroundLog:
     waits, so memory stays bounded; a write error surfaces on the next ``append`` or ``close``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, log: PredictionLog) -> None:
+        self._log = log
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prediction-log")
         self._pending: Future[int] | None = None
         self.logged = 0
 
-    def append(self, write: Callable[[], int]) -> None:
+    def append(self, rows: list[tuple[Any, ...]]) -> None:
         self._wait()
-        self._pending = self._pool.submit(write)
+        self._pending = self._pool.submit(self._log.append_rows, rows)
 
     def _wait(self) -> None:
         if self._pending is not None:
@@ -283,7 +278,7 @@ def predict_file(
     request_id = batch_request_id(input_path, model.version) if log is not None else None
     output = AtomicWriter(output_path, _arrow_schema(model))
     rejects = AtomicWriter(rejects_path)
-    background = _BackgroundLog() if log is not None else None
+    background = _BackgroundLog(log) if log is not None else None
     rows = 0
     try:
         for chunk in read_chunks(input_path, chunk_rows, wanted):
@@ -299,8 +294,8 @@ def predict_file(
                 scored.insert(0, schema.id, valid[schema.id].to_numpy())
             scored["model_version"] = model.version
             output.write(scored)
-            if log is not None and background is not None and request_id is not None:
-                background.append(_log_json(log, request_id, model, features, scored, latency_ms))
+            if background is not None and request_id is not None:
+                background.append(list(_log_rows(request_id, model, features, scored, latency_ms)))
         if background is not None:
             background.close()
         if rows == 0:

@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,13 +46,6 @@ CREATE INDEX IF NOT EXISTS predictions_timestamp ON predictions (timestamp);
 CREATE UNIQUE INDEX IF NOT EXISTS predictions_batch_key ON predictions (request_id, item)
     WHERE source = 'batch';
 """
-
-
-def _path(key: str) -> str:
-    """The JSON path of a top-level key (quoted, so any name works)."""
-    return "$." + json.dumps(key)
-
-
 _INSERT = f"INSERT OR IGNORE INTO predictions VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
@@ -127,53 +120,6 @@ class PredictionLog:
         with connection:
             connection.execute("BEGIN IMMEDIATE")
             connection.executemany(_INSERT, rows)
-        return connection.total_changes - before
-
-    def append_json(
-        self,
-        records: str,
-        *,
-        request_id: str,
-        model_version: str,
-        source: str,
-        latency_ms: float,
-        item: str,
-        inputs: Sequence[str],
-        prediction: str,
-        probabilities: Mapping[str, str] | None = None,
-    ) -> int:
-        """Write a JSON array of flat records (``DataFrame.to_json(orient="records")``) in one
-        statement; return how many rows were new.
-
-        SQLite splits the array and builds each row's ``inputs`` and ``outputs`` objects itself
-        (in C, without holding the GIL), so a large batch costs Python one serialization. The
-        arguments name the keys of each record: ``item`` (the row's item), ``inputs`` (the
-        features), ``prediction`` and ``probabilities`` (class -> key; classification only).
-        """
-
-        def pairs(mapping: Mapping[str, str]) -> tuple[str, list[str]]:
-            sql = ", ".join("?, json_extract(value, ?)" for _ in mapping)
-            return sql, [v for name, key in mapping.items() for v in (name, _path(key))]
-
-        inputs_sql, inputs_params = pairs({name: name for name in inputs})
-        outputs_sql, outputs_params = "?, json_extract(value, ?)", ["prediction", _path(prediction)]
-        if probabilities is not None:
-            classes_sql, classes_params = pairs(probabilities)
-            outputs_sql += f", 'probabilities', json_object({classes_sql})"
-            outputs_params += classes_params
-        statement = (
-            "INSERT OR IGNORE INTO predictions SELECT ?, json_extract(value, ?), ?, ?, ?, "
-            f"json_object({inputs_sql}), json_object({outputs_sql}), ? FROM json_each(?)"
-        )
-        params = [
-            request_id, _path(item), timestamp(), model_version, source,
-            *inputs_params, *outputs_params, float(latency_ms), records,
-        ]  # fmt: skip
-        connection = self._connection
-        before = connection.total_changes
-        with connection:
-            connection.execute("BEGIN IMMEDIATE")
-            connection.execute(statement, params)
         return connection.total_changes - before
 
     def count(self) -> int:
