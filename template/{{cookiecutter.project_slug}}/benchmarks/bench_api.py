@@ -15,12 +15,13 @@ timings depend on the machine; read them against the targets.
 
 Needs a trained champion (``make train``). Predictions are logged to a temporary database.
 
-Measured when this was written (2 vCPUs shared with other jobs, load average 1.5-2.5; binary
-default config, champion HistGradientBoosting; 8 connections, 30 s per server):
+Measured when this was written (2 vCPUs, otherwise idle; binary default config, champion
+HistGradientBoosting; 8 connections, 30 s per server):
 
-    fastapi/uvicorn  echo 4000 req/s  predict 1619 req/s  p50 4.4 ms  p99 13.5 ms  ratio 0.40
-    flask/waitress   echo 2681 req/s  predict  842 req/s  p50 8.9 ms  p99 19.7 ms  ratio 0.31
+    fastapi/uvicorn  echo 5490 req/s  predict 1974 req/s  p50 3.8 ms  p99 11.0 ms  ratio 0.36
+    flask/waitress   echo 3352 req/s  predict 1260 req/s  p50 6.1 ms  p99 12.1 ms  ratio 0.38
 
+The ratio misses its 0.5 target, and Flask's p50 is queueing at 8 connections (8 / 1260 req/s).
 With one connection the added cost shows plainly: predict p50 0.61 ms against 0.25 ms for the
 echo (FastAPI), 0.77 ms against 0.32 ms (Flask). Scoring is no longer the bottleneck (the fast
 path scores one record in 0.07 ms, against 10 ms through the Pipeline); what is left is a
