@@ -1,4 +1,7 @@
-"""Scoring with a loaded model: batch files (chunked, validated, logged) and the web servers.
+"""Scoring with a loaded model: ``predict_frame`` and batch files (chunked, validated, logged).
+
+The web servers score through the compiled fast path (``fast_path.py``), checked against
+``predict_frame``'s pipeline when the model loads.
 
 ``predict_file`` is batch scoring: it streams a CSV or Parquet file in chunks (bounded memory),
 writes rows that break the schema aside with the reason and their row number, scores the rest,
@@ -24,7 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .data import _check_column, _expectation, check
+from .data import _check_column, _expectation
 from .features import category_text
 from .prediction_log import PredictionLog, timestamp
 from .registry import LoadedModel, sha256
@@ -63,17 +66,6 @@ def predict_frame(model: LoadedModel, features: pd.DataFrame) -> pd.DataFrame:
             raise PredictionError(f"model {model.version} returned non-finite predictions")
         out["prediction"] = predicted
     return out
-
-
-def predict_batch(model: LoadedModel, df: pd.DataFrame) -> pd.DataFrame:
-    """Validate ``df`` against the model's schema, then score it (id, prediction, ..., version)."""
-    schema = model.schema
-    check(df, schema, "prediction input", require_target=False)
-    scored = predict_frame(model, df)
-    if schema.id:
-        scored.insert(0, schema.id, df[schema.id].to_numpy())
-    scored["model_version"] = model.version
-    return scored
 
 
 def canonical_features(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
@@ -323,25 +315,3 @@ def predict_file(
         rejects_path,
         request_id,
     )
-
-
-def predict_records(model: LoadedModel, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Score already-validated request records (from the API contract) into response dicts."""
-    names = model.schema.feature_names
-    frame = pd.DataFrame(
-        [{name: record.get(name) for name in names} for record in records], columns=names
-    )
-    scored = predict_frame(model, frame)
-    responses: list[dict[str, Any]] = []
-    for _, row in scored.iterrows():
-        response: dict[str, Any] = {"prediction": row["prediction"], "model_version": model.version}
-        if model.schema.is_classification:
-            response["probabilities"] = {
-                c[len(PROBABILITY_PREFIX) :]: float(row[c])
-                for c in scored.columns
-                if c != "prediction"
-            }
-        else:
-            response["prediction"] = float(row["prediction"])
-        responses.append(response)
-    return responses
