@@ -10,13 +10,13 @@ the champion once from ``$MODEL_DIR`` (``registry.load`` verifies its checksum).
 
 Bad input is a 4xx, never a 5xx: 422 with field-level ``detail`` for invalid fields (NaN and
 infinity included), 400 for a body that is not JSON, JSON errors for 404 and 405. Every response
-has an ``X-Request-ID``. The model scores through its compiled fast path (``fast_path.py``);
+has an ``X-Request-ID``. Bodies are parsed and validated in one step (pydantic's JSON parser,
+``model_validate_json``). The model scores through its compiled fast path (``fast_path.py``);
 ``make bench`` measures ``/predict`` against a bare echo endpoint (``benchmarks/bench_api.py``).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -28,27 +28,15 @@ from .contract import batch_model, errors, request_model, too_many_records
 from .observability import REQUEST_ID_HEADER, UNMATCHED, request_id
 from .registry import champion, verify
 from .schema import load_schema
-from .serving import NotReady, Service
+from .serving import NotReady, Service, to_json
 from .settings import Settings, settings
 
 _JSON = "application/json"
 
 
 def _json(body: Any, status: int = 200) -> Response:
-    text = json.dumps(body, separators=(",", ":"), allow_nan=False)
+    text = to_json(body)
     return Response(text, status=status, mimetype=_JSON)
-
-
-class BadRequest(ValueError):
-    """The request body is not JSON."""
-
-
-def _body() -> Any:
-    """The request's JSON body; Python's parser takes NaN and Infinity, which validation refuses."""
-    try:
-        return json.loads(request.get_data(cache=False) or b"null")
-    except (ValueError, RecursionError) as error:
-        raise BadRequest(f"request body is not valid JSON: {error}") from None
 
 
 def create_app(config: Settings | None = None) -> Flask:
@@ -85,16 +73,14 @@ def create_app(config: Settings | None = None) -> Flask:
         service.logger.exception("unhandled error", extra={"request_id": g.get("request_id")})
         return _json({"detail": "internal server error"}, 500)
 
-    @app.errorhandler(BadRequest)
-    def bad_request(error: BadRequest) -> Response:
-        return _json({"detail": str(error)}, 400)
-
     @app.errorhandler(ValidationError)
     def invalid(error: ValidationError) -> Response:
         details = errors(error)
         message = too_many_records(details)
         if message:
             return _json({"detail": message}, 413)
+        if any(d["type"] == "json_invalid" for d in details):
+            return _json({"detail": "request body is not valid JSON"}, 400)
         return _json({"detail": [{**d, "loc": ["body", *d["loc"]]} for d in details]}, 422)
 
     @app.errorhandler(NotReady)
@@ -112,13 +98,13 @@ def create_app(config: Settings | None = None) -> Flask:
 
     @app.post("/predict")
     def predict() -> Response:
-        record = record_model.model_validate(_body()).model_dump()
+        record = record_model.model_validate_json(request.get_data(cache=False)).model_dump()
         output = service.predict([record], g.request_id, g.started)[0]
         return _json({**output, "model_version": service.version, "request_id": g.request_id})
 
     @app.post("/predict/batch")
     def predict_batch() -> Response:
-        payload = batch_request.model_validate(_body())
+        payload = batch_request.model_validate_json(request.get_data(cache=False))
         records = [r.model_dump() for r in payload.records]  # type: ignore[attr-defined]
         outputs = service.predict(records, g.request_id, g.started)
         return _json(

@@ -47,6 +47,10 @@ from .schema import Schema
 
 Record = Mapping[str, Any]
 Op = Callable[[np.ndarray], np.ndarray]
+#: Up to this many rows, trees are walked through a per-row next-node table (measured on the
+#: default model: 1 row 15 us, 4 rows 39 us, 16 rows 136 us, against 14, 92 and 176 us level by
+#: level through the children arrays; at 64 rows the table is the slower by 5x).
+SMALL_BATCH = 16
 
 
 class Unsupported(ValueError):
@@ -257,8 +261,9 @@ class _Trees:
             own = np.arange(len(leaf), dtype=np.intp)
             left.append(np.where(leaf, own, tree["left"]) + offset)
             right.append(np.where(leaf, own, tree["right"]) + offset)
+        self.left, self.right = np.concatenate(left), np.concatenate(right)
         # children[node, 1] is where a value <= threshold goes, children[node, 0] the others.
-        self.children = np.stack([np.concatenate(right), np.concatenate(left)], axis=1)
+        self.children = np.stack([self.right, self.left], axis=1)
         self.value = np.concatenate([t["value"] for t in trees])
         self.depth = max(int(t["depth"]) for t in trees)
         self.float32 = float32
@@ -267,26 +272,31 @@ class _Trees:
         """Leaf node of each (row, tree).
 
         Every node's test is evaluated at once (``goes_left``: rows x nodes), then each tree is
-        walked ``depth`` steps through the children arrays.
+        walked ``depth`` steps. Up to ``SMALL_BATCH`` rows (the API's requests), each row's next
+        node from every node is computed first, so that a step is a single gather; larger
+        batches step through the children arrays (less memory per row).
         """
         if self.float32:  # sklearn's trees compare float32 inputs with float64 thresholds
             x = x.astype(np.float32)
-        values = x[:, self.feature]
+        values = x.take(self.feature, axis=1)
         goes_left = values <= self.threshold
         missing = np.isnan(values)
         if missing.any():
             goes_left = np.where(missing, self.missing_left, goes_left)
         rows, trees, nodes = x.shape[0], len(self.roots), len(self.feature)
+        if rows <= SMALL_BATCH:  # in the flattened (rows, nodes) arrays row r starts at r * nodes
+            start = np.arange(rows, dtype=np.intp)[:, None] * nodes
+            step = (np.where(goes_left, self.left, self.right) + start).ravel()
+            node = self.roots + start
+            for _ in range(self.depth):
+                node = step[node]
+            return node - start
         left = goes_left.view(np.int8).ravel()
         children = self.children.ravel()  # [2 * node + 1]: the child a value <= threshold goes to
         node = np.tile(self.roots, rows)
-        if rows == 1:
-            for _ in range(self.depth):
-                node = children[2 * node + left[node]]
-        else:
-            offset = np.repeat(np.arange(rows) * nodes, trees)  # row r's tests start at r * nodes
-            for _ in range(self.depth):
-                node = children[2 * node + left[offset + node]]
+        offset = np.repeat(np.arange(rows) * nodes, trees)  # row r's tests start at r * nodes
+        for _ in range(self.depth):
+            node = children[2 * node + left[offset + node]]
         return node.reshape(rows, trees)
 
 

@@ -3,7 +3,8 @@
 - ``request_id``: the caller's ``X-Request-ID`` when it is a sane token, else a new random id;
   every response carries it and the prediction log stores it.
 - ``json_logger``: one JSON object per line on stderr (timestamp, level, message, request_id,
-  method, path, status, latency_ms, model_version), ready for any log shipper.
+  method, path, status, latency_ms, model_version), ready for any log shipper. ``AccessLog``
+  writes the per-request lines in the same format, without ``logging``'s per-call work.
 - ``Metrics``: a Prometheus registry per app with request counts by endpoint and status, a
   latency histogram, the prediction distribution (class counts, or a histogram of predicted
   values) and the served model version.
@@ -13,11 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
-import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
@@ -37,25 +38,34 @@ def request_id(header: str | None) -> str:
     """The caller's id if it is 1-128 characters of ``[A-Za-z0-9._:-]``, else a fresh one."""
     if header and _SAFE_ID.fullmatch(header):
         return header
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
+
+
+def _document(
+    seconds: float, level: str, message: str, logger: str, fields: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A log line's JSON object: time, level, message, logger and the request fields set."""
+    document: dict[str, Any] = {
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        + f".{int(seconds % 1 * 1000):03d}Z",
+        "level": level,
+        "message": message,
+        "logger": logger,
+    }
+    for name in LOG_FIELDS:
+        value = fields.get(name)
+        if value is not None:
+            document[name] = value
+    return document
 
 
 class JsonFormatter(logging.Formatter):
     """A log record as one line of JSON, with the request fields when they are set."""
 
     def format(self, record: logging.LogRecord) -> str:
-        seconds = record.created
-        document: dict[str, Any] = {
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-            + f".{int(seconds % 1 * 1000):03d}Z",
-            "level": record.levelname,
-            "message": record.getMessage(),
-            "logger": record.name,
-        }
-        for name in LOG_FIELDS:
-            value = record.__dict__.get(name)
-            if value is not None:
-                document[name] = value
+        document = _document(
+            record.created, record.levelname, record.getMessage(), record.name, record.__dict__
+        )
         if record.exc_info:
             document["exception"] = self.formatException(record.exc_info)
         return json.dumps(document, default=str)
@@ -71,6 +81,34 @@ def json_logger(name: str, level: str = "INFO") -> logging.Logger:
         logger.addHandler(handler)
         logger.propagate = False
     return logger
+
+
+class AccessLog:
+    """The per-request INFO line of ``logger`` (made by ``json_logger``), written directly.
+
+    Same JSON object and stream as the logger's own lines, without building a ``LogRecord``
+    and going through handlers for every request (a third of the cost of a small request).
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.name = logger.name
+        self.enabled = logger.isEnabledFor(logging.INFO)
+        self.handler = next(
+            h
+            for h in logger.handlers
+            if isinstance(h, logging.StreamHandler) and isinstance(h.formatter, JsonFormatter)
+        )
+
+    def __call__(self, **fields: Any) -> None:
+        if not self.enabled:
+            return
+        line = json.dumps(_document(time.time(), "INFO", "request", self.name, fields))
+        self.handler.acquire()
+        try:
+            self.handler.stream.write(line + "\n")
+            self.handler.stream.flush()
+        finally:
+            self.handler.release()
 
 
 class Metrics:

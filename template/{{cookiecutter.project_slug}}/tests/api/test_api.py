@@ -186,23 +186,40 @@ def test_metrics(call, record, schema: Schema, loaded) -> None:
 
 
 def test_request_logs_are_json_lines(call, record, loaded) -> None:
-    stream = io.StringIO()
-    logger = logging.getLogger("{{ cookiecutter.package_name }}.api")
     from {{ cookiecutter.package_name }}.observability import JsonFormatter
 
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logger.addHandler(handler)
+    logger = logging.getLogger("{{ cookiecutter.package_name }}.api")
+    handler = next(h for h in logger.handlers if isinstance(h.formatter, JsonFormatter))
+    stream = io.StringIO()
+    previous = handler.setStream(stream)  # type: ignore[attr-defined]
     try:
         headers = call("POST", "/predict", json=record, headers={"X-Request-ID": "log-1"})[2]
+        call("POST", "/predict", json={}, headers={"X-Request-ID": "log-2"})
     finally:
-        logger.removeHandler(handler)
+        handler.setStream(previous)  # type: ignore[attr-defined]
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     entry = next(line for line in lines if line.get("request_id") == "log-1")
     assert headers["x-request-id"] == "log-1"
     assert entry["method"] == "POST" and entry["path"] == "/predict" and entry["status"] == 200
     assert entry["level"] == "INFO" and entry["timestamp"].endswith("Z")
     assert entry["latency_ms"] > 0 and entry["model_version"] == loaded.version
+    assert entry["logger"] == logger.name and entry["message"] == "request"
+    rejected = next(line for line in lines if line.get("request_id") == "log-2")
+    assert rejected["status"] == 422
+{%- if cookiecutter.serving == "fastapi" %}
+
+
+def test_openapi_documents_each_request_body(call, schema: Schema) -> None:
+    document = json.loads(call("GET", "/openapi.json")[1])
+    components = document["components"]["schemas"]
+    for path in ("/predict", "/predict/batch"):
+        body = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        name = body["schema"]["$ref"].removeprefix("#/components/schemas/")
+        assert name in components, path
+    record = components["PredictionRequest"]
+    assert set(record["properties"]) == set(schema.feature_names)
+    assert record["additionalProperties"] is False
+{%- endif %}
 
 
 def test_nullable_fields_may_be_omitted(call, record, schema: Schema) -> None:
