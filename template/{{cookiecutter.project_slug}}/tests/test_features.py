@@ -69,6 +69,17 @@ def test_coerce_types_normalises_json_and_csv_values() -> None:
     assert out["b"].tolist() == [1.0, 0.0]
 
 
+def test_coerce_types_typed_columns_give_what_the_per_value_rules_give() -> None:
+    """Float booleans and text categoricals take vectorized paths: same values as object columns."""
+    raw = pd.DataFrame({"b": [1.0, 0.0, -0.0, 2.0, np.nan], "c": ["a", None, "b", "c", "d"]})
+    raw["c"] = raw["c"].astype("str")
+    types = {"b": "boolean", "c": "categorical"}
+    out = coerce_types(raw, types)
+    pd.testing.assert_frame_equal(out, coerce_types(raw.astype(object), types))
+    assert out["b"].tolist()[:2] == [1.0, 0.0] and out["b"].iloc[2:].isna().all()
+    assert out["c"].dtype == object and out["c"].tolist()[2:] == ["b", "c", "d"]
+
+
 def test_csv_round_trip_gives_identical_features(
     schema: Schema, sample: pd.DataFrame, tmp_path
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +134,20 @@ def test_rerun_is_idempotent_output_bytes_and_log_rows(
         assert sum(outputs["probabilities"].values()) == pytest.approx(1.0)
     else:
         assert np.isfinite(outputs["prediction"])
+
+
+def test_a_log_failure_ends_the_run_and_leaves_no_output(
+    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    """The log cannot insert (its table is not a prediction log): the error ends the run."""
+    _scoring_input(sample, schema, 100).to_csv(tmp_path / "input.csv", index=False)
+    log = PredictionLog(tmp_path / "log.db")
+    with sqlite3.connect(log.path) as db:
+        db.executescript("DROP TABLE predictions; CREATE TABLE predictions (x)")
+    output = tmp_path / "scored.csv"
+    with pytest.raises(sqlite3.OperationalError):
+        predict_file(loaded, tmp_path / "input.csv", output, log=log, chunk_rows=40)
+    assert not list(tmp_path.glob("*scored*"))
 
 
 def test_a_failure_leaves_no_half_written_output(

@@ -55,9 +55,19 @@ def coerce_types(df: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
     out = pd.DataFrame(index=df.index)
     for name, kind in types.items():
         values = df[name]
-        if kind == "categorical":
+        if kind == "categorical" and pd.api.types.infer_dtype(values, skipna=True) == "string":
+            out[name] = values.astype(object).where(values.notna(), np.nan)  # text already
+        elif kind == "categorical":
             text = [np.nan if pd.isna(v) else category_text(v) for v in values]
             out[name] = pd.Series(text, index=df.index, dtype=object)
+        elif kind == "boolean" and (
+            pd.api.types.is_bool_dtype(values)
+            or pd.api.types.is_integer_dtype(values)
+            or pd.api.types.is_float_dtype(values)
+        ):  # vectorized: exactly 1 and 0 (not -0.0, written "-0.0") as the text map below does
+            number = values.astype(float)
+            known = (number == 1.0) | ((number == 0.0) & ~np.signbit(number))
+            out[name] = number.where(known)
         elif kind == "boolean":
             lowered = values.astype(object).map(lambda v: str(v).lower() if pd.notna(v) else v)
             mapped = lowered.map(
