@@ -7,9 +7,10 @@ connections, each sending its next request as soon as the previous answer arrive
 ``--seconds``. The load generator is an asyncio client on raw sockets (see ``load.py``) in its
 own process, so it costs far less per request than the server it measures.
 
-Prints p50/p99 latency and throughput for both, and the predict/echo throughput ratio. The
-targets (issue 4): p50 <= 5 ms, p99 <= 20 ms, throughput >= 0.5 x echo. It asserts nothing:
-timings depend on the machine; read them against the targets.
+Prints p50/p99 latency and throughput for both, the server's CPU time per request (Linux; a
+figure that other load on the machine disturbs less than throughput), and the predict/echo
+throughput ratio. The targets (issue 4): p50 <= 5 ms, p99 <= 20 ms, throughput >= 0.5 x echo.
+It asserts nothing: timings depend on the machine; read them against the targets.
 
     python benchmarks/bench_api.py [--seconds 30] [--connections 8]
 
@@ -131,22 +132,39 @@ def sample_record() -> dict:
     return {c.name: kinds[c.type](row[c.name]) for c in schema.features}
 
 
-def measure(name: str, code: str, env: dict, args: argparse.Namespace, body: bytes, log: Path):
+def cpu_seconds(process: subprocess.Popen) -> float | None:
+    """CPU time (user + system, all threads) the server has used so far; None off Linux."""
+    stat = Path(f"/proc/{process.pid}/stat")
+    if not stat.exists():
+        return None
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(code: str, env: dict, args: argparse.Namespace, body: bytes, log: Path):
+    """The load's result, and the server's CPU microseconds per request (None off Linux)."""
     port = free_port()
     process = start(code.format(port=port), port, env, log)
     try:
         wait_ready(port, "/health", process)
         run_load("127.0.0.1", port, "/predict", body, args.connections, min(2.0, args.seconds))
-        return run_load("127.0.0.1", port, "/predict", body, args.connections, args.seconds)
+        before = cpu_seconds(process)
+        result = run_load("127.0.0.1", port, "/predict", body, args.connections, args.seconds)
+        after = cpu_seconds(process)
+        cpu = None
+        if before is not None and after is not None and result.requests:
+            cpu = (after - before) / result.requests * 1e6
+        return result, cpu
     finally:
         process.terminate()
         process.wait(timeout=30)
 
 
-def line(name: str, result: Result) -> str:
+def line(name: str, result: Result, cpu_us: float | None) -> str:
+    cpu = f"  server CPU {cpu_us:5.0f} us/req" if cpu_us is not None else ""
     return (
         f"{name:8} {result.requests:8d} req  {result.throughput:8.0f} req/s  "
-        f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  errors {result.errors}"
+        f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  errors {result.errors}{cpu}"
     )
 
 
@@ -172,10 +190,10 @@ def main() -> None:
         echo_env = {**env, "PYTHONPATH": f"{scratch}{os.pathsep}{env['PYTHONPATH']}"}
         echo_code = SERVERS[FRAMEWORK].format(app="__import__('echo_app').app", port="{port}")
         print(f"{FRAMEWORK}: {args.connections} connections, {args.seconds:.0f} s per server")
-        echo = measure("echo", echo_code + "\n", echo_env, args, body, log)
-        print(line("echo", echo))
-        predict = measure("predict", serve_api, env, args, body, log)
-        print(line("predict", predict))
+        echo, echo_cpu = measure(echo_code + "\n", echo_env, args, body, log)
+        print(line("echo", echo, echo_cpu))
+        predict, predict_cpu = measure(serve_api, env, args, body, log)
+        print(line("predict", predict, predict_cpu))
     ratio = predict.throughput / echo.throughput if echo.throughput else 0.0
     print(
         f"ratio    predict/echo throughput {ratio:.2f} (target >= 0.5); "
