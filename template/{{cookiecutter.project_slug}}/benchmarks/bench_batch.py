@@ -7,10 +7,13 @@ Parquet, with and without the prediction log. Each run is a fresh process, so it
 resident memory is its own: memory should stay flat from 100k to 1M rows (the file is
 streamed in chunks). Targets: >= 100k rows/s; the figures are printed, never asserted.
 
-Measured on the default binary model, 2 cores (best of 2, load average 0.8-1.6), rows/s and
-peak MB at 100k / 1M rows: CSV 120k / 153k without the log, 66k / 76k with it; Parquet
-174k / 264k without, 80k / 95k with; peak 320-455 MB, flat in the input size. The log
-(JSON and SQLite insert, about 6.5 us a row) is what keeps the logged runs under 100k rows/s.
+Measured on the default binary model, 2 cores (load average 1.3-2.7 during the run), rows/s
+and peak MB at 100k / 1M rows: CSV 135k / 167k without the log, 73k / 92k with it; Parquet
+160k / 253k without, 89k / 109k with; peak 323-457 MB, flat in the input size (+0-7%).
+With the log on, the model is held to one native thread so the log's writer thread has a core
+(92k against 69k rows/s on 1M CSV rows), and rows go to SQLite in multi-row INSERTs (97k
+against 88k). Logged CSV stays under 100k rows/s: parsing text and building each row's JSON
+cost the main thread about 4 us a row more than Parquet.
 """
 
 from __future__ import annotations

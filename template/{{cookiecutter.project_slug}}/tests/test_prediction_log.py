@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -48,6 +49,19 @@ def test_relogging_a_batch_adds_nothing_but_api_rows_are_all_kept(tmp_path: Path
     # A client reusing a request id still gets every prediction logged.
     assert log.append([entry("client-id"), entry("client-id")]) == 2
     assert log.count() == 7
+
+
+def test_a_large_append_is_one_transaction_over_several_statements(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "log.db")
+    rows = [entry("batch-big", item=i, source="batch") for i in range(1000)]
+    assert log.append(rows) == 1000
+    assert log.append(rows[:10] + [entry("batch-big", item=1000, source="batch")]) == 1
+    assert log.read()["item"].tolist() == list(range(1001))
+    # A row SQLite refuses, in the last of several statements: none of the rows is written.
+    good = [entry("batch-bad", item=i, source="batch").row() for i in range(999)]
+    with pytest.raises(sqlite3.Error):
+        log.append_rows([*good, (*good[0][:-1], object())])
+    assert log.count() == 1001
 
 
 def test_concurrent_threads_and_processes_lose_nothing(tmp_path: Path) -> None:

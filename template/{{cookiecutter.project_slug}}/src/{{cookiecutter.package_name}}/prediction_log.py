@@ -46,7 +46,13 @@ CREATE INDEX IF NOT EXISTS predictions_timestamp ON predictions (timestamp);
 CREATE UNIQUE INDEX IF NOT EXISTS predictions_batch_key ON predictions (request_id, item)
     WHERE source = 'batch';
 """
-_INSERT = f"INSERT OR IGNORE INTO predictions VALUES ({', '.join('?' * len(COLUMNS))})"
+_ROW = f"({', '.join('?' * len(COLUMNS))})"
+#: Rows per INSERT statement: SQLite's lowest limit on a statement's parameters is 999.
+_ROWS_PER_INSERT = 999 // len(COLUMNS)
+
+
+def _insert(rows: int) -> str:
+    return "INSERT OR IGNORE INTO predictions VALUES " + ", ".join([_ROW] * rows)
 
 
 def timestamp(seconds: float | None = None) -> str:
@@ -114,12 +120,24 @@ class PredictionLog:
         return self.append_rows(entry.row() for entry in entries)
 
     def append_rows(self, rows: Iterable[tuple[Any, ...]]) -> int:
-        """Write rows in ``COLUMNS`` order (inputs/outputs as JSON text) in one transaction."""
+        """Write rows in ``COLUMNS`` order (inputs/outputs as JSON text) in one transaction.
+
+        Rows go in multi-row INSERT statements, a few API requests' rows in a single one: each
+        statement is one release of the GIL while SQLite works, and in a threaded server each
+        release may hand the GIL to another thread.
+        """
+        rows = list(rows)
         connection = self._connection
         before = connection.total_changes
+        if len(rows) <= _ROWS_PER_INSERT:  # one statement: its own transaction
+            if rows:
+                connection.execute(_insert(len(rows)), [value for row in rows for value in row])
+            return connection.total_changes - before
         with connection:
             connection.execute("BEGIN IMMEDIATE")
-            connection.executemany(_INSERT, rows)
+            for start in range(0, len(rows), _ROWS_PER_INSERT):
+                part = rows[start : start + _ROWS_PER_INSERT]
+                connection.execute(_insert(len(part)), [value for row in part for value in row])
         return connection.total_changes - before
 
     def count(self) -> int:
