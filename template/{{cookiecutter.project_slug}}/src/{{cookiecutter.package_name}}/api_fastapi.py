@@ -41,14 +41,15 @@ from .contract import (
     ReadyResponse,
     ValidationErrorResponse,
     batch_model,
+    client_error,
     errors,
     request_model,
-    too_many_records,
 )
 from .observability import UNMATCHED, request_id
+from .prediction_log import to_json
 from .registry import champion, verify
 from .schema import load_schema
-from .serving import NotReady, Service, to_json
+from .serving import NotReady, Service
 from .settings import Settings, settings
 
 _HEADER = b"x-request-id"
@@ -153,13 +154,8 @@ def create_app(config: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_failed(request: Request, error: RequestValidationError) -> Response:
-        details = errors(list(error.errors()))
-        message = too_many_records(details)
-        if message:
-            return _json({"detail": message}, 413)
-        if any(d["type"] == "json_invalid" for d in details):
-            return _json({"detail": "request body is not valid JSON"}, 400)
-        return _json({"detail": details}, 422)
+        status, detail = client_error(errors(list(error.errors())))
+        return _json({"detail": detail}, status)
 
     @app.exception_handler(NotReady)
     async def model_not_loaded(request: Request, error: NotReady) -> Response:

@@ -24,11 +24,12 @@ from flask import Flask, Response, g, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from .contract import batch_model, errors, request_model, too_many_records
+from .contract import batch_model, client_error, errors, request_model
 from .observability import REQUEST_ID_HEADER, UNMATCHED, request_id
+from .prediction_log import to_json
 from .registry import champion, verify
 from .schema import load_schema
-from .serving import NotReady, Service, to_json
+from .serving import NotReady, Service
 from .settings import Settings, settings
 
 _JSON = "application/json"
@@ -75,13 +76,8 @@ def create_app(config: Settings | None = None) -> Flask:
 
     @app.errorhandler(ValidationError)
     def invalid(error: ValidationError) -> Response:
-        details = errors(error)
-        message = too_many_records(details)
-        if message:
-            return _json({"detail": message}, 413)
-        if any(d["type"] == "json_invalid" for d in details):
-            return _json({"detail": "request body is not valid JSON"}, 400)
-        return _json({"detail": [{**d, "loc": ["body", *d["loc"]]} for d in details]}, 422)
+        status, detail = client_error([{**d, "loc": ["body", *d["loc"]]} for d in errors(error)])
+        return _json({"detail": detail}, status)
 
     @app.errorhandler(NotReady)
     def not_ready(error: NotReady) -> Response:

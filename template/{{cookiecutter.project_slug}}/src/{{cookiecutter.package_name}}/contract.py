@@ -158,6 +158,12 @@ def errors(error: ValidationError | list[dict[str, Any]]) -> list[dict[str, Any]
     return [{"loc": list(e["loc"]), "msg": str(e["msg"]), "type": str(e["type"])} for e in items]
 
 
-def too_many_records(details: list[dict[str, Any]]) -> str | None:
-    """The message of a ``TOO_MANY_RECORDS`` error among ``details``, if there is one."""
-    return next((d["msg"] for d in details if d["type"] == TOO_MANY_RECORDS), None)
+def client_error(details: list[dict[str, Any]]) -> tuple[int, Any]:
+    """Status and ``detail`` of a request that failed validation with ``details``: 413 for too
+    many records, 400 for a body that is not JSON, else 422 with the field-level errors."""
+    message = next((d["msg"] for d in details if d["type"] == TOO_MANY_RECORDS), None)
+    if message:
+        return 413, message
+    if any(d["type"] == "json_invalid" for d in details):
+        return 400, "request body is not valid JSON"
+    return 422, details

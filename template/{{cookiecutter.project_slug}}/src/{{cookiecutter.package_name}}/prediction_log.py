@@ -46,6 +46,9 @@ CREATE INDEX IF NOT EXISTS predictions_timestamp ON predictions (timestamp);
 CREATE UNIQUE INDEX IF NOT EXISTS predictions_batch_key ON predictions (request_id, item)
     WHERE source = 'batch';
 """
+#: Compact, strict JSON (NaN and infinity refused) for log rows and API responses; one encoder
+#: for all calls (``json.dumps`` with options builds a new one each time).
+to_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 _ROW = f"({', '.join('?' * len(COLUMNS))})"
 #: Rows per INSERT statement: SQLite's lowest limit on a statement's parameters is 999.
 _ROWS_PER_INSERT = 999 // len(COLUMNS)
@@ -86,8 +89,8 @@ class Entry:
             self.timestamp or timestamp(),
             self.model_version,
             self.source,
-            json.dumps(self.inputs, separators=(",", ":"), allow_nan=False),
-            json.dumps(self.outputs, separators=(",", ":"), allow_nan=False),
+            to_json(self.inputs),
+            to_json(self.outputs),
             float(self.latency_ms),
         )
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import threading
 import time
 from collections.abc import Sequence
@@ -29,7 +28,7 @@ from typing import Any
 
 from .fast_path import FastModel
 from .observability import AccessLog, Metrics, json_logger
-from .prediction_log import PredictionLog, timestamp
+from .prediction_log import PredictionLog, timestamp, to_json
 from .registry import LoadedModel, RegistryError, load
 from .schema import Schema, SchemaError
 from .settings import Settings
@@ -62,11 +61,6 @@ def load_for_serving(schema: Schema, config: Settings) -> LoadedModel:
             "retrain (`make train`) or promote a matching version"
         )
     return model
-
-
-#: Compact, strict JSON (NaN and infinity refused) for responses and prediction-log rows; one
-#: encoder for all calls (``json.dumps`` with options builds a new one each time).
-to_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 class Service:
