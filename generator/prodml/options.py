@@ -24,9 +24,9 @@ from prodml import __version__
 #: Import names a generated package must not shadow: its own dependencies and tools.
 RESERVED_PACKAGE_NAMES = frozenset(
     {
-        "click", "cookiecutter", "fastapi", "flask", "httpx", "jinja2", "joblib", "mlflow",
-        "numpy", "pandas", "prodml", "pydantic", "pytest", "requests", "ruff", "scipy", "sklearn",
-        "starlette", "test", "tests", "uvicorn", "waitress", "yaml",
+        "click", "cookiecutter", "fastapi", "flask", "gevent", "httpx", "jinja2", "joblib",
+        "mlflow", "numpy", "pandas", "prodml", "pydantic", "pytest", "requests", "ruff", "scipy",
+        "sklearn", "starlette", "test", "tests", "uvicorn", "yaml",
     }
 )  # fmt: skip
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +76,29 @@ def test_tampered_artifact_is_refused(model_dir: Path, tmp_path: Path) -> None:
         file.write(b"tampered")
     with pytest.raises(registry.RegistryError, match="checksum mismatch"):
         registry.load(copy)
+
+
+def test_artifact_naming_code_this_install_lacks_is_refused(
+    schema: Schema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "other_project.py").write_text(
+        "from sklearn.preprocessing import FunctionTransformer\n\n"
+        "class Step(FunctionTransformer):\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    step = importlib.import_module("other_project").Step()
+    root = tmp_path / "models"
+    version = registry.save(
+        Pipeline([("step", step), ("model", DummyRegressor())]),
+        root,
+        schema=schema,
+        metrics={},
+        params={},
+    )
+    monkeypatch.delitem(sys.modules, "other_project")
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+    with pytest.raises(registry.RegistryError, match=f"model {version} cannot be loaded.*retrain"):
+        registry.load(root, version)
 
 
 def test_tampered_challenger_is_never_promoted(schema: Schema, tmp_path: Path) -> None:

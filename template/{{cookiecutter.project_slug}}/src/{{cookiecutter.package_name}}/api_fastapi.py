@@ -21,6 +21,7 @@ measures ``/predict`` against a bare echo endpoint (``benchmarks/bench_api.py``)
 
 # No ``from __future__ import annotations``: FastAPI reads the request models, which are built at
 # run time from the schema, from the handlers' evaluated annotations.
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -152,6 +153,13 @@ def create_app(config: Settings | None = None) -> FastAPI:
     invalid = {422: {"model": ValidationErrorResponse, "description": "Invalid fields"}}
     not_ready = {503: {"model": MessageResponse, "description": "No model loaded"}}
 
+    async def scored(records: list[dict[str, Any]], state: Any) -> list[dict[str, Any]]:
+        """The records' outputs, scored with the other requests of this loop iteration."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[dict[str, Any]]] = loop.create_future()
+        rid, started = state.request_id, state.started
+        return await service.submit(records, rid, started, future, loop.call_soon)
+
     @app.exception_handler(RequestValidationError)
     async def validation_failed(request: Request, error: RequestValidationError) -> Response:
         status, detail = client_error(errors(list(error.errors())))
@@ -183,7 +191,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
         state = request.state
         rid = state.request_id
         record = _validated(record_model, await request.body()).model_dump()
-        output = (await service.predict_async([record], rid, state.started))[0]
+        output = (await scored([record], state))[0]
         return _json({**output, "model_version": service.version, "request_id": rid})
 
     @app.post(
@@ -201,7 +209,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
         state = request.state
         rid = state.request_id
         records = [r.model_dump() for r in payload.records]  # type: ignore[attr-defined]
-        outputs = await service.predict_async(records, rid, state.started)
+        outputs = await scored(records, state)
         return _json({"predictions": outputs, "model_version": service.version, "request_id": rid})
 
     @app.get("/model", response_model=ModelResponse, responses=not_ready)

@@ -193,7 +193,13 @@ def load(root: Path, version: str | None = None) -> LoadedModel:
     """Load ``version`` (default: the champion) after checking the artifact's sha256."""
     version = version or champion(root)
     document = verify(root, version)
-    pipeline = joblib.load(root / version / MODEL_FILE)
+    try:
+        pipeline = joblib.load(root / version / MODEL_FILE)
+    except (ImportError, AttributeError) as error:  # the artifact names code this install lacks
+        raise RegistryError(
+            f"model {version} cannot be loaded here ({error}): it was saved by another package "
+            "or other library versions; retrain it (`make train`) in this project"
+        ) from error
     return LoadedModel(pipeline, document, parse_schema(document["schema"]))
 
 

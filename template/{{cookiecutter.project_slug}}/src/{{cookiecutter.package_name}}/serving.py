@@ -6,25 +6,25 @@ refuses it if it was trained on another schema than the one served, compiles its
 If there is no usable model the service still runs, not ready: ``/ready`` answers 503 with the
 reason and predictions 503, so an orchestrator holds traffic back instead of crash-looping.
 
-``Service.predict`` (threads) and ``Service.predict_async`` (event loop) score validated records
-and append one prediction-log row per record before answering, so a returned prediction is a
-logged prediction. Concurrent requests are micro-batched without waiting for one another: the
-requests that arrive while a batch is being scored (threads), or whose handlers run in the same
-event-loop iteration, are scored in one call and logged in one SQLite transaction. Scoring 8
-records costs about 3x one record, so under load each request costs less, and an idle server
-answers a lone request at once. (Writing the log on a separate thread was measured: slower,
-because each batch then pays a thread hand-off and a wake-up of the event loop.)
+``Service.submit`` scores validated records and appends one prediction-log row per record before
+the answer, so a returned prediction is a logged prediction. Both servers run an event loop in one
+thread (uvicorn: asyncio; Flask's server: gevent), and concurrent requests are micro-batched
+without waiting for one another: the requests whose handlers run in the same loop iteration are
+scored in one call and logged in one SQLite transaction, right after them. Scoring 8 records
+costs about 3x one record, so under load each request costs less, and an idle server answers a
+lone request at once. (Measured and dropped: a thread-pool server, which spends more CPU handing
+each request between threads than the batching saves, and writing the log on a separate thread,
+which adds a hand-off and a wake-up of the event loop per batch.)
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from .fast_path import FastModel
 from .observability import AccessLog, Metrics, json_logger
@@ -40,6 +40,24 @@ class NotReady(RuntimeError):
     """No model is loaded; the message says why."""
 
 
+class Future(Protocol):
+    """What ``Service.submit`` needs of a future: asyncio's and gevent's both have it."""
+
+    def done(self) -> bool: ...
+    def set_result(self, result: list[dict[str, Any]]) -> None: ...
+    def set_exception(self, exception: BaseException) -> None: ...
+
+
+F = TypeVar("F", bound=Future)
+
+
+class _Pending(threading.local):
+    """The jobs queued for the next batch: one queue per thread, as each thread runs its loop."""
+
+    def __init__(self) -> None:
+        self.jobs: list[_Job] = []
+
+
 @dataclass
 class _Job:
     """One request's records on their way through a scoring batch."""
@@ -47,7 +65,7 @@ class _Job:
     records: Sequence[dict[str, Any]]
     request_id: str
     started: float
-    future: asyncio.Future[list[dict[str, Any]]] | None = None
+    future: Future
     outputs: list[dict[str, Any]] | None = None
     error: Exception | None = None
 
@@ -76,10 +94,7 @@ class Service:
         self.fast: FastModel | None = None
         self.log: PredictionLog | None = None
         self.error = "not started"
-        self._queue: list[_Job] = []  # threads: waiting for the next batch
-        self._queue_lock = threading.Lock()
-        self._run_lock = threading.Lock()
-        self._pending: list[_Job] = []  # event loop: handlers of this loop iteration
+        self._pending = _Pending()
 
     @property
     def version(self) -> str | None:
@@ -120,55 +135,34 @@ class Service:
         if self.log is not None:
             self.log.close()
 
-    def predict(
-        self, records: Sequence[dict[str, Any]], request_id: str, started: float
-    ) -> list[dict[str, Any]]:
-        """One ``{"prediction", "probabilities"?}`` per record, each logged under the request id.
-
-        For threaded servers: blocks until scored and logged. Requests that arrive while a batch
-        is being scored wait and are scored together in the next one (no added delay when idle).
-        ``started`` is the request's ``time.perf_counter()`` at arrival (for the logged latency).
-        """
-        job = self._job(records, request_id, started)
-        with self._queue_lock:
-            self._queue.append(job)
-        with self._run_lock:
-            if job.outputs is None and job.error is None:  # no other thread has scored it
-                with self._queue_lock:
-                    jobs, self._queue = self._queue, []
-                self._run(jobs)
-        if job.error is not None:
-            raise job.error
-        return job.outputs or []
-
-    async def predict_async(
-        self, records: Sequence[dict[str, Any]], request_id: str, started: float
-    ) -> list[dict[str, Any]]:
-        """``predict`` for an event loop: the requests whose handlers run in the same loop
-        iteration are scored and logged as one batch, right after them."""
-        loop = asyncio.get_running_loop()
-        job = self._job(records, request_id, started, loop.create_future())
-        self._pending.append(job)
-        if len(self._pending) == 1:
-            loop.call_soon(self._run_pending)
-        return await job.future  # type: ignore[misc]
-
-    def _job(
+    def submit(
         self,
         records: Sequence[dict[str, Any]],
         request_id: str,
         started: float,
-        future: asyncio.Future[list[dict[str, Any]]] | None = None,
-    ) -> _Job:
+        future: F,
+        call_soon: Callable[[Callable[[], None]], object],
+    ) -> F:
+        """Queue ``records`` to be scored with the other requests of this event-loop iteration.
+
+        ``future`` (asyncio's or gevent's) gets one ``{"prediction", "probabilities"?}`` per
+        record, each logged under the request id, or the error; ``call_soon`` is the loop's way to
+        run a function after the handlers that are ready now. ``started`` is the request's
+        ``time.perf_counter()`` at arrival (for the logged latency).
+        """
         if self.fast is None or self.log is None or self.model is None:
             raise NotReady(self.error)
-        return _Job(records, request_id, started, future)
+        pending = self._pending.jobs
+        pending.append(_Job(records, request_id, started, future))
+        if len(pending) == 1:
+            call_soon(self._run_pending)
+        return future
 
     def _run_pending(self) -> None:
-        jobs, self._pending = self._pending, []
+        jobs, self._pending.jobs = self._pending.jobs, []
         self._run(jobs)
         for job in jobs:
-            if job.future is None or job.future.done():  # e.g. the client went away
+            if job.future.done():  # e.g. the client went away
                 continue
             if job.error is not None:
                 job.future.set_exception(job.error)

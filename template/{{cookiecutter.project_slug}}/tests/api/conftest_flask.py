@@ -2,7 +2,7 @@
 
 ``call(method, path, json=..., raw=..., headers=...)`` returns ``(status, text, headers)``.
 ``start_api(model_dir)`` opens such a client on another registry; ``live_url`` is the base URL
-of the real server (waitress, in a thread) for tests that need concurrent connections.
+of the real server (``api.http_server``, in a thread) for tests that need concurrent connections.
 """
 
 from __future__ import annotations
@@ -78,20 +78,29 @@ def call(
 def live_url(
     monkeypatch: pytest.MonkeyPatch, model_dir: Path, schema_path: Path, prediction_log_path: Path
 ) -> Iterator[str]:
-    from waitress import create_server
-
     monkeypatch.setenv("MODEL_DIR", str(model_dir))
     monkeypatch.setenv("SCHEMA_PATH", str(schema_path))
     monkeypatch.setenv("PREDICTION_LOG", str(prediction_log_path))
-    from {{ cookiecutter.package_name }}.api import create_app
+    import gevent
+
+    from {{ cookiecutter.package_name }}.api import create_app, http_server
 
     app = create_app()
-    server = create_server(app, host="127.0.0.1", port=0, threads=8, asyncore_use_poll=True)
-    thread = threading.Thread(target=server.run, daemon=True)
+    running: dict[str, Any] = {}
+    started = threading.Event()
+
+    def run() -> None:  # gevent's loop belongs to the thread that runs it
+        server = http_server(app, "127.0.0.1", 0)
+        server.start()
+        running.update(server=server, hub=gevent.get_hub())
+        started.set()
+        server.serve_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    for channel in list(server._map.values()):  # the loop ends once no channel is left
-        channel.handle_close()
-    server.task_dispatcher.shutdown()
+    if not started.wait(timeout=30):
+        raise RuntimeError("the API server did not start")
+    yield f"http://127.0.0.1:{running['server'].server_port}"
+    running["hub"].loop.run_callback_threadsafe(running["server"].stop)
     thread.join(timeout=10)
     app.extensions["service"].stop()

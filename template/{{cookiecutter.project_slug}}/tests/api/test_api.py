@@ -3,10 +3,12 @@ metrics, the prediction log under concurrent load, and rollback."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import io
 import json
 import logging
+import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +21,8 @@ from {{ cookiecutter.package_name }} import registry
 from {{ cookiecutter.package_name }}.fast_path import FastModel
 from {{ cookiecutter.package_name }}.prediction_log import PredictionLog
 from {{ cookiecutter.package_name }}.schema import Schema
+from {{ cookiecutter.package_name }}.serving import Service
+from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.train import TrainingResult
 
 
@@ -310,6 +314,64 @@ def test_concurrent_requests_lose_no_log_row(
     logged = PredictionLog(prediction_log_path).read()
     assert len(logged) == count
     assert set(logged["request_id"]) == set(ids)
+
+
+Requests = list[tuple[str, list[dict[str, Any]]]]
+
+
+def asyncio_loop(service: Service, requests: Requests) -> list[list[dict[str, Any]]]:
+    """Submit ``requests`` from handlers that run in the same asyncio loop iteration."""
+
+    async def handle() -> list[list[dict[str, Any]]]:
+        loop = asyncio.get_running_loop()
+        futures = [
+            service.submit(records, rid, time.perf_counter(), loop.create_future(), loop.call_soon)
+            for rid, records in requests
+        ]
+        return list(await asyncio.gather(*futures))
+
+    return asyncio.run(handle())
+{%- if cookiecutter.serving == "flask" %}
+
+
+def gevent_loop(service: Service, requests: Requests) -> list[list[dict[str, Any]]]:
+    """Submit ``requests`` from greenlets that run in the same gevent loop iteration."""
+    import gevent
+    from gevent.event import AsyncResult
+
+    def handle(rid: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        started = time.perf_counter()
+        return service.submit(records, rid, started, AsyncResult(), gevent.spawn).get()
+
+    greenlets = [gevent.spawn(handle, rid, records) for rid, records in requests]
+    gevent.joinall(greenlets, raise_error=True)
+    return [greenlet.value for greenlet in greenlets]
+{%- endif %}
+
+
+@pytest.mark.parametrize("run", [asyncio_loop{% if cookiecutter.serving == "flask" %}, gevent_loop{% endif %}])
+def test_requests_of_one_loop_iteration_are_scored_and_logged_together(
+    run, model_dir: Path, schema: Schema, schema_path: Path, tmp_path: Path, record
+) -> None:
+    log_path = tmp_path / "predictions.db"
+    config = Settings(model_dir=model_dir, schema_path=schema_path, prediction_log=log_path)
+    service = Service(schema, config).start()
+    assert service.fast is not None
+    sizes: list[int] = []
+    score = service.fast.score
+    service.fast.score = lambda records: (sizes.append(len(records)), score(records))[1]  # type: ignore[method-assign]
+    requests = [(f"request-{n}", [record] * n) for n in (1, 2, 3)]
+    try:
+        outputs = run(service, requests)
+    finally:
+        service.stop()
+    assert sizes == [6]  # one scoring call for the three requests
+    assert [len(output) for output in outputs] == [1, 2, 3]
+    for output in outputs:
+        check_prediction(output[0], schema)
+    logged = PredictionLog(log_path).read()
+    assert logged.groupby("request_id").size().to_dict() == {r: len(x) for r, x in requests}
+    assert logged["timestamp"].nunique() == 1  # one batch, one transaction
 
 
 def test_after_rollback_a_restarted_api_serves_the_previous_champion(
