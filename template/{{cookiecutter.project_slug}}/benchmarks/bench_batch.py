@@ -7,13 +7,12 @@ Parquet, with and without the prediction log. Each run is a fresh process, so it
 resident memory is its own: memory should stay flat from 100k to 1M rows (the file is
 streamed in chunks). Targets: >= 100k rows/s; the figures are printed, never asserted.
 
-Measured on the default binary model, 2 cores (load average 1.3-2.7 during the run), rows/s
-and peak MB at 100k / 1M rows: CSV 135k / 167k without the log, 73k / 92k with it; Parquet
-160k / 253k without, 89k / 109k with; peak 323-457 MB, flat in the input size (+0-7%).
-With the log on, the model is held to one native thread so the log's writer thread has a core
-(92k against 69k rows/s on 1M CSV rows), and rows go to SQLite in multi-row INSERTs (97k
-against 88k). Logged CSV stays under 100k rows/s: parsing text and building each row's JSON
-cost the main thread about 4 us a row more than Parquet.
+Measured on the default binary model, 2 cores, otherwise idle; rows/s and peak MB at 100k / 1M
+rows: CSV 141k / 213k without the log, 90k / 121k with it; Parquet 179k / 274k without,
+96k / 134k with; peak 316-442 MB, flat in the input size (+0-10%). At 100k rows (two chunks)
+a run's fixed costs weigh more: the first chunk's scoring and the last chunk's logging overlap
+nothing. With the log on, a worker thread builds each chunk's JSON (with Arrow) and writes it
+to SQLite while the main thread scores the next chunk; CSV numbers are parsed by Arrow.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from {{ cookiecutter.package_name }}.data import read_csv
 from {{ cookiecutter.package_name }}.predict import (
     PredictionError,
     batch_request_id,
+    canonical_features,
+    json_records,
     predict_file,
     predict_frame,
 )
@@ -134,6 +137,46 @@ def test_rerun_is_idempotent_output_bytes_and_log_rows(
         assert sum(outputs["probabilities"].values()) == pytest.approx(1.0)
     else:
         assert np.isfinite(outputs["prediction"])
+
+
+def test_logged_batch_rows_hold_exactly_the_scored_inputs_and_outputs(
+    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    frame = _scoring_input(sample, schema, 80)
+    frame.to_csv(tmp_path / "input.csv", index=False)
+    log = PredictionLog(tmp_path / "log.db")
+    predict_file(loaded, tmp_path / "input.csv", tmp_path / "p.csv", log=log, chunk_rows=30)
+    logged = log.read(source="batch").sort_values("item")
+    expected = canonical_features(read_csv(tmp_path / "input.csv"), schema)
+    inputs = pd.DataFrame(logged["inputs"].tolist(), columns=schema.feature_names)
+    pd.testing.assert_frame_equal(inputs, expected, check_dtype=False)
+    scored = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
+    outputs = logged["outputs"].tolist()
+    if schema.is_classification:
+        assert [o["prediction"] for o in outputs] == scored["prediction"].astype(str).tolist()
+        for name in schema.classes:
+            assert [o["probabilities"][name] for o in outputs] == scored[f"proba_{name}"].tolist()
+    else:
+        assert [o["prediction"] for o in outputs] == scored["prediction"].tolist()
+
+
+def test_json_records_escape_text_and_null_missing_or_non_finite_numbers() -> None:
+    frame = pd.DataFrame(
+        {
+            "text": ['say "hi"', "back\\slash", "line\nbreak", "café", None],
+            "number": [0.1 + 0.2, 1e-7, float("nan"), float("inf"), -1e300],
+            "flag": [True, False, None, True, False],
+            "count": [1, 2, 3, 4, 5],
+        }
+    )
+    assert [json.loads(line) for line in json_records(frame)] == [
+        {"text": 'say "hi"', "number": 0.1 + 0.2, "flag": True, "count": 1},
+        {"text": "back\\slash", "number": 1e-7, "flag": False, "count": 2},
+        {"text": "line\nbreak", "number": None, "flag": None, "count": 3},
+        {"text": "café", "number": None, "flag": True, "count": 4},
+        {"text": None, "number": -1e300, "flag": False, "count": 5},
+    ]
+    assert json_records(frame.iloc[:0]) == []
 
 
 def test_a_log_failure_ends_the_run_and_leaves_no_output(

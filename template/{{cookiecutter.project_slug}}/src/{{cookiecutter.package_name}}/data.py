@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .features import category_text
+from .features import category_text, numbers
 from .schema import Column, Schema
 
 VIOLATION_COLUMNS = ["column", "check", "expected", "count", "examples"]
@@ -133,17 +133,22 @@ def _expectation(column: Column, check: str) -> str:
     }[check]
 
 
-def _check_column(column: Column, values: pd.Series) -> list[tuple[str, pd.Series]]:
-    """(check name, offending values) for each failed check on one column."""
+def _check_column(
+    column: Column, values: pd.Series, whole_file: bool = True
+) -> list[tuple[str, pd.Series]]:
+    """(check name, offending values) for each failed check on one column.
+
+    ``whole_file=False`` skips the checks that need all the rows (unique ids).
+    """
     problems: list[tuple[str, pd.Series]] = []
     present = values[values.notna()]
     if not column.nullable and len(present) < len(values):
         problems.append(("not_null", values[values.isna()].astype(object)))
     if column.type == "numeric":
-        numbers = pd.to_numeric(present, errors="coerce")
-        problems.append(("numeric_type", present[numbers.isna()]))
-        finite = numbers[numbers.notna()]
-        problems.append(("finite", finite[~np.isfinite(finite.astype(float))]))
+        parsed = numbers(present)
+        problems.append(("numeric_type", present[parsed.isna()]))
+        finite = parsed[parsed.notna()]
+        problems.append(("finite", finite[~np.isfinite(finite)]))
         if column.min is not None:
             problems.append(("min", finite[finite < column.min]))
         if column.max is not None:
@@ -154,7 +159,7 @@ def _check_column(column: Column, values: pd.Series) -> list[tuple[str, pd.Serie
     elif column.type == "boolean":
         allowed = {"0", "1", "0.0", "1.0", "true", "false"}
         problems.append(("boolean", present[~present.astype(str).str.lower().isin(allowed)]))
-    if column.role == "id":
+    if column.role == "id" and whole_file:
         problems.append(("unique", present[present.duplicated()]))
     return [(check, bad) for check, bad in problems if len(bad)]
 

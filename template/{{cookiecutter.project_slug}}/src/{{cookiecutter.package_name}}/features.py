@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_selection import (
@@ -46,6 +48,21 @@ def category_text(value: object) -> str:
     return str(value)
 
 
+def numbers(values: pd.Series) -> pd.Series:
+    """``values`` as floats, NaN where missing or not a number (``pd.to_numeric``, coerced).
+
+    Text that is all numbers is parsed by Arrow: several times faster than pandas, same values.
+    """
+    if not pd.api.types.is_numeric_dtype(values):
+        try:
+            parsed = pc.cast(pa.array(values, type=pa.string(), from_pandas=True), pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # a value that is not a number, or not text: pandas makes it NaN
+        else:
+            return pd.Series(parsed.to_numpy(zero_copy_only=False), values.index, float)
+    return pd.to_numeric(values, errors="coerce").astype(float)
+
+
 def coerce_types(df: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
     """Give each feature the dtype the pipeline expects, whatever the source (CSV, JSON).
 
@@ -75,7 +92,7 @@ def coerce_types(df: pd.DataFrame, types: dict[str, str]) -> pd.DataFrame:
             )
             out[name] = mapped.astype(float)
         else:
-            out[name] = pd.to_numeric(values, errors="coerce").astype(float)
+            out[name] = numbers(values)
     return out
 
 

@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from threadpoolctl import threadpool_limits
 
 from .data import _check_column, _expectation
-from .features import category_text
+from .features import category_text, numbers
 from .prediction_log import PredictionLog, timestamp
 from .registry import LoadedModel, sha256
 from .schema import Schema
@@ -40,8 +41,6 @@ PROBABILITY_PREFIX = "proba_"
 DEFAULT_CHUNK_ROWS = 50_000
 #: First columns of a rejects file: the row's position in the input (0 = first data row), why.
 REJECT_COLUMNS = ["row", "reason"]
-#: Checks that need the whole file (unique ids) are not row problems: scoring does not need them.
-_WHOLE_FILE_CHECKS = {"unique", "present"}
 _BOOLEAN_TEXT = {"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0, "1.0": 1.0, "0.0": 0.0}
 _BOOLEAN_VALUES = [*_BOOLEAN_TEXT, 0, 1]
 
@@ -80,7 +79,7 @@ def canonical_features(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     for column in schema.features:
         values = df[column.name]
         if column.type == "numeric":
-            out[column.name] = pd.to_numeric(values, errors="coerce").astype(float)
+            out[column.name] = numbers(values)
         elif column.type == "boolean":
             if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
                 out[column.name] = values.astype(float)
@@ -109,9 +108,7 @@ def row_problems(df: pd.DataFrame, schema: Schema) -> pd.Series:
         if column.type in ("categorical", "boolean"):  # only values not plainly valid
             allowed = column.categories if column.type == "categorical" else _BOOLEAN_VALUES
             values = values[~values.isin(list(allowed or ()))]
-        for check_name, bad in _check_column(column, values):
-            if check_name in _WHOLE_FILE_CHECKS:
-                continue
+        for check_name, bad in _check_column(column, values, whole_file=False):
             text = f"{column.name}: {check_name} (expected {_expectation(column, check_name)})"
             reasons.append(pd.Series(text, index=bad.index, dtype=object))
     if not reasons:
@@ -152,18 +149,50 @@ def _arrow_schema(model: LoadedModel) -> pa.Schema:
     return pa.schema(fields)
 
 
+def _json_values(values: pd.Series) -> pa.Array:
+    """Each value as JSON text: a number (null if missing or not finite), a quoted string, null."""
+    array = pa.array(values, from_pandas=True)
+    kind = array.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        array = array.cast(pa.string())
+        # Control characters (rare) need JSON's escapes: leave those columns to ``json``.
+        if pc.any(pc.match_substring_regex(array, "[\\x00-\\x1f]")).as_py():
+            return pa.array([json.dumps(v) for v in array.to_pylist()], pa.string())
+        escaped = pc.replace_substring(pc.replace_substring(array, "\\", "\\\\"), '"', '\\"')
+        text = pc.binary_join_element_wise('"', escaped, '"', "")
+    else:
+        if pa.types.is_floating(kind):
+            array = pc.if_else(pc.is_finite(array), array, pa.scalar(None, kind))
+        text = pc.cast(array, pa.string())
+    return pc.fill_null(text, "null")
+
+
+def _json_objects(fields: dict[str, pa.Array]) -> pa.Array:
+    """Row-wise JSON objects from equal-length arrays of JSON texts, one per key."""
+    parts: list[Any] = []
+    for index, (name, texts) in enumerate(fields.items()):
+        parts += [("{" if index == 0 else ",") + json.dumps(name) + ":", texts]
+    return pc.binary_join_element_wise(*parts, "}", "")
+
+
+def json_records(frame: pd.DataFrame) -> list[str]:
+    """One compact JSON object per row (the logged inputs), built column by column by Arrow.
+
+    Half the time of ``DataFrame.to_json``, and every float keeps all its digits. Missing and
+    non-finite numbers are null.
+    """
+    return _json_objects({n: _json_values(frame[n]) for n in frame.columns}).to_pylist()
+
+
 def _outputs_json(model: LoadedModel, scored: pd.DataFrame) -> list[str]:
     """The logged outputs, shaped like an API response: prediction (and probabilities)."""
-    if not model.schema.is_classification:
-        return scored[["prediction"]].to_json(orient="records", lines=True).splitlines()
-    probabilities = scored[[c for c in scored.columns if c.startswith(PROBABILITY_PREFIX)]]
-    probabilities = probabilities.rename(columns=lambda c: c[len(PROBABILITY_PREFIX) :])
-    lines = probabilities.to_json(orient="records", lines=True).splitlines()
-    labels = {c: json.dumps(c) for c in probabilities.columns}
-    return [
-        '{"prediction":' + labels[p] + ',"probabilities":' + q + "}"
-        for p, q in zip(scored["prediction"].tolist(), lines, strict=True)
-    ]
+    fields = {"prediction": _json_values(scored["prediction"])}
+    if model.schema.is_classification:
+        probabilities = [c for c in scored.columns if c.startswith(PROBABILITY_PREFIX)]
+        fields["probabilities"] = _json_objects(
+            {c[len(PROBABILITY_PREFIX) :]: _json_values(scored[c]) for c in probabilities}
+        )
+    return _json_objects(fields).to_pylist()
 
 
 def _log_rows(
@@ -173,7 +202,7 @@ def _log_rows(
     scored: pd.DataFrame,
     latency_ms: float,
 ) -> Iterator[tuple[Any, ...]]:
-    inputs = features.to_json(orient="records", lines=True).splitlines()
+    inputs = json_records(features)
     return zip(
         repeat(request_id),
         features.index.tolist(),
@@ -199,21 +228,29 @@ def _set_aside(chunk: pd.DataFrame, schema: Schema, rejects: AtomicWriter) -> pd
 
 
 class _BackgroundLog:
-    """Appends each chunk's log rows on a worker thread while the next chunk is scored.
+    """Builds and appends each chunk's log rows on a worker thread while the next chunk is scored.
 
-    SQLite releases the GIL while it writes, so logging overlaps scoring. At most one chunk
-    waits, so memory stays bounded; a write error surfaces on the next ``append`` or ``close``.
+    Arrow builds the JSON and SQLite writes without holding the GIL, so logging overlaps the
+    scoring of the next chunk. At most one chunk waits, so memory stays bounded; a write error
+    surfaces on the next ``append`` or on ``close``.
     """
 
-    def __init__(self, log: PredictionLog) -> None:
+    def __init__(self, log: PredictionLog, request_id: str, model: LoadedModel) -> None:
         self._log = log
+        self._request_id = request_id
+        self._model = model
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prediction-log")
         self._pending: Future[int] | None = None
         self.logged = 0
 
-    def append(self, rows: list[tuple[Any, ...]]) -> None:
+    def append(self, features: pd.DataFrame, scored: pd.DataFrame, latency_ms: float) -> None:
+        """Log a chunk (the frames are not modified afterwards: the worker reads them)."""
         self._wait()
-        self._pending = self._pool.submit(self._log.append_rows, rows)
+        self._pending = self._pool.submit(self._write, features, scored, latency_ms)
+
+    def _write(self, features: pd.DataFrame, scored: pd.DataFrame, latency_ms: float) -> int:
+        rows = _log_rows(self._request_id, self._model, features, scored, latency_ms)
+        return self._log.append_rows(rows)
 
     def _wait(self) -> None:
         if self._pending is not None:
@@ -269,12 +306,14 @@ def predict_file(
     missing = [name for name in wanted if name not in columns(input_path)]
     if missing:
         raise TableError(f"{input_path} is missing column(s): {', '.join(missing)}")
-    request_id = batch_request_id(input_path, model.version) if log is not None else None
     output = AtomicWriter(output_path, _arrow_schema(model))
     rejects = AtomicWriter(rejects_path)
-    background = _BackgroundLog(log) if log is not None else None
-    # While the log's writer thread works, the model's native threads leave it a core: measured
-    # on 2 cores, 1M CSV rows logged at 92k rows/s instead of 69k (unlogged runs use them all).
+    request_id, background = None, None
+    if log is not None:
+        request_id = batch_request_id(input_path, model.version)
+        background = _BackgroundLog(log, request_id, model)
+    # While the log's worker thread works, the model's native threads leave it a core (measured
+    # on 2 cores when the main thread still built the JSON: 92k rows/s instead of 69k).
     threads = max(1, (os.cpu_count() or 1) - 1) if background is not None else None
     rows = 0
     try:
@@ -292,9 +331,8 @@ def predict_file(
                     scored.insert(0, schema.id, valid[schema.id].to_numpy())
                 scored["model_version"] = model.version
                 output.write(scored)
-                if background is not None and request_id is not None:
-                    chunk_log = _log_rows(request_id, model, features, scored, latency_ms)
-                    background.append(list(chunk_log))
+                if background is not None:
+                    background.append(features, scored, latency_ms)
             if background is not None:
                 background.close()
         if rows == 0:

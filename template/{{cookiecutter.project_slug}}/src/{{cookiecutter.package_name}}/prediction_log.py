@@ -125,9 +125,9 @@ class PredictionLog:
     def append_rows(self, rows: Iterable[tuple[Any, ...]]) -> int:
         """Write rows in ``COLUMNS`` order (inputs/outputs as JSON text) in one transaction.
 
-        Rows go in multi-row INSERT statements, a few API requests' rows in a single one: each
-        statement is one release of the GIL while SQLite works, and in a threaded server each
-        release may hand the GIL to another thread.
+        Rows go in multi-row INSERT statements, a few API requests' rows in a single one: SQLite
+        works on a whole statement without the GIL (batch scoring's log worker writes while the
+        main thread scores), and the API pays one statement per micro-batch.
         """
         rows = list(rows)
         connection = self._connection
