@@ -16,6 +16,7 @@ from {{ cookiecutter.package_name }}.data import read_csv
 from {{ cookiecutter.package_name }}.features import (
     build_preprocessor,
     coerce_types,
+    numbers,
 )
 from {{ cookiecutter.package_name }}.schema import Schema
 from {{ cookiecutter.package_name }}.train import (
@@ -78,6 +79,17 @@ def test_coerce_types_typed_columns_give_what_the_per_value_rules_give() -> None
     pd.testing.assert_frame_equal(out, coerce_types(raw.astype(object), types))
     assert out["b"].tolist()[:2] == [1.0, 0.0] and out["b"].iloc[2:].isna().all()
     assert out["c"].dtype == object and out["c"].tolist()[2:] == ["b", "c", "d"]
+
+
+@pytest.mark.parametrize("dtype", [object, "str"])
+def test_numbers_parse_text_as_pandas_does_whichever_parser_runs(dtype) -> None:
+    clean = pd.Series(["12.19", "-0.5", "1e3", None, "+7", ".25"], dtype=dtype)
+    dirty = pd.Series(["12.19", "oops", " 3", None, "1_0"], dtype=dtype)
+    for text in (clean, dirty):  # clean text goes through Arrow, dirty through pandas
+        expected = pd.to_numeric(text, errors="coerce").astype(float)
+        pd.testing.assert_series_equal(numbers(text), expected)
+    mixed = pd.Series([1.5, "2.5", None], dtype=object)
+    assert numbers(mixed).tolist()[:2] == [1.5, 2.5] and np.isnan(numbers(mixed).iloc[2])
 
 
 def test_csv_round_trip_gives_identical_features(
