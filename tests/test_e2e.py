@@ -249,7 +249,18 @@ class Server:
     def __exit__(self, *exc) -> None:
         self.process.terminate()
         self.process.wait(timeout=20)
+        self.log.seek(0)
+        lines = self.log.read().decode(errors="replace").splitlines()
         self.log.close()
+        if exc[0] is None:  # everything the server wrote, its own start and stop too, is JSON
+            assert all(is_json_object(line) for line in lines), "\n".join(lines[-20:])
+
+
+def is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
 
 
 def logged_request_ids(project: Path) -> list[str]:

@@ -5,7 +5,7 @@ champion is loaded once at startup (lifespan) from ``$MODEL_DIR``. Interactive d
 
 - ``GET /health``: liveness. ``GET /ready``: 200 once the model is loaded and verified, else 503.
 - ``POST /predict``: one record. ``POST /predict/batch``: ``{"records": [...]}``, up to
-  ``$MAX_BATCH_SIZE`` (more: 413).
+  ``$MAX_BATCH_SIZE`` (more: 413). Bodies over ``$MAX_BODY_BYTES`` get a 413 too.
 - ``GET /model``: version, training time, metrics, schema, lineage, sha256. ``GET /metrics``.
 
 Bad input is a 4xx, never a 5xx: 422 with field-level ``detail`` for invalid fields (NaN and
@@ -42,11 +42,12 @@ from .contract import (
     ReadyResponse,
     ValidationErrorResponse,
     batch_model,
+    body_too_large,
     client_error,
     errors,
     request_model,
 )
-from .observability import UNMATCHED, request_id
+from .observability import UNMATCHED, json_log_config, request_id
 from .prediction_log import to_json
 from .registry import champion, verify
 from .schema import load_schema
@@ -71,8 +72,16 @@ def _validated(model: type[BaseModel], body: bytes) -> BaseModel:
         raise RequestValidationError(details) from None
 
 
+class _BodyTooLarge(Exception):
+    """The request body is over ``MAX_BODY_BYTES``."""
+
+
 class RequestContext:
-    """ASGI middleware: request id in, ``X-Request-ID`` out, then metrics and a JSON log line."""
+    """ASGI middleware: request id in, ``X-Request-ID`` out, then metrics and a JSON log line.
+
+    Bodies over ``MAX_BODY_BYTES`` get a 413: by their ``Content-Length`` before they are read,
+    or as soon as the bytes received (chunked uploads) pass the limit.
+    """
 
     def __init__(self, app: ASGIApp, service: Service) -> None:
         self.app = app
@@ -87,6 +96,15 @@ class RequestContext:
         rid = request_id(header.decode("latin-1") if header else None)
         scope.setdefault("state", {}).update(request_id=rid, started=started)
         status = 500
+        limit, received = self.service.settings.max_body_bytes, 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _BodyTooLarge
+            return message
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -98,7 +116,15 @@ class RequestContext:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            length = next((v for k, v in scope["headers"] if k == b"content-length"), b"0")
+            if length.isdigit() and int(length) > limit:  # refused unread
+                raise _BodyTooLarge
+            await self.app(scope, receive_limited, send_with_id)
+        except _BodyTooLarge:
+            if status != 500:
+                raise
+            response = _json({"detail": body_too_large(limit)}, 413)
+            await response(scope, receive, send_with_id)
         except Exception:
             self.service.logger.exception("unhandled error", extra={"request_id": rid})
             if status != 500:  # the response has started: nothing more can be sent
@@ -152,6 +178,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContext, service=service)
     invalid = {422: {"model": ValidationErrorResponse, "description": "Invalid fields"}}
     not_ready = {503: {"model": MessageResponse, "description": "No model loaded"}}
+    too_large = {413: {"model": MessageResponse, "description": "Body over MAX_BODY_BYTES"}}
 
     async def scored(records: list[dict[str, Any]], state: Any) -> list[dict[str, Any]]:
         """The records' outputs, scored with the other requests of this loop iteration."""
@@ -183,7 +210,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     @app.post(
         "/predict",
         response_model=PredictionResponse,
-        responses={**invalid, **not_ready, 400: {"model": MessageResponse}},
+        responses={**invalid, **not_ready, **too_large, 400: {"model": MessageResponse}},
         openapi_extra={"requestBody": _body_schema(record_model)},
     )
     async def predict(request: Request) -> Response:
@@ -201,7 +228,10 @@ def create_app(config: Settings | None = None) -> FastAPI:
             **invalid,
             **not_ready,
             400: {"model": MessageResponse},
-            413: {"model": MessageResponse, "description": "More records than MAX_BATCH_SIZE"},
+            413: {
+                "model": MessageResponse,
+                "description": "More records than MAX_BATCH_SIZE, or a body over MAX_BODY_BYTES",
+            },
         },
     )
     async def predict_batch(payload: batch_request, request: Request) -> Response:  # type: ignore[valid-type]
@@ -248,5 +278,5 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
         host=host,
         port=port,
         access_log=False,
-        log_level=config.log_level.lower(),
+        log_config=json_log_config(["uvicorn"], config.log_level),
     )

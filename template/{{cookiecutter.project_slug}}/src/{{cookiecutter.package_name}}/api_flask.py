@@ -5,7 +5,7 @@ the champion once from ``$MODEL_DIR`` (``registry.load`` verifies its checksum).
 
 - ``GET /health``: liveness. ``GET /ready``: 200 once the model is loaded and verified, else 503.
 - ``POST /predict``: one record. ``POST /predict/batch``: ``{"records": [...]}``, up to
-  ``$MAX_BATCH_SIZE`` (more: 413).
+  ``$MAX_BATCH_SIZE`` (more: 413). Bodies over ``$MAX_BODY_BYTES`` get a 413 too.
 - ``GET /model``: version, training time, metrics, schema, lineage, sha256. ``GET /metrics``.
 
 Bad input is a 4xx, never a 5xx: 422 with field-level ``detail`` for invalid fields (NaN and
@@ -22,6 +22,7 @@ application spends on it.)
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 import time
@@ -32,9 +33,9 @@ from flask import Flask, Response, g, request
 from gevent.event import AsyncResult
 from gevent.pywsgi import WSGIServer
 from pydantic import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from .contract import batch_model, client_error, errors, request_model
+from .contract import batch_model, body_too_large, client_error, errors, request_model
 from .observability import REQUEST_ID_HEADER, UNMATCHED, request_id
 from .prediction_log import to_json
 from .registry import champion, verify
@@ -58,7 +59,16 @@ def create_app(config: Settings | None = None) -> Flask:
     record_model = request_model(schema)
     batch_request = batch_model(record_model, config.max_batch_size)
     app = Flask(__name__)
+    # Longer bodies get a 413 unread; one byte over the limit is read to tell a chunked
+    # upload (no Content-Length) that is too large from one that fits.
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes + 1
     app.extensions["service"] = service
+
+    def body() -> bytes:
+        data = request.get_data(cache=False)
+        if len(data) > config.max_body_bytes:
+            raise RequestEntityTooLarge
+        return data
 
     def scored(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The records' outputs, scored with the other requests of this loop iteration."""
@@ -83,6 +93,10 @@ def create_app(config: Settings | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         return _json({"detail": error.description}, error.code or 500)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(error: RequestEntityTooLarge) -> Response:
+        return _json({"detail": body_too_large(config.max_body_bytes)}, 413)
 
     @app.errorhandler(Exception)
     def server_error(error: Exception) -> Response:
@@ -109,13 +123,13 @@ def create_app(config: Settings | None = None) -> Flask:
 
     @app.post("/predict")
     def predict() -> Response:
-        record = record_model.model_validate_json(request.get_data(cache=False)).model_dump()
+        record = record_model.model_validate_json(body()).model_dump()
         output = scored([record])[0]
         return _json({**output, "model_version": service.version, "request_id": g.request_id})
 
     @app.post("/predict/batch")
     def predict_batch() -> Response:
-        payload = batch_request.model_validate_json(request.get_data(cache=False))
+        payload = batch_request.model_validate_json(body())
         records = [r.model_dump() for r in payload.records]  # type: ignore[attr-defined]
         outputs = scored(records)
         return _json(
@@ -144,7 +158,8 @@ class _Server(WSGIServer):
 
 def http_server(app: Any, host: str, port: int) -> WSGIServer:
     """``app`` on gevent's WSGI server (not started); port 0 picks a free port."""
-    return _Server((host, port), app, log=None)
+    # The access log is the app's own; the server's errors go to the app's JSON logger.
+    return _Server((host, port), app, log=None, error_log=logging.getLogger(f"{__package__}.api"))
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
@@ -156,9 +171,12 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     config = settings()
     verify(config.model_dir, champion(config.model_dir))
     app = create_app(config)
+    service = app.extensions["service"]
     server = http_server(app, host, port)
+    server.start()
+    service.logger.info("serving on http://%s:%d", host, server.server_port)
     gevent.signal_handler(signal.SIGTERM, server.stop)
     try:
         server.serve_forever()
     finally:
-        app.extensions["service"].stop()
+        service.stop()

@@ -158,6 +158,11 @@ def errors(error: ValidationError | list[dict[str, Any]]) -> list[dict[str, Any]
     return [{"loc": list(e["loc"]), "msg": str(e["msg"]), "type": str(e["type"])} for e in items]
 
 
+def body_too_large(limit: int) -> str:
+    """The 413 ``detail`` for a request body over ``MAX_BODY_BYTES``."""
+    return f"request body over {limit} bytes; at most MAX_BODY_BYTES={limit} are accepted"
+
+
 def client_error(details: list[dict[str, Any]]) -> tuple[int, Any]:
     """Status and ``detail`` of a request that failed validation with ``details``: 413 for too
     many records, 400 for a body that is not JSON, else 422 with the field-level errors."""

@@ -4,7 +4,7 @@ Every command and both web servers read their locations and limits here, so each
 variable is named once::
 
     MODEL_DIR=models  SCHEMA_PATH=configs/schema.yaml  PREDICTION_LOG=logs/predictions.db
-    PREDICTION_LOG_RETENTION_DAYS=90  MAX_BATCH_SIZE=1000  LOG_LEVEL=INFO
+    PREDICTION_LOG_RETENTION_DAYS=90  MAX_BATCH_SIZE=1000  MAX_BODY_BYTES=10485760  LOG_LEVEL=INFO
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     prediction_log: Path = Field(Path("logs/predictions.db"), description="SQLite prediction log")
     prediction_log_retention_days: int = Field(90, ge=1, description="older entries are pruned")
     max_batch_size: int = Field(1000, ge=1, description="records allowed in one batch request")
+    max_body_bytes: int = Field(10 * 2**20, ge=1, description="largest request body (else 413)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import http.client
 import io
 import json
 import logging
@@ -153,6 +154,45 @@ def test_batch_limits(start_api, model_dir: Path, monkeypatch: pytest.MonkeyPatc
         )
         assert status == 422
         assert any(e["loc"][-2:] == [1, "x"] for e in json.loads(text)["detail"])
+
+
+def test_body_over_the_size_limit_is_refused_unread(
+    start_api, model_dir: Path, monkeypatch: pytest.MonkeyPatch, record
+) -> None:
+    size = len(json.dumps(record))
+    monkeypatch.setenv("MAX_BODY_BYTES", str(size))
+    with start_api(model_dir) as call:
+        assert call("POST", "/predict", raw=json.dumps(record))[0] == 200
+        status, text, headers = call("POST", "/predict", raw=json.dumps(record) + " ")
+        assert status == 413 and f"MAX_BODY_BYTES={size}" in json.loads(text)["detail"]
+        assert headers["x-request-id"]
+        status, _, _ = call("POST", "/predict/batch", json={"records": [record] * 2})
+        assert status == 413
+
+
+def test_chunked_body_over_the_size_limit_is_refused(
+    monkeypatch: pytest.MonkeyPatch, record, request: pytest.FixtureRequest
+) -> None:
+    body = json.dumps(record).encode()
+    monkeypatch.setenv("MAX_BODY_BYTES", str(len(body)))
+    base = request.getfixturevalue("live_url")  # started after the limit is set
+    host, port = base.removeprefix("http://").split(":")
+
+    def post_chunked(data: bytes) -> tuple[int, dict[str, Any]]:
+        """POST without a Content-Length: the server learns the size only by reading."""
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        chunks = (data[i : i + 16] for i in range(0, len(data), 16))
+        headers = {"Content-Type": "application/json"}
+        connection.request("POST", "/predict", chunks, headers, encode_chunked=True)
+        response = connection.getresponse()
+        try:
+            return response.status, json.loads(response.read())
+        finally:
+            connection.close()
+
+    assert post_chunked(body)[0] == 200
+    status, answer = post_chunked(body + b" ")
+    assert status == 413 and f"MAX_BODY_BYTES={len(body)}" in answer["detail"]
 
 
 def test_model_card(call, loaded) -> None:
