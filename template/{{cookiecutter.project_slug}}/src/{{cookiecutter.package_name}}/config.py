@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -16,6 +16,9 @@ Family = Literal["linear", "hist_gradient_boosting", "random_forest"]
 Scalar = int | float | str | bool | None
 
 FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class ConfigError(ValueError):
@@ -131,13 +134,26 @@ class TrainConfig(BaseModel):
         return self
 
 
-def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> TrainConfig:
-    """Read and validate the training config YAML."""
+def read_model(path: Path | str, model: type[M], what: str) -> M:
+    """``path``'s YAML validated by ``model``; ConfigError naming the file and each problem.
+
+    ``what`` names the file in messages, e.g. "training config".
+    """
     file = Path(path)
     try:
         raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        return TrainConfig.model_validate(raw)
+        return model.model_validate(raw)
     except FileNotFoundError:
-        raise ConfigError(f"training config not found: {file}") from None
-    except (yaml.YAMLError, ValidationError) as error:
-        raise ConfigError(f"invalid training config {file}: {error}") from None
+        raise ConfigError(f"{what} not found: {file}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{what} {file} is not valid YAML: {error}") from None
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in error.errors()
+        )
+        raise ConfigError(f"invalid {what} {file}: {problems}") from None
+
+
+def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> TrainConfig:
+    """Read and validate the training config YAML."""
+    return read_model(path, TrainConfig, "training config")

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sklearn.pipeline import Pipeline
 
 from . import drift
+from .config import ConfigError, read_model
 from .predict import canonical_features, predict_frame, row_problems
 from .prediction_log import PredictionLog
 from .registry import LoadedModel
@@ -69,19 +69,10 @@ class MonitorConfig(BaseModel):
 
 def load_monitor_config(path: Path | str = DEFAULT_CONFIG_PATH) -> MonitorConfig:
     """Read and validate the thresholds; MonitorError with a one-line reason if invalid."""
-    file = Path(path)
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        return MonitorConfig.model_validate(raw)
-    except FileNotFoundError:
-        raise MonitorError(f"monitoring config not found: {file}") from None
-    except yaml.YAMLError as error:
-        raise MonitorError(f"monitoring config {file} is not valid YAML: {error}") from None
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in error.errors()
-        )
-        raise MonitorError(f"invalid monitoring config {file}: {problems}") from None
+        return read_model(path, MonitorConfig, "monitoring config")
+    except ConfigError as error:
+        raise MonitorError(str(error)) from None
 
 
 def _profile(values: pd.Series, kind: str) -> dict[str, Any]:
