@@ -80,7 +80,8 @@ class RequestContext:
     """ASGI middleware: request id in, ``X-Request-ID`` out, then metrics and a JSON log line.
 
     Bodies over ``MAX_BODY_BYTES`` get a 413: by their ``Content-Length`` before they are read,
-    or as soon as the bytes received (chunked uploads) pass the limit.
+    or as soon as the bytes received (chunked uploads) pass the limit. (FastAPI's own
+    ``max_body_size`` answers the first case in plain text, not JSON.)
     """
 
     def __init__(self, app: ASGIApp, service: Service) -> None:
