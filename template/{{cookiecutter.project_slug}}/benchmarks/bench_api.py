@@ -17,16 +17,16 @@ It asserts nothing: timings depend on the machine; read them against the targets
 Needs a trained champion (``make train``). Predictions are logged to a temporary database.
 
 Measured when this was written (2 vCPUs, otherwise idle; binary default config, champion
-HistGradientBoosting; 8 connections, 30 s per server):
+HistGradientBoosting; 8 connections, 30 s per server; three runs each, alternating):
 
-    fastapi/uvicorn  echo 5458 req/s (183 us CPU)  predict 2731 req/s (363 us CPU)
-                     p50 2.75 ms  p99 5.85 ms  ratio 0.50 (0.50 to 0.59 over three runs)
-    flask/gevent     echo 4905 req/s (203 us CPU)  predict 2568 req/s (386 us CPU)
-                     p50 2.78 ms  p99 7.37 ms  ratio 0.52 (0.52 to 0.55 over three runs)
+    fastapi/uvicorn  echo 4775-5107 req/s (195-209 us CPU)  predict 2578-2675 req/s (371-385 us)
+                     p50 2.82-2.91 ms  p99 5.37-6.18 ms  ratio 0.50 to 0.55
+    flask/gevent     echo 4422-4822 req/s (207-226 us CPU)  predict 2453-2746 req/s (362-405 us)
+                     p50 2.66-2.89 ms  p99 5.98-7.30 ms  ratio 0.52 to 0.58
 
-Both meet the targets, narrowly for the ratio. (Flask on waitress, a thread pool, managed 1299
-req/s and a ratio of 0.39: it spent 230 us of system time a request handing the GIL between
-threads.)
+Both meet the targets, the ratio with little margin: a busy machine moves it by +-0.05 (one
+earlier FastAPI run gave 0.44). Flask on waitress, a thread pool, managed 1299 req/s and a ratio
+of 0.39: it spent 230 us of system time a request handing the GIL between threads.
 """
 
 from __future__ import annotations
