@@ -9,10 +9,11 @@ streamed in chunks). Targets: >= 100k rows/s; the figures are printed, never ass
 
 Measured on the default binary model, 2 cores, otherwise idle; rows/s and peak MB at 100k / 1M
 rows: CSV 141k / 213k without the log, 90k / 121k with it; Parquet 179k / 274k without,
-96k / 134k with; peak 316-442 MB, flat in the input size (+0-10%). At 100k rows (two chunks)
-a run's fixed costs weigh more: the first chunk's scoring and the last chunk's logging overlap
-nothing. With the log on, a worker thread builds each chunk's JSON (with Arrow) and writes it
-to SQLite while the main thread scores the next chunk; CSV numbers are parsed by Arrow.
+96k / 134k with; peak 316-442 MB, flat in the input size (+6-12% for 10x the rows). At 100k
+rows (two chunks) a run's fixed costs weigh more: the first chunk's scoring and the last chunk's
+logging overlap nothing. With the log on, a worker thread builds each chunk's JSON (with Arrow)
+and writes it to SQLite while the main thread scores the next chunk; CSV numbers are parsed by
+Arrow.
 """
 
 from __future__ import annotations
