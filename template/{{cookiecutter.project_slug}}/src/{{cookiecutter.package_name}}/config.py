@@ -134,7 +134,7 @@ class TrainConfig(BaseModel):
         return self
 
 
-def read_model(path: Path | str, model: type[M], what: str) -> M:
+def read_model(path: Path | str, model: type[M], what: str) -> M:  # noqa: UP047 (3.10 targets)
     """``path``'s YAML validated by ``model``; ConfigError naming the file and each problem.
 
     ``what`` names the file in messages, e.g. "training config".
