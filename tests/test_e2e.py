@@ -242,15 +242,18 @@ class Server:
     def call(self, path: str, payload: object = None, **kwargs) -> tuple[int, dict, Message]:
         return call(self.base + path, payload, **kwargs)
 
-    def output(self) -> str:
+    def written(self) -> str:
+        """Everything the server has written so far."""
         self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-4000:]
+        return self.log.read().decode(errors="replace")
+
+    def output(self) -> str:
+        return self.written()[-4000:]
 
     def __exit__(self, *exc) -> None:
         self.process.terminate()
         self.process.wait(timeout=20)
-        self.log.seek(0)
-        lines = self.log.read().decode(errors="replace").splitlines()
+        lines = self.written().splitlines()
         self.log.close()
         if exc[0] is None:  # everything the server wrote, its own start and stop too, is JSON
             assert all(is_json_object(line) for line in lines), "\n".join(lines[-20:])

@@ -47,7 +47,7 @@ from .contract import (
     errors,
     request_model,
 )
-from .observability import UNMATCHED, json_log_config, request_id
+from .observability import UNMATCHED, json_logger, request_id
 from .prediction_log import to_json
 from .registry import champion, verify
 from .schema import load_schema
@@ -274,10 +274,12 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 
     config = settings()
     verify(config.model_dir, champion(config.model_dir))
+    json_logger("uvicorn", config.log_level)  # uvicorn's own lines, in the same JSON format
     uvicorn.run(
         create_app(config),
         host=host,
         port=port,
         access_log=False,
-        log_config=json_log_config(["uvicorn"], config.log_level),
+        log_config=None,  # leave that logger as it is
+        log_level=config.log_level.lower(),
     )

@@ -4,8 +4,7 @@
   every response carries it and the prediction log stores it.
 - ``json_logger``: one JSON object per line on stderr (timestamp, level, message, request_id,
   method, path, status, latency_ms, model_version), ready for any log shipper. ``AccessLog``
-  writes the per-request lines in the same format, without ``logging``'s per-call work, and
-  ``json_log_config`` gives a web server's own loggers the format too.
+  writes the per-request lines in the same format, without ``logging``'s per-call work.
 - ``Metrics``: a Prometheus registry per app with request counts by endpoint and status, a
   latency histogram, the prediction distribution (class counts, or a histogram of predicted
   values) and the served model version.
@@ -82,26 +81,6 @@ def json_logger(name: str, level: str = "INFO") -> logging.Logger:
         logger.addHandler(handler)
         logger.propagate = False
     return logger
-
-
-def json_log_config(loggers: Sequence[str], level: str = "INFO") -> dict[str, Any]:
-    """A ``logging.config.dictConfig`` that makes ``loggers`` (a web server's own, say) write
-    the same JSON lines to stderr, so that everything a server process logs is JSON."""
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"json": {"()": JsonFormatter}},
-        "handlers": {
-            "stderr": {
-                "class": "logging.StreamHandler",
-                "formatter": "json",
-                "stream": "ext://sys.stderr",
-            }
-        },
-        "loggers": {
-            name: {"handlers": ["stderr"], "level": level, "propagate": False} for name in loggers
-        },
-    }
 
 
 class AccessLog:
