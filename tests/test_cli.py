@@ -272,6 +272,37 @@ def test_interrupt_mid_generation_restores_the_previous_tree(tmp_path, monkeypat
     assert listing(tmp_path) == ["churn-model", "churn-model/old.txt"]
 
 
+def test_sigterm_mid_generation_leaves_nothing_behind(tmp_path, monkeypatch):
+    """A SIGTERM while the hooks run (as a service manager or CI timeout sends it): exit 143,
+    no staging directory, no half-made project, and the output directory prodml made is gone."""
+    template = tmp_path / "template"
+    shutil.copytree(ROOT / "template", template, symlinks=False)
+    post = template / "hooks" / "post_gen_project.py"
+    post.write_text(
+        post.read_text()
+        + "\nimport os, signal, time\nos.kill(os.getppid(), signal.SIGTERM)\ntime.sleep(1)\n"
+    )
+    monkeypatch.setattr(generate, "template_dir", lambda: template)
+    result = run("new", "--no-input", "-o", tmp_path / "out")
+    assert result.exit_code == 143
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_installed_template_gives_no_bytecode_to_projects(tmp_path, monkeypatch):
+    """pip byte-compiles the packaged template on install: none of it reaches a project."""
+    import compileall
+
+    template = tmp_path / "template"
+    shutil.copytree(ROOT / "template", template, symlinks=False)
+    compileall.compile_dir(template, quiet=2)  # files with Jinja do not compile: others do
+    assert list(template.rglob("*.pyc")), "the installed-template situation is reproduced"
+    monkeypatch.setattr(generate, "template_dir", lambda: template)
+    result = run("new", "--no-input", "--no-git", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "out" / "churn-model"
+    assert [p for p in project.rglob("*") if "__pycache__" in p.parts or p.suffix == ".pyc"] == []
+
+
 def test_shell_completion_offers_option_names_and_choices():
     env = {**os.environ, "_PRODML_COMPLETE": "bash_complete", "COMP_CWORD": "3"}
     names = subprocess.run(

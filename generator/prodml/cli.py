@@ -6,8 +6,10 @@ Heavy modules (cookiecutter, yaml) are imported inside the commands that need th
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping
+import signal
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import click
@@ -83,6 +85,25 @@ def _ask(option: Option, default: str, answers: Mapping[str, str]) -> str:
     click.secho(f"\n{option.help}", dim=True, err=True)
     label = option.name + (f" ({' | '.join(option.choices)})" if option.choices else "")
     return click.prompt(label, default=default, value_proc=check, err=True)
+
+
+class Terminated(SystemExit):
+    """SIGTERM, raised in the main thread so that generation cleans up as it does on Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """Turn SIGTERM into an exception (exit status 143) while the project is being written."""
+
+    def stop(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not stop cleanup
+        raise Terminated(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _print_tree(paths: list[str], root: str) -> None:
@@ -167,14 +188,15 @@ def new(
     except AnswerError as err:
         raise AnswersRejected(err.problems) from None
 
-    try:
-        if dry_run:
-            _print_tree(generate.preview(chosen), str(output_dir / chosen["project_slug"]))
-            click.echo("dry run: nothing was written", err=True)
-            return
-        project, warnings = generate.create(chosen, output_dir, force=force, git=git)
-    except generate.GenerationError as err:
-        raise click.ClickException(str(err)) from None
+    with _terminate_cleanly():
+        try:
+            if dry_run:
+                _print_tree(generate.preview(chosen), str(output_dir / chosen["project_slug"]))
+                click.echo("dry run: nothing was written", err=True)
+                return
+            project, warnings = generate.create(chosen, output_dir, force=force, git=git)
+        except generate.GenerationError as err:
+            raise click.ClickException(str(err)) from None
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"Created {project}")

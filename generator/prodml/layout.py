@@ -68,8 +68,18 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _remove_bytecode(project_dir: Path) -> None:
+    """Drop ``__pycache__`` folders: an installed template is byte-compiled by pip, and only
+    rendered sources belong in a project."""
+    for cache in sorted(project_dir.rglob("__pycache__"), reverse=True):
+        shutil.rmtree(cache)
+    for compiled in project_dir.rglob("*.py[co]"):
+        compiled.unlink()
+
+
 def arrange(project_dir: Path, answers: Answers) -> None:
     """Remove the files ``answers`` leaves out and give chosen variants their final names."""
+    _remove_bytecode(project_dir)
     for relative, keep in OPTIONAL:
         if not keep(answers):
             _remove(project_dir / relative.format(**answers))
