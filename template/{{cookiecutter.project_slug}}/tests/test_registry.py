@@ -5,8 +5,13 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
+import os
 import shutil
+import stat
+import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -200,3 +205,58 @@ def test_save_leaves_no_temporary_files(schema: Schema, tmp_path: Path) -> None:
         "metadata.json",
         "model.joblib",
     ]
+
+
+
+def _other_users_can_read(path: Path) -> bool:
+    mode = path.stat().st_mode
+    return bool(mode & stat.S_IROTH and (not path.is_dir() or mode & stat.S_IXOTH))
+
+
+@pytest.fixture
+def shared_registry(trained: TrainingResult, schema: Schema) -> Iterator[Path]:
+    """A registry trained and promoted under the usual umask (022), in a folder others can enter
+    (pytest's own temporary folders are private)."""
+    home = Path(tempfile.mkdtemp())
+    home.chmod(0o755)
+    previous = os.umask(0o022)
+    try:
+        root = home / "models"
+        version = registry.save(
+            trained.pipeline,
+            root,
+            schema=schema,
+            metrics=trained.registry_metrics(),
+            params=trained.registry_params(),
+            reference={"rows": 1, "features": {}, "prediction": {}},
+        )
+        registry.promote(root, version)
+    finally:
+        os.umask(previous)
+    yield root
+    shutil.rmtree(home)
+
+
+def test_registry_files_are_readable_by_other_users(shared_registry: Path) -> None:
+    """The serving image runs as another user than the one who trained (uid 10001): every file
+    the registry writes is readable, and every folder traversable, by others."""
+    written = [shared_registry, *shared_registry.rglob("*")]
+    assert {p.name for p in written} >= {registry.CHAMPION_FILE, registry.HISTORY_FILE}
+    assert [p for p in written if not _other_users_can_read(p)] == []
+
+
+def test_another_uid_loads_the_champion(shared_registry: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("switching to another uid needs root")
+    code = f"import sys; sys.path[:0] = {sys.path!r}; from {registry.__package__} import registry"
+    code += f"; print(registry.load(registry.Path({str(shared_registry)!r})).version)"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], user=65534, capture_output=True, text=True, check=False
+        )
+    except PermissionError:
+        pytest.skip("this interpreter is not executable by other users")
+    if "Permission denied" in done.stderr and str(shared_registry) not in done.stderr:
+        pytest.skip("this interpreter's packages are not readable by other users")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == registry.champion(shared_registry)

@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
@@ -33,6 +32,7 @@ from typing import Any
 import joblib
 from sklearn.pipeline import Pipeline
 
+from . import atomic
 from .schema import Schema, parse_schema
 from .settings import settings
 
@@ -88,13 +88,6 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as file:
-        file.write(text)
-    os.replace(temporary, path)
-
-
 def save(
     pipeline: Pipeline,
     root: Path,
@@ -112,7 +105,8 @@ def save(
     stored as reference.json with its sha256 in the metadata.
     """
     root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    atomic.remove_stale(root)
+    staging = atomic.staging_folder(root / "version")
     try:
         joblib.dump(pipeline, staging / MODEL_FILE)
         checksum = sha256(staging / MODEL_FILE)
@@ -303,7 +297,7 @@ def history(root: Path) -> list[dict[str, Any]]:
 
 def _record(root: Path, action: str, version: str, previous: str | None, reason: str) -> None:
     """Point the champion at ``version``, then append the change to the history."""
-    _write_text_atomic(root / CHAMPION_FILE, version + "\n")
+    atomic.write_text(root / CHAMPION_FILE, version + "\n")
     entry = {
         "action": action,
         "version": version,
@@ -313,7 +307,7 @@ def _record(root: Path, action: str, version: str, previous: str | None, reason:
     }
     file = root / HISTORY_FILE
     before = file.read_text(encoding="utf-8") if file.is_file() else ""
-    _write_text_atomic(file, before + json.dumps(entry) + "\n")
+    atomic.write_text(file, before + json.dumps(entry) + "\n")
 
 
 def promote(root: Path, version: str, *, force: bool = False) -> str:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from . import atomic
 
 #: Environment variable naming the store; ``DEFAULT_LOCATION`` when it is unset.
 LOCATION_ENV = "RUNS_DIR"
@@ -43,10 +44,7 @@ def record_run(store: str | Path, record: dict[str, Any]) -> None:
     """Store ``record`` (which must hold ``run_id``) and append its summary to the index."""
     root = Path(store)
     root.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=root)
-    with os.fdopen(handle, "w", encoding="utf-8") as file:
-        file.write(json.dumps(record, indent=2) + "\n")
-    os.replace(temporary, root / f"{record['run_id']}.json")
+    atomic.write_text(root / f"{record['run_id']}.json", json.dumps(record, indent=2) + "\n")
     with (root / INDEX_FILE).open("a", encoding="utf-8") as index:
         index.write(json.dumps(summary(record)) + "\n")
 

@@ -8,7 +8,6 @@ the target and rename it into place on ``commit``: a failed run never leaves a h
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+
+from . import atomic
 
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
@@ -100,9 +101,9 @@ class AtomicWriter:
         self.rows = 0
         self._schema = arrow_schema
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(handle)
-        self._temporary = Path(name)
+        atomic.remove_stale(path.parent, path.name)
+        self._temporary = atomic.staging_path(path)
+        os.close(os.open(self._temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, atomic.file_mode()))
         self._file: Any = None
         self._arrow: pq.ParquetWriter | pa_csv.CSVWriter | None = None
 
@@ -137,9 +138,6 @@ class AtomicWriter:
         if self._file is None and self._arrow is None:
             self.write(empty)
         self._close()
-        umask = os.umask(0)  # mkstemp creates 0600 files: give the output the usual mode
-        os.umask(umask)
-        self._temporary.chmod(0o666 & ~umask)
         os.replace(self._temporary, self.path)
 
     def discard(self) -> None:
