@@ -36,7 +36,8 @@ def expected_files(a: dict[str, str]) -> set[str]:
         "docs/data-card.md", "docs/design.md", "docs/ml-test-score.md", "docs/model-card.md",
         "docs/runbook.md",
         *(f"{pkg}/{module}.py" for module in (
-            "__init__", "__main__", "atomic", "cli", "config", "data", "drift", "eda", "evaluate",
+            "__init__", "__main__", "artifact", "atomic", "cli", "config", "data", "drift", "eda",
+            "evaluate", "gate",
             "features", "figures", "jobs", "metrics", "monitor", "monitor_report", "predict",
             "prediction_log", "quality", "registry", "reporting", "schema", "settings",
             "run_store", "tables", "tracking", "train",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import importlib
 import itertools
 import json
@@ -15,13 +17,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.dummy import DummyRegressor
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 
-from {{ cookiecutter.package_name }} import registry
+from {{ cookiecutter.package_name }} import artifact, atomic, registry
+from {{ cookiecutter.package_name }}.config import TrainConfig
 from {{ cookiecutter.package_name }}.schema import Schema
-from {{ cookiecutter.package_name }}.train import TrainingResult
+from {{ cookiecutter.package_name }}.train import FAMILIES, TrainingResult, build_pipeline, target_series
 
 _distinct = itertools.count()
 
@@ -83,27 +88,237 @@ def test_tampered_artifact_is_refused(model_dir: Path, tmp_path: Path) -> None:
         registry.load(copy)
 
 
-def test_artifact_naming_code_this_install_lacks_is_refused(
-    schema: Schema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _rewrite_both(root: Path, version: str, pipeline: Pipeline) -> None:
+    """Replace a version's artifact and its recorded sha256, as anyone who can write there can."""
+    data = artifact.dumps(pipeline)
+    (root / version / registry.MODEL_FILE).write_bytes(data)
+    metadata = json.loads((root / version / registry.METADATA_FILE).read_text())
+    metadata["sha256"] = hashlib.sha256(data).hexdigest()
+    (root / version / registry.METADATA_FILE).write_text(json.dumps(metadata))
+
+
+def test_an_artifact_naming_a_foreign_type_is_refused_before_it_runs(
+    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "other_project.py").write_text(
+    """Artifact and checksum both rewritten: the foreign type is named, and nothing in it ran."""
+    marker = tmp_path / "ran"
+    (tmp_path / "planted.py").write_text(
+        "from pathlib import Path\n"
         "from sklearn.preprocessing import FunctionTransformer\n\n"
-        "class Step(FunctionTransformer):\n    pass\n"
+        "class Step(FunctionTransformer):\n"
+        "    def __setstate__(self, state):\n"
+        f"        Path({str(marker)!r}).write_text('ran')\n"
+        "        super().__setstate__(state)\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    step = importlib.import_module("other_project").Step()
-    root = tmp_path / "models"
-    version = registry.save(
-        Pipeline([("step", step), ("model", DummyRegressor())]),
-        root,
-        schema=schema,
-        metrics={},
-        params={},
+    step = importlib.import_module("planted").Step()
+    copy = tmp_path / "models"
+    shutil.copytree(model_dir, copy)
+    version = registry.champion(copy)
+    _rewrite_both(copy, version, Pipeline([("step", step), ("model", DummyRegressor())]))
+    with pytest.raises(registry.RegistryError, match="not on the reviewed list: planted.Step"):
+        registry.load(copy)
+    assert not marker.exists()
+
+
+def test_an_artifact_calling_a_system_function_is_refused(model_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "models"
+    shutil.copytree(model_dir, copy)
+    version = registry.champion(copy)
+    evil = Pipeline([("step", FunctionTransformer(os.system)), ("model", DummyRegressor())])
+    _rewrite_both(copy, version, evil)
+    with pytest.raises(registry.RegistryError, match="not on the reviewed list: .*system"):
+        registry.load(copy)
+
+
+def test_a_pickle_from_an_older_prodml_is_never_loaded(model_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "models"
+    shutil.copytree(model_dir, copy)
+    version = registry.champion(copy)
+    (copy / version / registry.MODEL_FILE).rename(copy / version / "model.joblib")
+    with pytest.raises(registry.RegistryError, match="pickle .* never loaded.*retrain"):
+        registry.load(copy)
+
+
+FEATURE_VARIANTS = {
+    "default": {},
+    "robust": {"scaling": "robust"},
+    "chi2": {"scaling": "minmax", "selection": {"method": "k_best", "k": 3, "score": "chi2"}},
+    "bins-rfe": {"discretize_bins": 3, "selection": {"method": "rfe", "k": 3}},
+    "l1": {"selection": {"method": "l1", "l1_strength": 0.1}},
+    "anova": {"selection": {"method": "k_best", "k": 3}},
+}
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("features", FEATURE_VARIANTS.values(), ids=list(FEATURE_VARIANTS))
+def test_every_pipeline_training_builds_loads_from_the_reviewed_types(
+    family: str, features: dict, schema: Schema, sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    config = TrainConfig(features=features)
+    if features.get("selection", {}).get("score") == "chi2" and not schema.is_classification:
+        pytest.skip("chi2 selection needs a classification target")
+    rows = sample.head(300)
+    pipeline = build_pipeline(family, schema, config).fit(
+        rows[schema.feature_names], target_series(rows, schema)
     )
-    monkeypatch.delitem(sys.modules, "other_project")
-    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
-    with pytest.raises(registry.RegistryError, match=f"model {version} cannot be loaded.*retrain"):
-        registry.load(root, version)
+    version = registry.save(pipeline, tmp_path, schema=schema, metrics={}, params={})
+    loaded = registry.load(tmp_path, version)
+    features_only = rows[schema.feature_names]
+    method = "predict_proba" if schema.is_classification else "predict"
+    np.testing.assert_array_equal(
+        getattr(loaded.pipeline, method)(features_only), getattr(pipeline, method)(features_only)
+    )
+
+
+def test_the_same_model_always_gives_the_same_bytes(trained: TrainingResult) -> None:
+    """skops names arrays after object ids and stamps the time: neither reaches the file."""
+    assert artifact.dumps(trained.pipeline) == artifact.dumps(copy.deepcopy(trained.pipeline))
+
+
+def test_a_model_from_another_scikit_learn_is_refused(model_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "models"
+    shutil.copytree(model_dir, copy)
+    version = registry.champion(copy)
+    metadata_file = copy / version / registry.METADATA_FILE
+    metadata = json.loads(metadata_file.read_text())
+    installed = metadata["libraries"]["scikit-learn"]
+    metadata["libraries"]["scikit-learn"] = "0.24.2"
+    metadata_file.write_text(json.dumps(metadata))
+    with pytest.raises(registry.RegistryError) as refused:
+        registry.load(copy)
+    message = str(refused.value)
+    assert "0.24.2" in message and installed in message
+    assert "make train" in message and "scikit-learn==0.24.2" in message
+
+
+@pytest.mark.parametrize(
+    "name", ["/abs/path/evil-model", "../../../../evil-model", ".staging", "20260101T000000Z-zz"]
+)
+def test_only_version_names_of_the_registry_are_loaded(model_dir: Path, name: str) -> None:
+    with pytest.raises(registry.RegistryError, match="not a model version name"):
+        registry.load(model_dir, name)
+    with pytest.raises(registry.RegistryError, match="not a model version name"):
+        registry.promote(model_dir, name)
+
+
+def test_a_champion_pointer_outside_the_registry_is_refused(tmp_path: Path, schema: Schema) -> None:
+    version = _version(tmp_path, schema, 0.8)
+    (tmp_path / registry.CHAMPION_FILE).write_text(str((tmp_path / version).resolve()))
+    with pytest.raises(registry.RegistryError, match="is not a version name"):
+        registry.load(tmp_path)
+
+
+def test_a_killed_save_leaves_staging_that_is_never_a_version(
+    schema: Schema, tmp_path: Path
+) -> None:
+    """A ``train`` killed while saving leaves a staging folder: not listed, not promotable,
+    removed by the next save once its writer is gone."""
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    stale = tmp_path / f".version.{atomic._HOST}-{dead}-0123abcd.tmp"
+    stale.mkdir(parents=True)
+    (stale / registry.METADATA_FILE).write_text("{}")
+    assert registry.versions(tmp_path) == []
+    with pytest.raises(registry.RegistryError, match="not a model version name"):
+        registry.promote(tmp_path, stale.name)
+    version = _version(tmp_path, schema, 0.8)
+    assert not stale.exists() and registry.versions(tmp_path) == [version]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"[1, 2]", b'{"version": "x"}', b"{not json", b"\xff\xfe{}"],
+    ids=["a list", "no schema", "invalid JSON", "not UTF-8"],
+)
+def test_unusable_metadata_is_a_clear_refusal(
+    model_dir: Path, tmp_path: Path, content: bytes
+) -> None:
+    copy = tmp_path / "models"
+    shutil.copytree(model_dir, copy)
+    version = registry.champion(copy)
+    (copy / version / registry.METADATA_FILE).write_bytes(content)
+    with pytest.raises(registry.RegistryError, match=f"metadata {copy / version}"):
+        registry.load(copy)
+
+
+def test_a_corrupt_history_line_is_named(tmp_path: Path, schema: Schema) -> None:
+    first = _version(tmp_path, schema, 0.8)
+    registry.promote(tmp_path, first)
+    with (tmp_path / registry.HISTORY_FILE).open("a") as file:
+        file.write("{truncated\n")
+    with pytest.raises(registry.RegistryError, match="history.jsonl line 2 .*fix or remove"):
+        registry.champion(tmp_path)
+
+
+def test_more_rollbacks_than_promotions_is_a_clear_refusal(tmp_path: Path, schema: Schema) -> None:
+    first, second = _version(tmp_path, schema, 0.8), _version(tmp_path, schema, 0.9)
+    registry.promote(tmp_path, first)
+    registry.promote(tmp_path, second)
+    entries = registry.history(tmp_path)
+    rollback = {"action": "rollback", "version": first, "previous": second}
+    lines = [*entries, rollback, rollback]
+    (tmp_path / registry.HISTORY_FILE).write_text("".join(json.dumps(e) + "\n" for e in lines))
+    with pytest.raises(registry.RegistryError, match="rolls back further than its promotions"):
+        registry.rollback(tmp_path)
+
+
+def test_a_crash_between_history_and_pointer_keeps_one_champion(
+    tmp_path: Path, schema: Schema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The history is written first: a crash (here: a full disk) before the pointer is updated
+    leaves the promotion recorded and a stale pointer that the next registry write repairs."""
+    first, second = _version(tmp_path, schema, 0.8), _version(tmp_path, schema, 0.9)
+    registry.promote(tmp_path, first)
+
+    def disk_full(root: Path, name: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(registry, "_sync_pointer", disk_full)
+        with pytest.raises(OSError):
+            registry.promote(tmp_path, second)
+    assert registry.champion(tmp_path) == second
+    assert registry.history(tmp_path)[-1]["previous"] == first
+    assert "already the champion" in registry.promote(tmp_path, second)
+    assert (tmp_path / registry.CHAMPION_FILE).read_text().strip() == second
+    assert registry.rollback(tmp_path) == first
+
+
+_PROMOTER = """
+import sys
+from pathlib import Path
+from {package} import registry
+root = Path(sys.argv[1])
+for version in sys.argv[2:]:
+    registry.promote(root, version, force=True)
+    print(version)
+"""
+
+
+def test_concurrent_promotions_are_serialized(tmp_path: Path, schema: Schema) -> None:
+    """Six processes promoting five versions each: every reported promotion is in the history,
+    and each entry's ``previous`` is the entry before it."""
+    names = [_version(tmp_path, schema, 0.6 + i / 100) for i in range(30)]
+    code = _PROMOTER.format(package=registry.__package__)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path), *names[i::6]],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(6)
+    ]
+    reported = [line for worker in workers for line in worker.communicate()[0].split()]
+    assert all(worker.returncode == 0 for worker in workers)
+    entries = registry.history(tmp_path)
+    assert sorted(reported) == sorted(names) == sorted(e["version"] for e in entries)
+    assert [e["previous"] for e in entries] == [None, *(e["version"] for e in entries[:-1])]
+    assert registry.champion(tmp_path) == entries[-1]["version"]
 
 
 def test_tampered_challenger_is_never_promoted(schema: Schema, tmp_path: Path) -> None:
@@ -192,20 +407,19 @@ def test_rollback_walks_back_through_the_promotions(schema: Schema, tmp_path: Pa
 
 def test_promote_unknown_version_is_refused(tmp_path: Path) -> None:
     with pytest.raises(registry.RegistryError, match="no model version"):
-        registry.promote(tmp_path, "does-not-exist")
+        registry.promote(tmp_path, "20260101T000000Z-00000000")
 
 
 def test_save_leaves_no_temporary_files(schema: Schema, tmp_path: Path) -> None:
     version = _version(tmp_path, schema, 0.8)
     registry.promote(tmp_path, version)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [version, registry.CHAMPION_FILE, registry.HISTORY_FILE]
+        [version, registry.CHAMPION_FILE, registry.HISTORY_FILE, registry.LOCK_FILE]
     )
     assert sorted(p.name for p in (tmp_path / version).iterdir()) == [
         "metadata.json",
-        "model.joblib",
+        registry.MODEL_FILE,
     ]
-
 
 
 def _other_users_can_read(path: Path) -> bool:

@@ -93,7 +93,7 @@ def test_same_data_and_config_give_identical_metrics_and_artifact(
             params=result.registry_params(),
         )
         hashes.append(registry.read_metadata(root, version)["sha256"])
-    assert hashes[0] == hashes[1], "joblib dumps of identical fitted pipelines are identical"
+    assert hashes[0] == hashes[1], "identical fitted pipelines give identical artifacts"
     assert any(line.startswith("search_hist_gradient_boosting: ") for line in lines)
     assert {"refit", "test"} <= set(again.durations)
 

@@ -87,12 +87,17 @@ def remove_stale(directory: Path, name: str | None = None) -> list[Path]:
         if match is None or (name is not None and match["name"] != name):
             continue
         if _writer_gone(path):
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+            remove(path)
             removed.append(path)
     return removed
+
+
+def remove(path: Path) -> None:
+    """Delete a staging file or folder, if it is still there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -462,7 +462,7 @@ def promote(model_dir: Path | None, version: str | None, force: bool) -> None:
     if version:
         try:
             reason = registry.promote(root, version, force=force)
-        except registry.RegistryError as error:
+        except (registry.RegistryError, registry.PromotionRefused) as error:
             raise click.ClickException(str(error)) from None
         click.echo(f"champion is now {version}: {reason}")
         return

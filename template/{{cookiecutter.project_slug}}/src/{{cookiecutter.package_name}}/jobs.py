@@ -162,7 +162,7 @@ def _train_job(
     except CanaryError as error:
         record_run(outputs.runs, {**record, "status": "canary_failed", "message": str(error)})
         raise
-    except registry.RegistryError as error:
+    except registry.PromotionRefused as error:
         promoted, message = False, str(error)
     report = None
     if promoted:

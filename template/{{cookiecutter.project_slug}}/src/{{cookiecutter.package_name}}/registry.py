@@ -3,53 +3,69 @@
 Layout::
 
     models/
-      champion                      # the served version's name
-      history.jsonl                 # append-only log of promotions and rollbacks
-      <version>/model.joblib        # the fitted Pipeline (features + model)
+      history.jsonl                 # promotions and rollbacks, oldest first: the champion is the
+                                    # version its last entry names
+      champion                      # that version's name, a copy for people and scripts
+      <version>/model.skops         # the fitted Pipeline (features + model), see ``artifact``
       <version>/metadata.json       # version, created_at, sha256, metrics, params, schema,
                                     # libraries, lineage (data hash, git commit, run id),
                                     # reference_sha256
       <version>/reference.json      # the training data's profile, for drift monitoring
 
-Writes are atomic (temporary directory or file, then ``os.replace``); ``load`` verifies the
-checksum before unpickling, so a tampered or truncated artifact is never executed.
-``promote`` is the champion/challenger gate; ``rollback`` undoes the last promotion.
+A version is named ``<UTC time>-<first 8 hex of its sha256>``; nothing else is ever loaded, so a
+name cannot point outside the registry. Versions are staged under a hidden name and renamed into
+place (a killed ``train`` leaves only staging, cleaned by the next save). ``load`` checks the
+sha256, the scikit-learn version the model was trained with, and the types the artifact names,
+before anything in it is built.
+
+``promote`` (the champion/challenger gate) and ``rollback`` hold an exclusive lock on
+``models/.lock`` (POSIX ``flock``), so concurrent promotions are serialized. Each appends to the
+history first (one atomic rewrite) and then updates the pointer: the champion is read from the
+history, so a crash between the two leaves a stale copy that the next write repairs, never a
+champion without its history entry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import platform
-import shutil
+import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-import joblib
+try:
+    import fcntl
+except ImportError:  # Windows: promotions are not serialized
+    fcntl = None  # type: ignore[assignment]
+
 from sklearn.pipeline import Pipeline
 
-from . import atomic
-from .schema import Schema, parse_schema
+from . import artifact, atomic, gate
+from .gate import PromotionRefused as PromotionRefused  # the gate's refusal, re-exported
+from .schema import Schema, SchemaError, parse_schema
 from .settings import settings
 
-MODEL_FILE = "model.joblib"
+MODEL_FILE = artifact.MODEL_FILE
 METADATA_FILE = "metadata.json"
 REFERENCE_FILE = "reference.json"
 CHAMPION_FILE = "champion"
 HISTORY_FILE = "history.jsonl"
-TRACKED_LIBRARIES = ("scikit-learn", "pandas", "numpy", "joblib", "pydantic")
+LOCK_FILE = ".lock"
+TRACKED_LIBRARIES = ("scikit-learn", "skops", "pandas", "numpy", "pydantic")
+#: The library whose version must match between training and loading (its estimators' state).
+PINNED_LIBRARY = "scikit-learn"
+VERSION_NAME = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
 
 
 class RegistryError(RuntimeError):
-    """No usable model: none trained yet, unknown version, or an artifact failing its checksum."""
-
-
-class PromotionRefused(RegistryError):
-    """The challenger failed the gate: not better than the baseline, or worse than the champion."""
+    """No usable model: none trained yet, unknown version, or an artifact failing its checks."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +104,18 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def _checked_name(root: Path, version: str) -> str:
+    """``version`` if it names a version of this registry; RegistryError otherwise."""
+    if not VERSION_NAME.fullmatch(version):
+        raise RegistryError(
+            f"{version!r} is not a model version name (like 20260131T120000Z-0123abcd); "
+            f"list the versions with `promote`"
+        )
+    if not (root / version / METADATA_FILE).is_file():
+        raise RegistryError(f"no model version {version!r} in {root} (known: {versions(root)})")
+    return version
+
+
 def save(
     pipeline: Pipeline,
     root: Path,
@@ -106,11 +134,15 @@ def save(
     """
     root.mkdir(parents=True, exist_ok=True)
     atomic.remove_stale(root)
-    staging = atomic.staging_folder(root / "version")
+    data = artifact.dumps(pipeline)
+    checksum = hashlib.sha256(data).hexdigest()
+    version = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + checksum[:8]
+    target = root / version
+    if target.exists():  # same second, same bytes: the version is already stored
+        return version
+    staging = atomic.staging_folder(target)
     try:
-        joblib.dump(pipeline, staging / MODEL_FILE)
-        checksum = sha256(staging / MODEL_FILE)
-        version = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + checksum[:8]
+        (staging / MODEL_FILE).write_bytes(data)
         document = {
             "version": version,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -127,74 +159,155 @@ def save(
         (staging / METADATA_FILE).write_text(
             json.dumps(document, indent=2) + "\n", encoding="utf-8"
         )
-        target = root / version
-        if target.exists():  # same second, same bytes: the version is already stored
-            return version
-        os.replace(staging, target)
-        return version
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        os.rename(staging, target)
+    except BaseException:
+        atomic.remove(staging)
+        raise
+    return version
 
 
 def versions(root: Path) -> list[str]:
-    """Stored versions, oldest first."""
+    """Stored versions, oldest first (staging folders and other files are not versions)."""
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / METADATA_FILE).is_file())
+    names = (p.name for p in root.iterdir() if (p / METADATA_FILE).is_file())
+    return sorted(name for name in names if VERSION_NAME.fullmatch(name))
 
 
-def champion(root: Path) -> str:
-    """The champion's version name."""
-    pointer = root / CHAMPION_FILE
-    if not pointer.is_file():
-        raise RegistryError(
-            f"no trained model in {root}/: run `make train` (or the `train` command) first"
-        )
-    return pointer.read_text(encoding="utf-8").strip()
+def _read_json_file(file: Path, what: str) -> Any:
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise RegistryError(f"{what} {file} is not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise RegistryError(f"{what} {file} is not valid JSON ({error})") from None
+
+
+def history(root: Path) -> list[dict[str, Any]]:
+    """Promotions and rollbacks, oldest first; RegistryError naming a corrupt line."""
+    file = root / HISTORY_FILE
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    except UnicodeDecodeError:
+        raise RegistryError(f"{file} is not UTF-8 text: restore it from a backup") from None
+    entries = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            entry = None
+        if not (
+            isinstance(entry, dict)
+            and entry.get("action") in ("promote", "rollback")
+            and isinstance(entry.get("version"), str)
+        ):
+            raise RegistryError(
+                f"{file} line {number} is not a promotion or rollback record: fix or remove "
+                "that line (each line is a JSON object with action and version)"
+            )
+        entries.append(entry)
+    return entries
 
 
 def current_champion(root: Path) -> str | None:
-    """The champion's version name, or None before the first promotion."""
-    return champion(root) if (root / CHAMPION_FILE).is_file() else None
+    """The champion's version name (the history's last entry), or None before the first one."""
+    entries = history(root)
+    if entries:
+        name = entries[-1]["version"]
+    else:  # a registry promoted by hand: only the pointer
+        pointer = root / CHAMPION_FILE
+        try:
+            name = pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except UnicodeDecodeError:
+            raise RegistryError(f"{pointer} is not UTF-8 text") from None
+    if not VERSION_NAME.fullmatch(name):
+        raise RegistryError(
+            f"the champion recorded in {root} ({name[:80]!r}) is not a version name: "
+            "promote a version (`promote VERSION`)"
+        )
+    return name
+
+
+def champion(root: Path) -> str:
+    """The champion's version name; RegistryError before the first promotion."""
+    name = current_champion(root)
+    if name is None:
+        raise RegistryError(
+            f"no trained model in {root}/: run `make train` (or the `train` command) first"
+        )
+    return name
 
 
 def read_metadata(root: Path, version: str) -> dict[str, Any]:
-    file = root / version / METADATA_FILE
-    try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RegistryError(f"model version {version!r} not found in {root}") from None
-    except json.JSONDecodeError as error:
-        raise RegistryError(f"metadata of model {version!r} is corrupt: {error}") from None
-
-
-def verify(root: Path, version: str) -> dict[str, Any]:
-    """The metadata of ``version`` once its artifact matches the recorded sha256 (no unpickling)."""
-    document = read_metadata(root, version)
-    artifact = root / version / MODEL_FILE
-    if not artifact.is_file():
-        raise RegistryError(f"model file missing: {artifact}")
-    actual = sha256(artifact)
-    if actual != document.get("sha256"):
+    """The metadata of ``version``; RegistryError if it is missing or not a metadata object."""
+    file = root / _checked_name(root, version) / METADATA_FILE
+    document = _read_json_file(file, "metadata")
+    if not isinstance(document, dict) or not isinstance(document.get("schema"), dict):
         raise RegistryError(
-            f"checksum mismatch for {artifact}: expected {document.get('sha256')}, got {actual}; "
-            "refusing to load a modified artifact"
+            f"metadata {file} is not a model's metadata (a JSON object with its schema): "
+            "retrain (`make train`)"
         )
     return document
 
 
+def verify(root: Path, version: str) -> dict[str, Any]:
+    """The metadata of ``version`` once its artifact matches the recorded sha256 (nothing built)."""
+    document = read_metadata(root, version)
+    artifact_path = root / version / MODEL_FILE
+    if not artifact_path.is_file():
+        older = (
+            "; it holds a pickle from an older prodml, which is never loaded"
+            if (root / version / "model.joblib").is_file()
+            else ""
+        )
+        raise RegistryError(f"model file missing: {artifact_path}{older}; retrain (`make train`)")
+    actual = sha256(artifact_path)
+    if actual != document.get("sha256"):
+        raise RegistryError(
+            f"checksum mismatch for {artifact_path}: expected {document.get('sha256')}, "
+            f"got {actual}; refusing to load a modified artifact"
+        )
+    return document
+
+
+def check_libraries(document: dict[str, Any]) -> None:
+    """RegistryError if the model was trained with another scikit-learn than this one."""
+    recorded = (document.get("libraries") or {}).get(PINNED_LIBRARY)
+    installed = library_versions()[PINNED_LIBRARY]
+    if recorded != installed:
+        raise RegistryError(
+            f"model {document.get('version')} was trained with {PINNED_LIBRARY} {recorded}, "
+            f"this environment has {installed}: retrain it here (`make train`), or install "
+            f"the recorded version (`pip install {PINNED_LIBRARY}=={recorded}`)"
+        )
+
+
 def load(root: Path, version: str | None = None) -> LoadedModel:
-    """Load ``version`` (default: the champion) after checking the artifact's sha256."""
+    """Load ``version`` (default: the champion) once its sha256, its scikit-learn version and
+    the types it names have passed their checks."""
     version = version or champion(root)
     document = verify(root, version)
+    check_libraries(document)
     try:
-        pipeline = joblib.load(root / version / MODEL_FILE)
-    except (ImportError, AttributeError) as error:  # the artifact names code this install lacks
+        schema = parse_schema(document["schema"])
+    except SchemaError as error:
+        raise RegistryError(f"model {version}: {error}") from None
+    try:
+        pipeline = artifact.loads((root / version / MODEL_FILE).read_bytes())
+    except artifact.UntrustedArtifact as error:
+        raise RegistryError(f"refusing to load model {version}: {error}") from None
+    except (ImportError, AttributeError, TypeError, ValueError) as error:
         raise RegistryError(
             f"model {version} cannot be loaded here ({error}): it was saved by another package "
             "or other library versions; retrain it (`make train`) in this project"
         ) from error
-    return LoadedModel(pipeline, document, parse_schema(document["schema"]))
+    return LoadedModel(pipeline, document, schema)
 
 
 def load_reference(root: Path, version: str) -> dict[str, Any]:
@@ -212,92 +325,35 @@ def load_reference(root: Path, version: str) -> dict[str, Any]:
     return json.loads(file.read_text(encoding="utf-8"))
 
 
-@dataclass(frozen=True)
-class Evidence:
-    """What the gate compares, read from a version's metadata."""
-
-    metric: str
-    higher_is_better: bool
-    score: float
-    baseline: float
-    min_improvement: float
-
-    @property
-    def gain(self) -> float:
-        """How much the model beats the baseline (positive = better)."""
-        delta = self.score - self.baseline
-        return delta if self.higher_is_better else -delta
+def _write_history(root: Path, entries: list[dict[str, Any]]) -> None:
+    atomic.write_text(root / HISTORY_FILE, "".join(json.dumps(e) + "\n" for e in entries))
 
 
-def lower_is_better(metric: str) -> bool:
-    """Loss and error metrics (rmse, mae, log_loss, ...) are better when lower."""
-    return any(word in metric for word in ("loss", "error", "rmse", "mae", "mse"))
-
-
-def evidence(metadata: dict[str, Any]) -> Evidence:
-    """The gate's inputs: primary test metric of the model and of the baseline, and the margin."""
-    version = metadata.get("version")
+def _sync_pointer(root: Path, name: str) -> None:
+    pointer = root / CHAMPION_FILE
     try:
-        metrics = metadata["metrics"]
-        metric = metrics["primary_metric"]
-        test = metrics["test"]
-        score, baseline = test[metrics["champion"]][metric], test["baseline"][metric]
-        margin = metadata["params"]["config"]["min_improvement"]
-    except (KeyError, TypeError) as error:
-        raise PromotionRefused(
-            f"model {version} has no gate evidence in its metadata (missing {error}): "
-            "train it with the `train` command"
-        ) from None
-    higher = metrics.get("higher_is_better", not lower_is_better(metric))
-    return Evidence(metric, bool(higher), float(score), float(baseline), float(margin))
+        stale = pointer.read_text(encoding="utf-8").strip() != name
+    except (OSError, UnicodeDecodeError):
+        stale = True
+    if stale:
+        atomic.write_text(pointer, name + "\n")
 
 
-def gate(candidate: dict[str, Any], incumbent: dict[str, Any] | None, force: bool = False) -> str:
-    """Why ``candidate`` may replace ``incumbent`` as champion; PromotionRefused if it may not.
-
-    It must beat the dummy baseline, by at least ``min_improvement``, on the primary test metric;
-    and, unless ``force``, score at least as well as the champion (ties are promoted).
-    """
-    new = evidence(candidate)
-    name = candidate["version"]
-    if new.gain <= 0 or new.gain < new.min_improvement:
-        raise PromotionRefused(
-            f"{name} refused: test {new.metric} {new.score:.4f} beats the baseline "
-            f"({new.baseline:.4f}) by {new.gain:.4f}; at least {new.min_improvement} "
-            "(and more than 0) is required"
-        )
-    reason = f"beats the baseline by {new.gain:.4f} {new.metric}"
-    if incumbent is None:
-        return f"first champion; {reason}"
-    if force:
-        return f"forced by operator over {incumbent['version']}; {reason}"
-    old = evidence(incumbent)
-    if old.metric != new.metric:
-        raise PromotionRefused(
-            f"{name} refused: its primary metric {new.metric} differs from the champion's "
-            f"{old.metric}; use --force to promote anyway"
-        )
-    sign = 1.0 if new.higher_is_better else -1.0
-    if sign * (new.score - old.score) < 0:
-        raise PromotionRefused(
-            f"{name} refused: test {new.metric} {new.score:.4f} is worse than champion "
-            f"{incumbent['version']} ({old.score:.4f}); use --force to promote anyway"
-        )
-    return f"test {new.metric} {new.score:.4f} vs champion {old.score:.4f}; {reason}"
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """Hold the registry's write lock (other promotions and rollbacks wait for it)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / LOCK_FILE).open("a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
-def history(root: Path) -> list[dict[str, Any]]:
-    """Promotions and rollbacks, oldest first."""
-    file = root / HISTORY_FILE
-    if not file.is_file():
-        return []
-    lines = file.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
-
-
-def _record(root: Path, action: str, version: str, previous: str | None, reason: str) -> None:
-    """Point the champion at ``version``, then append the change to the history."""
-    atomic.write_text(root / CHAMPION_FILE, version + "\n")
+def _record(
+    root: Path, entries: list[dict[str, Any]], action: str, version: str, reason: str
+) -> None:
+    """Append the change to the history, then point the champion file at ``version``."""
+    previous = entries[-1]["version"] if entries else current_champion(root)
     entry = {
         "action": action,
         "version": version,
@@ -305,37 +361,43 @@ def _record(root: Path, action: str, version: str, previous: str | None, reason:
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "reason": reason,
     }
-    file = root / HISTORY_FILE
-    before = file.read_text(encoding="utf-8") if file.is_file() else ""
-    atomic.write_text(file, before + json.dumps(entry) + "\n")
+    _write_history(root, [*entries, entry])
+    _sync_pointer(root, version)
 
 
 def promote(root: Path, version: str, *, force: bool = False) -> str:
     """Make ``version`` the champion if it passes the gate; return the reason recorded.
 
-    Raises PromotionRefused when the gate fails (see ``gate``), RegistryError when the version is
-    unknown or its artifact fails its checksum. Promoting the current champion changes nothing.
+    Raises PromotionRefused when the gate fails (see ``gate.gate``), RegistryError when the
+    version is unknown or its artifact fails its checksum. Promoting the current champion changes
+    nothing (and repairs a stale champion file).
     """
-    if version not in versions(root):
-        raise RegistryError(f"no model version {version!r} in {root} (known: {versions(root)})")
+    _checked_name(root, version)
     candidate = verify(root, version)
-    previous = current_champion(root)
-    if previous == version:
-        return f"{version} is already the champion"
-    incumbent = read_metadata(root, previous) if previous else None
-    reason = gate(candidate, incumbent, force=force)
-    _record(root, "promote", version, previous, reason)
+    with _locked(root):
+        previous = current_champion(root)
+        if previous == version:
+            _sync_pointer(root, version)
+            return f"{version} is already the champion"
+        incumbent = read_metadata(root, previous) if previous else None
+        reason = gate.gate(candidate, incumbent, force=force)
+        _record(root, history(root), "promote", version, reason)
     return reason
 
 
-def _champion_stack(entries: list[dict[str, Any]]) -> list[str]:
+def _champion_stack(root: Path, entries: list[dict[str, Any]]) -> list[str]:
     """Champions in promotion order, with rolled-back promotions removed."""
     stack: list[str] = []
-    for entry in entries:
-        if entry["action"] == "rollback":
-            stack.pop()
-        else:
+    for number, entry in enumerate(entries, 1):
+        if entry["action"] == "promote":
             stack.append(entry["version"])
+        elif len(stack) < 2:
+            raise RegistryError(
+                f"{root / HISTORY_FILE} entry {number} rolls back further than its promotions "
+                "go: fix the file, or promote a version (`promote VERSION --force`)"
+            )
+        else:
+            stack.pop()
     return stack
 
 
@@ -344,10 +406,12 @@ def rollback(root: Path) -> str:
 
     Repeated rollbacks walk further back. The restored artifact is checksum-verified first.
     """
-    stack = _champion_stack(history(root))
-    if len(stack) < 2:
-        raise RegistryError(f"nothing to roll back to: {root} has no earlier champion")
-    current, restored = current_champion(root), stack[-2]
-    verify(root, restored)
-    _record(root, "rollback", restored, current, f"rollback from {current}")
+    with _locked(root):
+        entries = history(root)
+        stack = _champion_stack(root, entries)
+        if len(stack) < 2:
+            raise RegistryError(f"nothing to roll back to: {root} has no earlier champion")
+        current, restored = stack[-1], stack[-2]
+        verify(root, restored)
+        _record(root, entries, "rollback", restored, f"rollback from {current}")
     return restored
