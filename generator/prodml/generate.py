@@ -61,6 +61,7 @@ def render(answers: Mapping[str, str], parent: Path) -> Path:
     """Render the template with its hooks into ``parent``; return the project directory."""
     from cookiecutter.exceptions import CookiecutterException
     from cookiecutter.generate import generate_files
+    from jinja2 import TemplateError
 
     template = template_dir()
     private = json.loads((template / "cookiecutter.json").read_text(encoding="utf-8"))
@@ -73,7 +74,7 @@ def render(answers: Mapping[str, str], parent: Path) -> Path:
             project = generate_files(
                 repo_dir=template, context={"cookiecutter": context}, output_dir=parent
             )
-    except CookiecutterException as err:
+    except (CookiecutterException, TemplateError) as err:
         raise GenerationError(f"rendering the template failed: {err}") from err
     return Path(project)
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from {{ cookiecutter.package_name }} import run_store
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import TrainConfig
-from {{ cookiecutter.package_name }}.data import read_csv
+from {{ cookiecutter.package_name }}.tables import read_table
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_data_train_evaluate_predict_end_to_end(
     result = run("predict", "--input", "data/raw/sample.csv", "--output", "out/predictions.csv")
     assert result.exit_code == 0, result.output
     assert "scored 500 of 500 rows" in result.output and "logged 500 new" in result.output
-    predictions = read_csv(tmp_path / "out" / "predictions.csv")
+    predictions = read_table(tmp_path / "out" / "predictions.csv")
     assert len(predictions) == 500
     assert (predictions["model_version"] == report["model_version"]).all()
     assert (tmp_path / "out" / "predictions.rejects.csv").is_file()
@@ -92,7 +92,7 @@ def test_train_refuses_invalid_data_with_a_clear_message(
     run, tmp_path: Path, schema, config_path: Path
 ) -> None:
     assert run("data", "--rows", "200").exit_code == 0
-    frame = read_csv(tmp_path / "data" / "raw" / "sample.csv")
+    frame = read_table(tmp_path / "data" / "raw" / "sample.csv")
     frame.drop(columns=schema.feature_names[0]).to_csv(tmp_path / "bad.csv", index=False)
     result = run("train", "--data", "bad.csv", "--config", str(config_path))
     assert result.exit_code == 1
@@ -104,7 +104,7 @@ def test_train_refuses_invalid_data_with_a_clear_message(
 
 def test_validate_lists_violations_and_exits_1(run, tmp_path: Path, schema) -> None:
     assert run("data", "--rows", "200").exit_code == 0
-    frame = read_csv(tmp_path / "data" / "raw" / "sample.csv")
+    frame = read_table(tmp_path / "data" / "raw" / "sample.csv")
     frame[schema.feature_names[0]] = "oops"
     frame.to_csv(tmp_path / "bad.csv", index=False)
     result = run("validate", "bad.csv")
@@ -141,7 +141,7 @@ def test_predict_options_parquet_rejects_chunks_and_no_log(
     assert result.exit_code == 0, result.output
     assert "scored 79 of 80 rows" in result.output and "1 rejected into bad.csv" in result.output
     assert len(pd.read_parquet(tmp_path / "out.parquet")) == 79
-    assert read_csv(tmp_path / "bad.csv")["row"].tolist() == [5]
+    assert read_table(tmp_path / "bad.csv")["row"].tolist() == [5]
     assert not (tmp_path / "logs").exists(), "--no-log writes no prediction log"
     result = run("predict", *args, "--rejects", "bad.parquet")
     assert result.exit_code == 1 and "must be a .csv file" in result.output

@@ -10,7 +10,6 @@ from {{ cookiecutter.package_name }}.data import (
     check,
     format_violations,
     generate_sample,
-    read_csv,
     unexpected_columns,
     validate,
 )
@@ -18,6 +17,7 @@ from {{ cookiecutter.package_name }}.schema import (
     Schema,
     parse_schema,
 )
+from {{ cookiecutter.package_name }}.tables import read_table
 
 
 def _checks(violations: pd.DataFrame) -> set[tuple[str, str]]:
@@ -51,7 +51,7 @@ def test_classification_sample_is_imbalanced(schema: Schema, sample: pd.DataFram
 def test_sample_survives_a_csv_round_trip(schema: Schema, sample: pd.DataFrame, tmp_path) -> None:
     path = tmp_path / "sample.csv"
     sample.to_csv(path, index=False)
-    assert validate(read_csv(path), schema).empty
+    assert validate(read_table(path), schema).empty
 
 
 def test_out_of_range_value_is_caught(schema: Schema, sample: pd.DataFrame) -> None:

@@ -12,13 +12,13 @@ from {{ cookiecutter.package_name }}.config import (
     ConfigError,
     FeatureConfig,
 )
-from {{ cookiecutter.package_name }}.data import read_csv
 from {{ cookiecutter.package_name }}.features import (
     build_preprocessor,
     coerce_types,
     numbers,
 )
 from {{ cookiecutter.package_name }}.schema import Schema
+from {{ cookiecutter.package_name }}.tables import read_table
 from {{ cookiecutter.package_name }}.train import (
     TrainingResult,
     target_series,
@@ -99,7 +99,7 @@ def test_csv_round_trip_gives_identical_features(
     path = tmp_path / "data.csv"
     sample.to_csv(path, index=False)
     pipeline = build_preprocessor(schema).fit(sample)
-    np.testing.assert_allclose(pipeline.transform(sample), pipeline.transform(read_csv(path)))
+    np.testing.assert_allclose(pipeline.transform(sample), pipeline.transform(read_table(path)))
 
 
 @pytest.mark.parametrize("method", ["k_best", "rfe"])

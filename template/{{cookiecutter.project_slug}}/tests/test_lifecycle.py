@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from {{ cookiecutter.package_name }} import jobs, run_store
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.data import read_csv
 from {{ cookiecutter.package_name }}.predict import PredictionError
 from {{ cookiecutter.package_name }}.schema import Schema
+from {{ cookiecutter.package_name }}.tables import read_table
 
 ROWS = 400
 
@@ -58,7 +58,7 @@ def _champion(tmp_path: Path) -> str:
 def _scored_by(run, tmp_path: Path) -> set[str]:
     result = run("predict", "--input", "data/raw/sample.csv", "--output", "predictions.csv")
     assert result.exit_code == 0, result.output
-    return set(read_csv(tmp_path / "predictions.csv")["model_version"])
+    return set(read_table(tmp_path / "predictions.csv")["model_version"])
 
 
 def test_train_promote_and_roll_back(run, tmp_path: Path, schema: Schema, runs_home: Path) -> None:
@@ -91,7 +91,7 @@ def test_train_promote_and_roll_back(run, tmp_path: Path, schema: Schema, runs_h
 
     # Data 5: no value of an id or ignored column in models, runs, reports or docs.
     hidden = [c.name for c in schema.columns if c.role in ("id", "ignored")]
-    values = set(read_csv(tmp_path / "data" / "raw" / "sample.csv")[hidden].stack().astype(str))
+    values = set(read_table(tmp_path / "data" / "raw" / "sample.csv")[hidden].stack().astype(str))
     folders = [tmp_path / name for name in ("models", "reports", "docs")] + [runs_home]
     written = [path for folder in folders if folder.is_dir() for path in folder.rglob("*")]
     written = [path for path in written if path.is_file()]
@@ -121,7 +121,7 @@ def test_a_model_failing_the_canary_is_never_promoted(
 
 def test_invalid_data_is_refused_with_the_reason(run, tmp_path: Path, schema: Schema) -> None:
     assert run("data", "--rows", "200").exit_code == 0
-    frame = read_csv(tmp_path / "data" / "raw" / "sample.csv")
+    frame = read_table(tmp_path / "data" / "raw" / "sample.csv")
     numeric = schema.column(schema.features_of_type("numeric")[0])
     frame.loc[frame.index[:2], numeric.name] = numeric.max + 1
     frame = frame.drop(columns=schema.features_of_type("categorical")[0])

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.data import read_csv
+from {{ cookiecutter.package_name }}.atomic import process_name
 from {{ cookiecutter.package_name }}.predict import (
     PredictionError,
     batch_request_id,
@@ -22,7 +25,7 @@ from {{ cookiecutter.package_name }}.predict import (
 from {{ cookiecutter.package_name }}.prediction_log import PredictionLog
 from {{ cookiecutter.package_name }}.registry import LoadedModel
 from {{ cookiecutter.package_name }}.schema import Schema
-from {{ cookiecutter.package_name }}.tables import TableError
+from {{ cookiecutter.package_name }}.tables import TableError, read_table
 
 
 def _scoring_input(sample: pd.DataFrame, schema: Schema, rows: int = 300) -> pd.DataFrame:
@@ -47,7 +50,7 @@ def test_batch_writes_one_row_per_input_with_model_version(
     source = tmp_path / "input.csv"
     _scoring_input(sample, schema, 50).to_csv(source, index=False)
     summary = predict_file(loaded, source, tmp_path / "out" / "predictions.csv")
-    written = read_csv(tmp_path / "out" / "predictions.csv")
+    written = read_table(tmp_path / "out" / "predictions.csv")
     assert summary.scored == summary.rows == len(written) == 50 and summary.rejected == 0
     assert written[schema.id].tolist() == sample[schema.id].head(50).tolist()
     assert (written["model_version"] == loaded.version).all()
@@ -58,7 +61,7 @@ def test_batch_writes_one_row_per_input_with_model_version(
         assert written["prediction"].tolist() == expected["prediction"].tolist()
     else:
         np.testing.assert_allclose(written["prediction"], expected["prediction"])
-    assert read_csv(tmp_path / "out" / "predictions.rejects.csv").empty
+    assert read_table(tmp_path / "out" / "predictions.rejects.csv").empty
 
 
 def test_chunked_scoring_equals_one_shot_byte_for_byte(
@@ -83,7 +86,7 @@ def test_parquet_and_csv_inputs_and_outputs_agree(
     frame.to_parquet(tmp_path / "input.parquet", index=False)
     predict_file(loaded, tmp_path / "input.csv", tmp_path / "from_csv.csv", chunk_rows=50)
     predict_file(loaded, tmp_path / "input.parquet", tmp_path / "out.parquet", chunk_rows=50)
-    from_csv = read_csv(tmp_path / "from_csv.csv")
+    from_csv = read_table(tmp_path / "from_csv.csv")
     from_parquet = pd.read_parquet(tmp_path / "out.parquet")
     assert list(from_parquet.columns) == list(from_csv.columns)
     assert from_parquet[schema.id].tolist() == from_csv[schema.id].tolist()
@@ -104,12 +107,12 @@ def test_bad_rows_go_to_rejects_with_reason_and_good_rows_are_scored(
         loaded, tmp_path / "input.csv", tmp_path / "p.csv", rejects_path=tmp_path / "bad.csv"
     )
     assert (summary.rows, summary.scored, summary.rejected) == (40, 37, 3)
-    rejects = read_csv(tmp_path / "bad.csv")
+    rejects = read_table(tmp_path / "bad.csv")
     assert rejects["row"].tolist() == sorted(broken)
     for row, column in broken.items():
         (reason,) = rejects.loc[rejects["row"] == row, "reason"]
         assert reason.startswith(f"{column}: ")
-    scored = read_csv(tmp_path / "p.csv")
+    scored = read_table(tmp_path / "p.csv")
     kept = [i for i in range(40) if i not in broken]
     assert scored[schema.id].tolist() == frame[schema.id].iloc[kept].tolist()
 
@@ -147,7 +150,7 @@ def test_logged_batch_rows_hold_exactly_the_scored_inputs_and_outputs(
     log = PredictionLog(tmp_path / "log.db")
     predict_file(loaded, tmp_path / "input.csv", tmp_path / "p.csv", log=log, chunk_rows=30)
     logged = log.read(source="batch").sort_values("item")
-    expected = canonical_features(read_csv(tmp_path / "input.csv"), schema)
+    expected = canonical_features(read_table(tmp_path / "input.csv"), schema)
     inputs = pd.DataFrame(logged["inputs"].tolist(), columns=schema.feature_names)
     pd.testing.assert_frame_equal(inputs, expected, check_dtype=False)
     scored = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
@@ -250,7 +253,91 @@ def test_unusable_inputs_fail_with_one_line_reasons(
             predict_file(loaded, source, target)
         assert "\n" not in str(error.value)
     assert not (tmp_path / "p.csv").exists(), "nothing scored, nothing written"
-    assert len(read_csv(tmp_path / "p.rejects.csv")) == 20, "the rejected rows are kept"
+    assert len(read_table(tmp_path / "p.rejects.csv")) == 20, "the rejected rows are kept"
+
+
+def _logged_rows(path: Path) -> int:
+    """Every row in the log file, counted or not (what a rerun could double)."""
+    with sqlite3.connect(path) as raw:
+        return int(raw.execute("SELECT COUNT(*) FROM predictions").fetchone()[0])
+
+
+def test_a_file_failing_midway_logs_nothing_and_its_fixed_rerun_logs_once(
+    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Invalid UTF-8 after the first chunks: exit with the reason, no output and no log rows;
+    the fixed file (another hash, so another request id) then logs each row once."""
+    frame = _scoring_input(sample, schema, 200)
+    frame.to_csv(tmp_path / "fixed.csv", index=False)
+    text = (tmp_path / "fixed.csv").read_bytes().splitlines(keepends=True)
+    text[150] = b"\xff\xfe" + text[150]
+    (tmp_path / "broken.csv").write_bytes(b"".join(text))
+    log = PredictionLog(tmp_path / "log.db")
+    with pytest.raises(TableError, match="could not read"):
+        predict_file(loaded, tmp_path / "broken.csv", tmp_path / "p.csv", log=log, chunk_rows=50)
+    assert not (tmp_path / "p.csv").exists() and not (tmp_path / "p.rejects.csv").exists()
+    assert _logged_rows(log.path) == 0 and log.count() == 0
+    summary = predict_file(loaded, tmp_path / "fixed.csv", tmp_path / "p.csv", log=log)
+    assert summary.logged == log.count() == _logged_rows(log.path) == summary.scored
+
+
+def test_unwritable_destinations_are_refused_before_anything_is_written(
+    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    _scoring_input(sample, schema, 30).to_csv(tmp_path / "input.csv", index=False)
+    (tmp_path / "a-directory.csv").mkdir()
+    (tmp_path / "a-file").write_text("")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    cases = {
+        "is a directory": tmp_path / "a-directory.csv",
+        "which is a file": tmp_path / "a-file" / "p.csv",
+    }
+    if os.geteuid() != 0:  # root writes anywhere
+        cases["no permission"] = locked / "p.csv"
+    log = PredictionLog(tmp_path / "log.db")
+    for message, output in cases.items():
+        with pytest.raises(TableError, match=message):
+            predict_file(loaded, tmp_path / "input.csv", output, log=log)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a-directory.csv", "a-file", "input.csv", "locked", "log.db", "log.db-shm", "log.db-wal",
+    ]  # fmt: skip
+    assert log.count() == 0
+
+
+def test_a_killed_runs_temporary_output_is_removed_by_the_rerun(
+    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    _scoring_input(sample, schema, 30).to_csv(tmp_path / "input.csv", index=False)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    host = process_name().rpartition("-")[0]
+    for name in ("p.csv", "p.rejects.csv"):  # what a kill -9 leaves, named as the writer names it
+        (tmp_path / f".{name}.{host}-{dead}-0123abcd.tmp").write_text("half")
+    predict_file(loaded, tmp_path / "input.csv", tmp_path / "p.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["input.csv", "p.csv", "p.rejects.csv"]
+
+
+def test_a_file_naming_a_column_twice_is_refused(
+    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path
+) -> None:
+    """pandas would read the second copy as ``name.1`` and score with the first, silently."""
+    frame = _scoring_input(sample, schema, 20)
+    name = schema.feature_names[0]
+    text = frame.to_csv(index=False).splitlines()
+    values = frame[name].astype(str).tolist()
+    lines = [f"{text[0]},{name}"] + [
+        f"{row},{value}" for row, value in zip(text[1:], values, strict=True)
+    ]
+    (tmp_path / "twice.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(TableError, match=f"more than once: '{name}'"):
+        predict_file(loaded, tmp_path / "twice.csv", tmp_path / "p.csv")
+    with pytest.raises(TableError, match="more than once"):
+        read_table(tmp_path / "twice.csv")
+    assert not (tmp_path / "p.csv").exists()
 
 
 def test_api_records_and_batch_scoring_agree(

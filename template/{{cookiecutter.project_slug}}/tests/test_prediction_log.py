@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.prediction_log import Entry, PredictionLog, timestamp
+from {{ cookiecutter.package_name }}.prediction_log import (
+    ABANDONED_AFTER_SECONDS,
+    Entry,
+    PredictionLog,
+    timestamp,
+)
 
 
 def entry(request_id: str, item: int = 0, when: str = "", source: str = "api") -> Entry:
@@ -44,8 +52,11 @@ def test_entries_round_trip(tmp_path: Path) -> None:
 
 def test_relogging_a_batch_adds_nothing_but_api_rows_are_all_kept(tmp_path: Path) -> None:
     log = PredictionLog(tmp_path / "predictions.db")
+    assert log.begin_batch("batch-1")
     assert log.append([entry("batch-1", item=i, source="batch") for i in range(5)]) == 5
     assert log.append([entry("batch-1", item=i, source="batch") for i in range(5)]) == 0
+    log.commit_batch("batch-1")
+    assert not log.begin_batch("batch-1"), "a committed run is not logged again"
     # A client reusing a request id still gets every prediction logged.
     assert log.append([entry("client-id"), entry("client-id")]) == 2
     assert log.count() == 7
@@ -53,6 +64,8 @@ def test_relogging_a_batch_adds_nothing_but_api_rows_are_all_kept(tmp_path: Path
 
 def test_a_large_append_is_one_transaction_over_several_statements(tmp_path: Path) -> None:
     log = PredictionLog(tmp_path / "log.db")
+    log.begin_batch("batch-big")
+    log.commit_batch("batch-big")
     rows = [entry("batch-big", item=i, source="batch") for i in range(1000)]
     assert log.append(rows) == 1000
     assert log.append(rows[:10] + [entry("batch-big", item=1000, source="batch")]) == 1
@@ -81,8 +94,6 @@ def test_concurrent_threads_and_processes_lose_nothing(tmp_path: Path) -> None:
 
 
 def test_prune_deletes_only_rows_past_retention(tmp_path: Path) -> None:
-    import time
-
     log = PredictionLog(tmp_path / "predictions.db")
     old = timestamp(time.time() - 40 * 86400)
     log.append([entry("old", when=old), entry("new")])
@@ -103,3 +114,78 @@ def test_non_finite_values_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         log.append([bad])
     assert log.count() == 0
+
+
+def test_a_batch_run_counts_only_once_committed(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "predictions.db")
+    log.append([entry("api-1")])
+    assert log.begin_batch("batch-1")
+    log.append([entry("batch-1", item=i, source="batch") for i in range(3)])
+    assert log.count() == 1 and list(log.read()["request_id"]) == ["api-1"]
+    log.commit_batch("batch-1")
+    assert log.count() == 4
+
+
+def test_a_failed_batch_run_leaves_nothing(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "predictions.db")
+    log.begin_batch("batch-1")
+    log.append([entry("batch-1", item=i, source="batch") for i in range(3)])
+    log.abandon_batch("batch-1")
+    with sqlite3.connect(tmp_path / "predictions.db") as raw:
+        assert raw.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 0
+    assert log.begin_batch("batch-1"), "the run can be logged again"
+
+
+_KILLED_WRITER = """
+import os, sys
+from {package}.prediction_log import Entry, PredictionLog
+log = PredictionLog(sys.argv[1])
+log.begin_batch("batch-killed")
+log.append([Entry("batch-killed", "v1", "batch", dict(), dict(), 1.0, item=i) for i in range(50)])
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_a_killed_batch_writer_is_cleared_by_the_next_run(tmp_path: Path) -> None:
+    """kill -9 mid-run: its rows never count, and the next batch run deletes them."""
+    path = tmp_path / "predictions.db"
+    code = _KILLED_WRITER.format(package=PredictionLog.__module__.rpartition(".")[0])
+    killed = subprocess.run([sys.executable, "-c", code, str(path)], check=False)
+    assert killed.returncode == -9
+    log = PredictionLog(path)
+    assert log.count() == 0
+    assert log.begin_batch("batch-other")
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 0
+        runs = raw.execute("SELECT request_id FROM batch_runs").fetchall()
+    assert runs == [("batch-other",)]
+    assert log.begin_batch("batch-killed"), "the killed run can be run again"
+
+
+def test_a_silent_batch_run_of_another_host_is_abandoned(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "predictions.db")
+    silent = timestamp(time.time() - ABANDONED_AFTER_SECONDS - 60)
+    with sqlite3.connect(tmp_path / "predictions.db") as raw:
+        raw.execute(
+            "INSERT INTO batch_runs VALUES ('batch-away', 'writing', 'otherhost-1', ?, ?)",
+            (silent, silent),
+        )
+    assert log.clear_abandoned() == 1
+
+
+def test_a_run_being_written_by_a_live_process_is_not_taken_over(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "predictions.db")
+    assert log.begin_batch("batch-1")
+    with pytest.raises(RuntimeError, match="is being logged by process"):
+        PredictionLog(tmp_path / "predictions.db").begin_batch("batch-1")
+
+
+def test_batch_rows_of_a_log_made_before_batch_runs_still_count(tmp_path: Path) -> None:
+    path = tmp_path / "predictions.db"
+    log = PredictionLog(path)
+    log.begin_batch("batch-old")
+    log.append([entry("batch-old", item=i, source="batch") for i in range(2)])
+    log.close()
+    with sqlite3.connect(path) as raw:
+        raw.executescript("DROP VIEW logged; DROP TABLE batch_runs;")
+    assert PredictionLog(path).count() == 2

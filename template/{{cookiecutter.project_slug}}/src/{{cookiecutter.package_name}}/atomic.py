@@ -48,11 +48,33 @@ def folder_mode() -> int:
 def staging_path(target: Path) -> Path:
     """A fresh name next to ``target`` for staging it: never listed as the target itself."""
     token = secrets.token_hex(4)
-    return target.with_name(f".{target.name}.{_HOST}-{os.getpid()}-{token}{SUFFIX}")
+    return target.with_name(f".{target.name}.{process_name()}-{token}{SUFFIX}")
 
 
 def is_staging(name: str) -> bool:
     return _STAGED.match(name) is not None
+
+
+def process_name() -> str:
+    """This process as ``<host>-<pid>``: who is writing a staging entry or a batch run."""
+    return f"{_HOST}-{os.getpid()}"
+
+
+def process_gone(name: str) -> bool:
+    """Whether the process ``name`` (from ``process_name``) on this host has ended.
+
+    A process of another host cannot be asked: it counts as alive.
+    """
+    host, _, pid = name.rpartition("-")
+    if host != _HOST or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):  # another user's process, or not a pid
+        return False
+    return False
 
 
 def _writer_gone(path: Path) -> bool:
@@ -64,16 +86,7 @@ def _writer_gone(path: Path) -> bool:
             return time.time() - path.lstat().st_mtime > FOREIGN_STALE_SECONDS
         except FileNotFoundError:
             return False
-    pid = int(match["pid"])
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
+    return process_gone(f"{match['host']}-{match['pid']}")
 
 
 def remove_stale(directory: Path, name: str | None = None) -> list[Path]:

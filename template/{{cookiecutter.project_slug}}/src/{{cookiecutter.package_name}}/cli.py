@@ -40,14 +40,12 @@ def _schema(path: Path | None):
 
 
 def _read(path: Path):
-    from .data import read_csv
+    from .tables import TableError, read_table
 
-    if not path.is_file():
-        raise click.ClickException(f"data file not found: {path} (run `make data` for the sample)")
     try:
-        return read_csv(path)
-    except ValueError as error:
-        raise click.ClickException(f"could not read {path} as CSV: {error}") from None
+        return read_table(path)
+    except TableError as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _violations_text(violations) -> str:
@@ -164,7 +162,8 @@ def train(
     """Validate, tune and choose a champion, register it, canary, promote (gated), evaluate."""
     from .config import ConfigError, load_config
     from .data import DataValidationError
-    from .jobs import CanaryError, DataReadError, train_job
+    from .jobs import CanaryError, train_job
+    from .tables import TableError
 
     schema = _schema(schema_file)
     try:
@@ -177,7 +176,7 @@ def train(
     except DataValidationError as error:
         click.echo(_violations_text(error.violations), err=True)
         raise click.ClickException(f"{error}; refusing to train on invalid data") from None
-    except (ConfigError, CanaryError, DataReadError) as error:
+    except (ConfigError, CanaryError, TableError) as error:
         raise click.ClickException(str(error)) from None
     if not outcome.promoted:
         raise click.ClickException(
@@ -211,12 +210,13 @@ def evaluate(
     """Evaluate a model on the test split of a dataset: reports/, figures, model card."""
     from . import registry
     from .data import DataValidationError
-    from .jobs import DataReadError, evaluate_job
+    from .jobs import evaluate_job
+    from .tables import TableError
 
     outputs = _outputs(model_dir, reports, model_card, None)
     try:
         report = evaluate_job(data_path, outputs, version)
-    except (registry.RegistryError, DataReadError) as error:
+    except (registry.RegistryError, TableError) as error:
         raise click.ClickException(str(error)) from None
     except DataValidationError as error:
         click.echo(_violations_text(error.violations), err=True)

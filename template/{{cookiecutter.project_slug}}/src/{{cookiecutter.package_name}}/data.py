@@ -7,7 +7,6 @@ the sample data (with its own signal) without code changes.
 from __future__ import annotations
 
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -105,11 +104,6 @@ def generate_sample(schema: Schema, rows: int = 3000, seed: int = 42) -> pd.Data
     for name in schema.features_of_type("boolean"):
         df[name] = df[name].astype("Int64")  # written as 0/1, empty when missing
     return df
-
-
-def read_csv(path: Path | str) -> pd.DataFrame:
-    """Read a CSV, keeping strings as written (no automatic NA parsing beyond empty cells)."""
-    return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 
 def _examples(values: pd.Series, limit: int = 3) -> str:

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from . import registry
 from .config import TrainConfig
-from .data import check, read_csv
+from .data import check
 from .evaluate import write_evaluation
 from .monitor import (
     ALERT,
@@ -37,14 +36,11 @@ from .predict import PredictionError, predict_frame
 from .prediction_log import timestamp
 from .run_store import record_run
 from .schema import Schema
+from .tables import read_table
 from .tracking import Progress, Stopwatch, git_commit, new_run_id
 from .train import TrainingResult, train
 
 CANARY_ROWS = 20
-
-
-class DataReadError(RuntimeError):
-    """The data file is missing or is not a readable CSV."""
 
 
 class CanaryError(RuntimeError):
@@ -74,16 +70,6 @@ class TrainOutcome:
     report: dict[str, Any] | None
 
 
-def load_data(path: Path) -> pd.DataFrame:
-    """Read the CSV at ``path``; DataReadError with the reason if that fails."""
-    if not path.is_file():
-        raise DataReadError(f"data file not found: {path} (run `make data` for the sample)")
-    try:
-        return read_csv(path)
-    except ValueError as error:
-        raise DataReadError(f"could not read {path} as CSV: {error}") from None
-
-
 def _data_record(path: Path, rows: int) -> dict[str, Any]:
     return {"path": str(path), "sha256": registry.sha256(path), "rows": rows}
 
@@ -105,7 +91,7 @@ def train_job(
 ) -> TrainOutcome:
     """Train, register, canary, promote and evaluate; record the run.
 
-    Raises DataReadError or DataValidationError before anything is written, and CanaryError
+    Raises TableError or DataValidationError before anything is written, and CanaryError
     when the stored model does not score. A model refused by the promotion gate stays
     registered as a challenger: ``promoted`` is False and ``message`` says why.
     """
@@ -123,7 +109,7 @@ def _train_job(
     clock = Stopwatch(progress)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     with clock.stage("load_validate"):
-        frame = load_data(data_path)
+        frame = read_table(data_path)
         check(frame, schema, f"training data {data_path}")
         data = _data_record(data_path, len(frame))
     run_id, commit = new_run_id(), git_commit()
@@ -177,7 +163,7 @@ def _train_job(
 def evaluate_job(data_path: Path, outputs: Outputs, version: str | None = None) -> dict[str, Any]:
     """Evaluate ``version`` (default: the champion) on the test split of ``data_path``."""
     model = registry.load(outputs.models, version)
-    frame = load_data(data_path)
+    frame = read_table(data_path)
     check(frame, model.schema, f"evaluation data {data_path}")
     data = _data_record(data_path, len(frame))
     return write_evaluation(model, frame, data, outputs.reports, outputs.model_card)

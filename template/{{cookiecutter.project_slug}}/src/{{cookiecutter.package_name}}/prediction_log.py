@@ -6,6 +6,13 @@ job) never lose a row and readers never block writers. Each row carries ``(reque
 Batch rows are unique on that key (writing it twice keeps the first row), which makes
 re-running a batch job idempotent; API rows are all kept, even when a client reuses a request
 id. ``prune`` enforces the retention period.
+
+A batch run's rows count only once its output file is in place: ``begin_batch`` registers the
+run in ``batch_runs`` as ``writing``, its rows are appended as it scores, and ``commit_batch``
+marks it ``committed`` in one statement after the output was renamed into place. Readers see
+the ``logged`` view: API rows and committed batch rows. A run that fails has its rows deleted;
+one killed outright leaves them invisible until the next batch run (or ``prune``) finds its
+process gone and deletes them, so a rerun on a fixed file never doubles what was logged.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from .atomic import process_gone, process_name
 
 COLUMNS = (
     "request_id",
@@ -45,11 +54,31 @@ CREATE TABLE IF NOT EXISTS predictions (
 CREATE INDEX IF NOT EXISTS predictions_timestamp ON predictions (timestamp);
 CREATE UNIQUE INDEX IF NOT EXISTS predictions_batch_key ON predictions (request_id, item)
     WHERE source = 'batch';
+CREATE TABLE IF NOT EXISTS batch_runs (
+    request_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('writing', 'committed')),
+    writer TEXT NOT NULL,
+    started TEXT NOT NULL,
+    heartbeat TEXT NOT NULL
+);
+CREATE VIEW IF NOT EXISTS logged AS
+    SELECT * FROM predictions AS p WHERE p.source != 'batch' OR EXISTS (
+        SELECT 1 FROM batch_runs AS r WHERE r.request_id = p.request_id AND r.state = 'committed'
+    );
+"""
+#: Batch rows logged before ``batch_runs`` existed were written in one go: they count.
+_ADOPT_EARLIER_BATCHES = """
+INSERT OR IGNORE INTO batch_runs
+    SELECT request_id, 'committed', 'earlier', MIN(timestamp), MAX(timestamp) FROM predictions
+    WHERE source = 'batch' GROUP BY request_id
 """
 #: Compact, strict JSON (NaN and infinity refused) for log rows and API responses; one encoder
 #: for all calls (``json.dumps`` with options builds a new one each time).
 to_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 _ROW = f"({', '.join('?' * len(COLUMNS))})"
+#: A batch run that has not logged a chunk for this long was abandoned (its writer may be on
+#: another host, where its process cannot be asked for).
+ABANDONED_AFTER_SECONDS = 900
 #: Rows per INSERT statement: SQLite's lowest limit on a statement's parameters is 999.
 _ROWS_PER_INSERT = 999 // len(COLUMNS)
 
@@ -102,7 +131,11 @@ class PredictionLog:
         self.path = Path(path)
         self._local = threading.local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection.executescript(_CREATE)
+        connection = self._connection
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        connection.executescript(_CREATE)
+        if "batch_runs" not in tables and "predictions" in tables:
+            connection.execute(_ADOPT_EARLIER_BATCHES)
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -144,14 +177,85 @@ class PredictionLog:
         return connection.total_changes - before
 
     def count(self) -> int:
-        return int(self._connection.execute("SELECT COUNT(*) FROM predictions").fetchone()[0])
+        """Rows that count: API rows and the rows of committed batch runs."""
+        return int(self._connection.execute("SELECT COUNT(*) FROM logged").fetchone()[0])
+
+    def begin_batch(self, request_id: str) -> bool:
+        """Register a batch run; False if a committed run already logged this request id.
+
+        A run left ``writing`` by a process that is gone (killed, crashed) is cleared first, with
+        its rows; RuntimeError if a live process is writing the same run now.
+        """
+        self.clear_abandoned()
+        with self._connection as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            row = connection.execute(
+                "SELECT state, writer FROM batch_runs WHERE request_id = ?", (request_id,)
+            ).fetchone()
+            if row is not None and row[0] == "committed":
+                return False
+            if row is not None:
+                raise RuntimeError(
+                    f"batch run {request_id} is being logged by process {row[1]}: wait for it "
+                    "to finish, or stop it and run again"
+                )
+            now = timestamp()
+            connection.execute(
+                "INSERT INTO batch_runs VALUES (?, 'writing', ?, ?, ?)",
+                (request_id, process_name(), now, now),
+            )
+        return True
+
+    def heartbeat(self, request_id: str) -> None:
+        """Say that the writer of a batch run is still at work (see ``ABANDONED_AFTER_SECONDS``)."""
+        self._connection.execute(
+            "UPDATE batch_runs SET heartbeat = ? WHERE request_id = ?", (timestamp(), request_id)
+        )
+
+    def commit_batch(self, request_id: str) -> None:
+        """Make a batch run's rows count (one statement: all of them, at once)."""
+        self._connection.execute(
+            "UPDATE batch_runs SET state = 'committed' WHERE request_id = ?", (request_id,)
+        )
+
+    def abandon_batch(self, request_id: str) -> None:
+        """Delete an uncommitted batch run and its rows."""
+        with self._connection as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            self._delete_run(connection, request_id)
+
+    @staticmethod
+    def _delete_run(connection: sqlite3.Connection, request_id: str) -> None:
+        state = connection.execute(
+            "SELECT state FROM batch_runs WHERE request_id = ?", (request_id,)
+        ).fetchone()
+        if state is not None and state[0] == "writing":
+            connection.execute(
+                "DELETE FROM predictions WHERE source = 'batch' AND request_id = ?", (request_id,)
+            )
+            connection.execute("DELETE FROM batch_runs WHERE request_id = ?", (request_id,))
+
+    def clear_abandoned(self) -> int:
+        """Delete the uncommitted runs (and rows) of batch writers that are gone: ended on this
+        host, or silent for ``ABANDONED_AFTER_SECONDS`` (another host's); return how many."""
+        runs = self._connection.execute(
+            "SELECT request_id, writer, heartbeat FROM batch_runs WHERE state = 'writing'"
+        ).fetchall()
+        silent = timestamp(time.time() - ABANDONED_AFTER_SECONDS)
+        gone = [run for run, who, beat in runs if process_gone(who) or beat < silent]
+        if gone:
+            with self._connection as connection:
+                connection.execute("BEGIN IMMEDIATE")
+                for request_id in gone:
+                    self._delete_run(connection, request_id)
+        return len(gone)
 
     def read(self, since: str | None = None, source: str | None = None) -> pd.DataFrame:
         """Logged rows (oldest first), optionally from ``since`` (ISO time) and one ``source``.
 
         Columns: ``COLUMNS`` with ``inputs`` and ``outputs`` decoded into dicts.
         """
-        query, params = "SELECT * FROM predictions WHERE 1=1", []
+        query, params = "SELECT * FROM logged WHERE 1=1", []
         if since:
             query, params = query + " AND timestamp >= ?", [*params, since]
         if source:
@@ -163,12 +267,20 @@ class PredictionLog:
         return frame
 
     def prune(self, retention_days: int) -> int:
-        """Delete rows older than ``retention_days``; return how many were deleted."""
+        """Delete rows older than ``retention_days`` (and abandoned batch runs); return how many
+        rows were deleted."""
+        self.clear_abandoned()
         cutoff = timestamp(time.time() - retention_days * 86400)
         with self._connection as connection:
-            return connection.execute(
+            deleted = connection.execute(
                 "DELETE FROM predictions WHERE timestamp < ?", (cutoff,)
             ).rowcount
+            connection.execute(
+                "DELETE FROM batch_runs WHERE started < ? AND state = 'committed' AND NOT EXISTS "
+                "(SELECT 1 FROM predictions AS p WHERE p.request_id = batch_runs.request_id)",
+                (cutoff,),
+            )
+            return deleted
 
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)

@@ -7,6 +7,7 @@ the target and rename it into place on ``commit``: a failed run never leaves a h
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -36,15 +37,43 @@ def file_format(path: Path, what: str = "file") -> str:
         ) from None
 
 
-def columns(path: Path) -> list[str]:
-    """The column names of a CSV or Parquet file (its header), without reading the rows."""
-    kind = file_format(path, "input")
+def columns(path: Path, what: str = "input") -> list[str]:
+    """The column names of a CSV or Parquet file (its header), without reading the rows.
+
+    TableError if the file is missing or unreadable, or names a column twice (pandas would
+    rename the second ``x`` to ``x.1`` and silently use the first).
+    """
+    kind = file_format(path, what)
     if not path.is_file():
-        raise TableError(f"input file not found: {path}")
+        raise TableError(f"{what} file not found: {path}")
     try:
         if kind == "parquet":
-            return list(pq.ParquetFile(path).schema_arrow.names)
-        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+            names = list(pq.ParquetFile(path).schema_arrow.names)
+        else:
+            with path.open(encoding="utf-8-sig", newline="") as file:
+                names = next(csv.reader(file), [])
+    except (ValueError, OSError, UnicodeDecodeError, csv.Error, pa.ArrowException) as error:
+        raise TableError(f"could not read {path} as {kind}: {_first_line(error)}") from None
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise TableError(
+            f"{path} names column(s) more than once: {', '.join(map(repr, repeated))}; "
+            "rename or drop the copies"
+        )
+    return names
+
+
+def read_table(path: Path, what: str = "data") -> pd.DataFrame:
+    """A whole CSV or Parquet file: CSV text as written (only empty cells are missing).
+
+    TableError saying what is wrong: missing, unreadable, not CSV or Parquet, duplicate columns.
+    """
+    kind = file_format(path, f"{what} file")
+    columns(path, what)
+    try:
+        if kind == "parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
     except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as error:
         raise TableError(f"could not read {path} as {kind}: {_first_line(error)}") from None
 
