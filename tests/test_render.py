@@ -37,7 +37,7 @@ def expected_files(a: dict[str, str]) -> set[str]:
         "docs/runbook.md",
         *(f"{pkg}/{module}.py" for module in (
             "__init__", "__main__", "artifact", "atomic", "cli", "config", "data", "drift", "eda",
-            "evaluate", "gate",
+            "config_check", "evaluate", "gate",
             "features", "figures", "jobs", "metrics", "monitor", "monitor_report", "predict",
             "prediction_log", "quality", "registry", "reporting", "schema", "settings",
             "run_store", "tables", "tracking", "train",

@@ -67,7 +67,7 @@ def test_data_train_evaluate_predict_end_to_end(
     result = run("runs")
     assert result.exit_code == 0 and entry["run_id"] in result.output
     record = json.loads(run("runs", entry["run_id"]).output)
-    assert record["durations"]["evaluation"] >= 0
+    assert record["durations"]["promote"] >= 0  # recorded at promotion, before the evaluation
     assert record["data"]["sha256"] == lineage["data_hash"]
     result = run("runs", "no-such-run")
     assert result.exit_code == 1 and "no run 'no-such-run'" in result.output
@@ -169,3 +169,57 @@ def test_evaluate_without_a_model_says_to_train(run) -> None:
     assert run("data", "--rows", "100").exit_code == 0
     result = run("evaluate")
     assert result.exit_code == 1 and "make train" in result.output
+
+
+def test_a_failed_evaluation_keeps_the_previous_reports_whole(
+    run, tmp_path: Path, fast_config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A train killed or failing while it evaluates: the model is promoted and its run recorded,
+    and reports/ holds the previous evaluation, not a mix."""
+    from {{ cookiecutter.package_name }} import evaluate
+
+    assert run("data", "--rows", "400").exit_code == 0
+    assert run("train", "--config", str(fast_config_path)).exit_code == 0
+    before = {
+        p.relative_to(tmp_path): p.read_bytes()
+        for p in (tmp_path / "reports").rglob("*")
+        if p.is_file()
+    }
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(evaluate, "evaluation_markdown", crash)
+    result = run("train", "--config", str(fast_config_path))
+    assert result.exit_code == 1 and "No space left on device" in result.output
+    assert "Traceback" not in result.output
+    after = {
+        p.relative_to(tmp_path): p.read_bytes()
+        for p in (tmp_path / "reports").rglob("*")
+        if p.is_file()
+    }
+    assert after == before
+    entries = run_store.list_runs(run_store.location())
+    assert entries[-1]["status"] == "promoted", "the promotion is recorded before evaluating"
+
+
+def test_a_full_disk_is_a_one_line_error(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device", "data/raw/sample.csv")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    result = run("data", "--rows", "100")
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: No space left on device: data/raw/sample.csv"
+
+
+def test_a_missing_optional_dependency_names_the_extra(
+    run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    assert run("data", "--rows", "100").exit_code == 0
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails as if not installed
+    monkeypatch.delitem(sys.modules, "{{ cookiecutter.package_name }}.eda", raising=False)
+    result = run("eda")
+    assert result.exit_code == 1 and "'train' extra" in result.output, result.output

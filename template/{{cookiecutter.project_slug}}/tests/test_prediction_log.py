@@ -14,6 +14,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.prediction_log import (
     ABANDONED_AFTER_SECONDS,
+    BatchRunBusy,
     Entry,
     PredictionLog,
     timestamp,
@@ -176,7 +177,7 @@ def test_a_silent_batch_run_of_another_host_is_abandoned(tmp_path: Path) -> None
 def test_a_run_being_written_by_a_live_process_is_not_taken_over(tmp_path: Path) -> None:
     log = PredictionLog(tmp_path / "predictions.db")
     assert log.begin_batch("batch-1")
-    with pytest.raises(RuntimeError, match="is being logged by process"):
+    with pytest.raises(BatchRunBusy, match="is being logged by process"):
         PredictionLog(tmp_path / "predictions.db").begin_batch("batch-1")
 
 

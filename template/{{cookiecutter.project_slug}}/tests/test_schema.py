@@ -78,3 +78,27 @@ def test_unknown_key_is_refused(schema: Schema) -> None:
 def test_missing_schema_file_gives_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match="not found"):
         load_schema(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("bound", [("min", float("nan")), ("max", float("inf"))])
+def test_non_finite_numeric_bounds_are_refused(schema: Schema, bound: tuple[str, float]) -> None:
+    """``min: .nan`` would let no value pass; ``max: .inf`` means no bound: leave it out."""
+    raw = _raw(schema)
+    numeric = next(c for c in raw["columns"] if c["type"] == "numeric")
+    numeric[bound[0]] = bound[1]
+    with pytest.raises(SchemaError, match=bound[0]):
+        parse_schema(raw)
+
+
+def test_schema_file_faults_are_one_line_refusals(tmp_path: Path) -> None:
+    bomb = "a: &a [x, x, x]\nb: &b [*a, *a, *a]\nc: &c [*b, *b, *b]\nd: [*c, *c, *c]\n"
+    cases = {
+        "bomb.yaml": (bomb.encode(), "aliases"),
+        "latin1.yaml": ("target: caf\u00e9\n".encode("latin-1"), "not UTF-8"),
+        "empty.yaml": (b"", "is empty"),
+    }
+    for name, (content, reason) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(SchemaError, match=reason) as refused:
+            load_schema(tmp_path / name)
+        assert "\n" not in str(refused.value)

@@ -16,6 +16,7 @@ from {{ cookiecutter.package_name }}.config import (
     TrainConfig,
     load_config,
 )
+from {{ cookiecutter.package_name }}.config_check import check_config
 from {{ cookiecutter.package_name }}.metrics import primary_metric
 from {{ cookiecutter.package_name }}.schema import Schema
 from {{ cookiecutter.package_name }}.train import (
@@ -139,6 +140,73 @@ def test_invalid_configs_are_refused(tmp_path: Path) -> None:
         (tmp_path / name).write_text(text, encoding="utf-8")
         with pytest.raises(ConfigError):
             load_config(tmp_path / name)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "is empty"),
+        ("# only comments\n", "is empty"),
+        ("a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n", "aliases"),
+        ("random_state: [unclosed\n", "not valid YAML"),
+    ],
+    ids=["empty", "comments only", "alias bomb", "invalid YAML"],
+)
+def test_unusable_config_files_are_refused_in_one_line(
+    tmp_path: Path, text: str, reason: str
+) -> None:
+    (tmp_path / "train.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=reason) as refused:
+        load_config(tmp_path / "train.yaml")
+    assert "\n" not in str(refused.value)
+
+
+def test_a_config_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "train.yaml").write_bytes("random_state: 42 # \u00e9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(tmp_path / "train.yaml")
+
+
+def _with_space(config: TrainConfig, family: str, space: dict) -> TrainConfig:
+    raw = config.model_dump(mode="json")
+    raw["models"][family] = {"search": "grid", "space": space}
+    return TrainConfig.model_validate(raw)
+
+
+@pytest.mark.parametrize(
+    ("family", "space", "reason"),
+    [
+        ("linear", {"C": ["abc"]}, "models.linear.space.C: 'abc' is refused"),
+        ("linear", {"C": [1.0, -1.0]}, "models.linear.space.C: -1.0 is refused"),
+        ("linear", {"not_a_parameter": [1]}, "not_a_parameter: 1 is refused: Invalid parameter"),
+        ("linear", {"features__select__k": [10_000]}, "k = 10000 but the features encode to"),
+    ],
+    ids=["text for a number", "negative C", "unknown name", "k above the features"],
+)
+def test_estimator_settings_are_checked_before_the_search(
+    schema: Schema,
+    sample: pd.DataFrame,
+    fast_config: TrainConfig,
+    family: str,
+    space: dict,
+    reason: str,
+) -> None:
+    """Settings that pass the config's own validation and would fail inside scikit-learn,
+    mid-search, with a long traceback: refused at once, naming the setting."""
+    config = _with_space(fast_config, family, space)
+    if "features__select__k" in space:
+        raw = config.model_dump(mode="json")
+        raw["features"]["selection"] = {"method": "k_best", "k": 1}
+        config = TrainConfig.model_validate(raw)
+    with pytest.raises(ConfigError, match=reason) as refused:
+        check_config(schema, config, sample)
+    assert "\n" not in str(refused.value)
+
+
+def test_the_shipped_config_passes_its_checks(
+    schema: Schema, sample: pd.DataFrame, config_path: Path
+) -> None:
+    check_config(schema, load_config(config_path), sample)
 
 
 def test_invariance_id_and_ignored_columns_do_not_change_predictions(

@@ -1,13 +1,16 @@
 """Command line: thin commands over the package's functions (``python -m <package> --help``).
 
 Every expected failure (missing file, invalid data, no model yet) ends with a one-line reason
-and a non-zero exit code, never a traceback. Heavy libraries are imported inside commands.
+and a non-zero exit code, never a traceback; so do faults of the machine (a full disk, an
+unwritable folder, a locked database) and a missing optional dependency. Heavy libraries are
+imported inside commands.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import sqlite3
 from pathlib import Path
 
 import click
@@ -54,7 +57,40 @@ def _violations_text(violations) -> str:
     return format_violations(violations)
 
 
-@click.group()
+#: Optional dependencies (the ``train`` extra), and the commands that need them.
+EXTRAS = {"matplotlib": "train", "mlflow": "train"}
+
+
+def _fault(error: BaseException) -> str | None:
+    """A one-line message for a fault of the environment, or None for anything else (a bug)."""
+    if isinstance(error, ModuleNotFoundError) and error.name in EXTRAS:
+        extra = EXTRAS[error.name]
+        return (
+            f"this command needs {error.name}, from the project's {extra!r} extra: "
+            f"pip install -e '.[{extra}]' (or `uv sync --extra {extra}`)"
+        )
+    if isinstance(error, OSError):
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror or error}{where}"
+    if isinstance(error, sqlite3.Error):
+        return f"database error: {error}"
+    return None
+
+
+class Commands(click.Group):
+    """Click's group, turning environment faults into one-line errors (exit status 1)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (OSError, sqlite3.Error, ModuleNotFoundError) as error:
+            message = _fault(error)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
+
+
+@click.group(cls=Commands)
 def main() -> None:
     """Train, validate, register and serve a tabular model defined by configs/schema.yaml."""
 
@@ -164,6 +200,7 @@ def train(
     from .data import DataValidationError
     from .jobs import CanaryError, train_job
     from .tables import TableError
+    from .train import TrainingError
 
     schema = _schema(schema_file)
     try:
@@ -176,7 +213,7 @@ def train(
     except DataValidationError as error:
         click.echo(_violations_text(error.violations), err=True)
         raise click.ClickException(f"{error}; refusing to train on invalid data") from None
-    except (ConfigError, CanaryError, TableError) as error:
+    except (ConfigError, CanaryError, TableError, TrainingError) as error:
         raise click.ClickException(str(error)) from None
     if not outcome.promoted:
         raise click.ClickException(
@@ -303,7 +340,7 @@ def predict(
     """
     from . import registry
     from .predict import PredictionError, predict_file
-    from .prediction_log import PredictionLog
+    from .prediction_log import BatchRunBusy, PredictionLog
     from .settings import settings
     from .tables import TableError
 
@@ -320,7 +357,7 @@ def predict(
             chunk_rows=chunk_size,
             log=log,
         )
-    except (registry.RegistryError, TableError, PredictionError) as error:
+    except (registry.RegistryError, TableError, PredictionError, BatchRunBusy) as error:
         raise click.ClickException(str(error)) from None
     click.echo(
         f"scored {summary.scored} of {summary.rows} rows with model {summary.model_version} "

@@ -134,24 +134,54 @@ class TrainConfig(BaseModel):
         return self
 
 
-def read_model(path: Path | str, model: type[M], what: str) -> M:  # noqa: UP047 (3.10 targets)
-    """``path``'s YAML validated by ``model``; ConfigError naming the file and each problem.
+class _SafeLoader(yaml.SafeLoader):
+    """YAML without aliases: ``*name`` can make a small file expand to gigabytes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.YAMLError(f"aliases (*name) are not allowed in config files ({mark})")
+        return super().compose_node(parent, index)
+
+
+def read_yaml(path: Path | str, what: str) -> Any:
+    """The YAML document at ``path``; ConfigError if missing, not UTF-8, invalid or empty.
 
     ``what`` names the file in messages, e.g. "training config".
     """
     file = Path(path)
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        return model.model_validate(raw)
+        raw = yaml.load(file.read_text(encoding="utf-8"), Loader=_SafeLoader)
     except FileNotFoundError:
         raise ConfigError(f"{what} not found: {file}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {file} is a directory, not a YAML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {file} is not UTF-8 text") from None
     except yaml.YAMLError as error:
-        raise ConfigError(f"{what} {file} is not valid YAML: {error}") from None
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in error.errors()
+        reason = " ".join(str(error).split())
+        raise ConfigError(f"{what} {file} is not valid YAML: {reason}") from None
+    if raw is None:
+        raise ConfigError(
+            f"{what} {file} is empty: restore it (every setting has a documented value there)"
         )
-        raise ConfigError(f"invalid {what} {file}: {problems}") from None
+    return raw
+
+
+def problems(error: ValidationError) -> str:
+    """A validation failure as one line: ``field.path: message; ...``."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in error.errors()
+    )
+
+
+def read_model(path: Path | str, model: type[M], what: str) -> M:  # noqa: UP047 (3.10 targets)
+    """``path``'s YAML validated by ``model``; ConfigError naming the file and each problem."""
+    raw = read_yaml(path, what)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(f"invalid {what} {path}: {problems(error)}") from None
 
 
 def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> TrainConfig:

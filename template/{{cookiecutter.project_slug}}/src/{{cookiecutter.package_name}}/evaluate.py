@@ -23,6 +23,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
+from . import atomic
 from .config import TrainConfig
 from .features import category_text
 from .figures import write_figures
@@ -33,6 +34,8 @@ from .schema import Schema
 from .train import BASELINE, Split, build_pipeline, split_data
 
 MISSING_GROUP = "(missing)"
+#: What an evaluation writes into the reports folder.
+FIGURES, METRICS, REPORT = "figures", "metrics.json", "evaluation.md"
 IMPORTANCE_REPEATS = 5
 
 
@@ -194,11 +197,6 @@ def _evaluate(
     return report, test
 
 
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
 def write_evaluation(
     model: LoadedModel,
     frame: pd.DataFrame,
@@ -207,21 +205,34 @@ def write_evaluation(
     model_card: Path,
 ) -> dict[str, Any]:
     """Evaluate, then write metrics.json, evaluation.md, the figures, the model card and the
-    design doc's "Current model" section (``design.md`` beside the model card)."""
+    design doc's "Current model" section (``design.md`` beside the model card).
+
+    The reports are written to a staging folder and moved into ``reports`` together at the end,
+    so a failed or killed evaluation leaves the previous ones whole.
+    """
     report, test = evaluate_model(model, frame, data)
-    figures = write_figures(
-        reports / "figures",
-        model.schema,
-        model.pipeline,
-        (test.features, test.target),
-        report["feature_importance"],
-        report["primary_metric"],
-    )
-    report["figures"] = {
-        name: path.relative_to(reports).as_posix() for name, path in figures.items()
-    }
-    _write_text(reports / "metrics.json", json.dumps(report, indent=2) + "\n")
-    _write_text(reports / "evaluation.md", evaluation_markdown(report))
-    _write_text(model_card, model_card_markdown(report, model.metadata))
+    reports.mkdir(parents=True, exist_ok=True)
+    atomic.remove_stale(reports)
+    staging = atomic.staging_folder(reports / "evaluation")
+    try:
+        figures = write_figures(
+            staging / FIGURES,
+            model.schema,
+            model.pipeline,
+            (test.features, test.target),
+            report["feature_importance"],
+            report["primary_metric"],
+        )
+        report["figures"] = {
+            name: path.relative_to(staging).as_posix() for name, path in figures.items()
+        }
+        (staging / METRICS).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        (staging / REPORT).write_text(evaluation_markdown(report), encoding="utf-8")
+        atomic.publish(staging, [FIGURES, METRICS, REPORT], reports)
+    except BaseException:
+        atomic.remove(staging)
+        raise
+    model_card.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(model_card, model_card_markdown(report, model.metadata))
     update_design_doc(model_card.parent / "design.md", report, model.metadata)
     return report

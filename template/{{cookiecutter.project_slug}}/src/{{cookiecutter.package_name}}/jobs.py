@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from . import registry
 from .config import TrainConfig
+from .config_check import check_config
 from .data import check
 from .evaluate import write_evaluation
 from .monitor import (
@@ -111,6 +112,7 @@ def _train_job(
     with clock.stage("load_validate"):
         frame = read_table(data_path)
         check(frame, schema, f"training data {data_path}")
+        check_config(schema, config, frame)
         data = _data_record(data_path, len(frame))
     run_id, commit = new_run_id(), git_commit()
     result = train(frame, schema, config, progress)
@@ -150,13 +152,16 @@ def _train_job(
         raise
     except registry.PromotionRefused as error:
         promoted, message = False, str(error)
+    # Recorded before the evaluation: a run killed while evaluating has promoted its model.
+    record_run(
+        outputs.runs,
+        {**record, "status": "promoted" if promoted else "refused", "message": message},
+    )
     report = None
     if promoted:
         with clock.stage("evaluation"):
             champion = registry.load(outputs.models, version)
             report = write_evaluation(champion, frame, data, outputs.reports, outputs.model_card)
-    status = "promoted" if promoted else "refused"
-    record_run(outputs.runs, {**record, "status": status, "message": message})
     return TrainOutcome(run_id, version, promoted, message, result, clock.durations, report)
 
 

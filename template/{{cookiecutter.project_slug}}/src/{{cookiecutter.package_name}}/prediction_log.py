@@ -98,6 +98,10 @@ def timestamp(seconds: float | None = None) -> str:
     )
 
 
+class BatchRunBusy(RuntimeError):
+    """Another live process is logging the same batch run (same file, same model)."""
+
+
 @dataclass(frozen=True)
 class Entry:
     """One logged prediction. ``inputs`` are the features sent; ``outputs`` the response."""
@@ -184,7 +188,7 @@ class PredictionLog:
         """Register a batch run; False if a committed run already logged this request id.
 
         A run left ``writing`` by a process that is gone (killed, crashed) is cleared first, with
-        its rows; RuntimeError if a live process is writing the same run now.
+        its rows; BatchRunBusy if a live process is writing the same run now.
         """
         self.clear_abandoned()
         with self._connection as connection:
@@ -195,7 +199,7 @@ class PredictionLog:
             if row is not None and row[0] == "committed":
                 return False
             if row is not None:
-                raise RuntimeError(
+                raise BatchRunBusy(
                     f"batch run {request_id} is being logged by process {row[1]}: wait for it "
                     "to finish, or stop it and run again"
                 )

@@ -6,6 +6,8 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+from . import atomic
+
 PACKAGE = (__package__ or "model").split(".")[0]
 SMALL_GROUP = 30
 FAIRNESS_GAP = 0.05
@@ -279,5 +281,5 @@ def update_design_doc(path: Path, report: dict[str, Any], metadata: dict[str, An
     head = text[: start + len(CURRENT_MODEL_START)]
     updated = f"{head}\n{current_model_markdown(report, metadata)}\n{text[end:]}"
     if updated != text:
-        path.write_text(updated, encoding="utf-8")
+        atomic.write_text(path, updated)
     return True

@@ -3,11 +3,12 @@
 Layout::
 
     runs/
-      index.jsonl          # append-only: one summary line per run, oldest first
+      index.jsonl          # one summary line per run, oldest first
       <run_id>.json        # the full record: params, metrics, data hash, git commit, durations
 
-Each record is written atomically (temporary file, then ``os.replace``) before its index line
-is appended, so the index never points at a missing or partial record.
+The record is written first and the index then rewritten with its line, each atomically (staged,
+then renamed), so the index never points at a missing or partial record, and a kill at any
+point leaves both whole.
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ def record_run(store: str | Path, record: dict[str, Any]) -> None:
     root = Path(store)
     root.mkdir(parents=True, exist_ok=True)
     atomic.write_text(root / f"{record['run_id']}.json", json.dumps(record, indent=2) + "\n")
-    with (root / INDEX_FILE).open("a", encoding="utf-8") as index:
-        index.write(json.dumps(summary(record)) + "\n")
+    lines = [entry for entry in list_runs(root) if entry["run_id"] != record["run_id"]]
+    lines.append(summary(record))
+    atomic.write_text(root / INDEX_FILE, "".join(json.dumps(line) + "\n" for line in lines))
 
 
 def summary(record: dict[str, Any]) -> dict[str, Any]:
@@ -72,8 +74,18 @@ def list_runs(store: str | Path) -> list[dict[str, Any]]:
     index = Path(store) / INDEX_FILE
     if not index.is_file():
         return []
-    lines = index.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    entries = []
+    for number, line in enumerate(index.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            entry = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError:
+            entry = {}
+        if entry is None:
+            continue
+        if not isinstance(entry, dict) or "run_id" not in entry:
+            raise RunNotFoundError(f"{index} line {number} is not a run summary: fix or remove it")
+        entries.append(entry)
+    return entries
 
 
 def read_run(store: str | Path, run_id: str) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .config import ConfigError, problems, read_yaml
 from .settings import settings
 
 ProblemType = Literal["binary_classification", "multiclass_classification", "regression"]
@@ -32,8 +32,8 @@ class Column(BaseModel):
     type: ColumnType
     description: str = ""
     nullable: bool = False
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(None, allow_inf_nan=False)
+    max: float | None = Field(None, allow_inf_nan=False)
     categories: tuple[str, ...] | None = None
     slice: bool = False
     sensitive: bool = False
@@ -154,21 +154,19 @@ def schema_path(path: Path | str | None = None) -> Path:
     return Path(path or settings().schema_path)
 
 
-def parse_schema(raw: object) -> Schema:
+def parse_schema(raw: object, source: str = "schema") -> Schema:
     """Validate an already-parsed mapping (e.g. from model metadata) into a Schema."""
     try:
         return Schema.model_validate(raw)
     except ValidationError as error:
-        raise SchemaError(f"invalid schema: {error}") from None
+        raise SchemaError(f"invalid {source}: {problems(error)}") from None
 
 
 def load_schema(path: Path | str | None = None) -> Schema:
     """Read and validate the schema YAML file."""
     file = schema_path(path)
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SchemaError(f"schema file not found: {file}") from None
-    except yaml.YAMLError as error:
-        raise SchemaError(f"schema file {file} is not valid YAML: {error}") from None
-    return parse_schema(raw)
+        raw = read_yaml(file, "schema file")
+    except ConfigError as error:
+        raise SchemaError(str(error)) from None
+    return parse_schema(raw, f"schema {file}")

@@ -51,6 +51,11 @@ BASELINE = "baseline"
 FAMILIES = (BASELINE, "linear", "hist_gradient_boosting", "random_forest")
 MODEL_STEP = "model__"
 
+
+class TrainingError(RuntimeError):
+    """A search failed: scikit-learn refused the data or a setting (the message says which)."""
+
+
 #: Metric name -> {"mean": ..., "std": ...} over the CV folds.
 CvScores = dict[str, dict[str, float]]
 
@@ -235,7 +240,11 @@ def _train(
     for family in families:
         with clock.stage(f"search_{family}"):
             search = make_search(family, schema, config)
-            search.fit(train_split.features, train_split.target)
+            try:
+                search.fit(train_split.features, train_split.target)
+            except (ValueError, TypeError) as error:
+                reason = " ".join(str(error).split()) or type(error).__name__
+                raise TrainingError(f"the {family} search failed: {reason}") from None
             validation[family] = model_metrics(
                 schema, search.best_estimator_, val_split.features, val_split.target
             )
