@@ -9,12 +9,14 @@ private), so another user, e.g. the serving container's, can read what was writt
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
 import shutil
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 SUFFIX = ".tmp"
@@ -170,3 +172,44 @@ def publish(staging: Path, names: list[str], into: Path) -> None:
         os.replace(staging / name, old)
     for path in [*replaced, staging]:
         remove(path)
+
+
+def replace_folder(staging: Path, target: Path) -> None:
+    """Put the filled ``staging`` folder in place of ``target`` (a generated folder, replaced
+    whole): the old one is moved aside, the new one renamed in, the old one deleted."""
+    aside = None
+    if target.exists():
+        aside = staging_path(target)
+        os.rename(target, aside)
+    os.rename(staging, target)
+    if aside is not None:
+        remove(aside)
+
+
+@contextlib.contextmanager
+def folder(target: Path) -> Iterator[Path]:
+    """A staging folder to fill; it replaces ``target`` on success and is deleted on failure."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(target.parent, target.name)
+    staging = staging_folder(target)
+    try:
+        yield staging
+    except BaseException:
+        remove(staging)
+        raise
+    replace_folder(staging, target)
+
+
+@contextlib.contextmanager
+def file(target: Path) -> Iterator[Path]:
+    """A staging path to write (by any library); it replaces ``target`` on success."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(target.parent, target.name)
+    staged = staging_path(target)
+    try:
+        yield staged
+        os.chmod(staged, file_mode())
+        os.replace(staged, target)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise

@@ -102,11 +102,12 @@ def main() -> None:
 @click.option("--seed", type=int, default=42, show_default=True)
 def data(schema_file: Path | None, output: Path, rows: int, seed: int) -> None:
     """Write the deterministic synthetic sample dataset."""
+    from .atomic import file
     from .data import generate_sample
 
     frame = generate_sample(_schema(schema_file), rows=rows, seed=seed)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(output, index=False)
+    with file(output) as staged:
+        frame.to_csv(staged, index=False)
     click.echo(f"wrote {len(frame)} rows to {output}")
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from . import atomic
 from .data import format_violations, validate
 from .features import category_text, coerce_types
 from .schema import Schema
@@ -271,17 +272,19 @@ def _target_relationships(
 
 
 def write_report(df: pd.DataFrame, schema: Schema, output: Path) -> Path:
-    """Write ``eda.md`` and its figures into ``output``; return the report's path."""
-    output.mkdir(parents=True, exist_ok=True)
-    report = _Report(output)
-    _overview(report, df, schema)
-    _missing(report, df, schema)
-    present = {c.name: c.type for c in schema.features if c.name in df.columns}
-    features = coerce_types(df, present)
-    _distributions(report, features, schema)
-    if schema.target in df.columns:
-        _target(report, df, schema)
-    _correlations(report, features, schema)
-    if schema.target in df.columns:
-        _target_relationships(report, df, features, schema)
-    return report.write()
+    """Write ``eda.md`` and its figures into ``output`` (replaced whole, once all is written);
+    return the report's path."""
+    with atomic.folder(output) as staging:
+        report = _Report(staging)
+        _overview(report, df, schema)
+        _missing(report, df, schema)
+        present = {c.name: c.type for c in schema.features if c.name in df.columns}
+        features = coerce_types(df, present)
+        _distributions(report, features, schema)
+        if schema.target in df.columns:
+            _target(report, df, schema)
+        _correlations(report, features, schema)
+        if schema.target in df.columns:
+            _target_relationships(report, df, features, schema)
+        name = report.write().name
+    return output / name

@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from . import atomic
 from .monitor import ALERT, NOT_ENOUGH
 
 PLOTS = "plots"
@@ -90,16 +91,17 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def write_report(report: dict[str, Any], output: Path) -> Path:
-    """Write plots, report.json and report.md into ``output``; return the Markdown path."""
-    plots = output / PLOTS
-    plots.mkdir(parents=True, exist_ok=True)
-    subjects = {**report["features"], "prediction": report["prediction"]}
-    report["plots"] = {}
-    for name, details in subjects.items():
-        path = plots / f"{name}.png"
-        _plot(path, name, details)
-        report["plots"][name] = path.relative_to(output).as_posix()
-    (output / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    markdown_path = output / "report.md"
-    markdown_path.write_text(markdown(report), encoding="utf-8")
-    return markdown_path
+    """Write plots, report.json and report.md into ``output`` (replaced whole, once all is
+    written); return the Markdown path."""
+    with atomic.folder(output) as staging:
+        plots = staging / PLOTS
+        plots.mkdir()
+        subjects = {**report["features"], "prediction": report["prediction"]}
+        report["plots"] = {}
+        for name, details in subjects.items():
+            path = plots / f"{name}.png"
+            _plot(path, name, details)
+            report["plots"][name] = path.relative_to(staging).as_posix()
+        (staging / "report.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+        (staging / "report.md").write_text(markdown(report), encoding="utf-8")
+    return output / "report.md"

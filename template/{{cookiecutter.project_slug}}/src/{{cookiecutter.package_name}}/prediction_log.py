@@ -135,11 +135,19 @@ class PredictionLog:
         self.path = Path(path)
         self._local = threading.local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = self._connection
-        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
-        connection.executescript(_CREATE)
-        if "batch_runs" not in tables and "predictions" in tables:
-            connection.execute(_ADOPT_EARLIER_BATCHES)
+        new = not self.path.exists()
+        try:
+            connection = self._connection
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+            connection.executescript(_CREATE)
+            if "batch_runs" not in tables and "predictions" in tables:
+                connection.execute(_ADOPT_EARLIER_BATCHES)
+        except sqlite3.Error:
+            self.close()
+            if new:  # e.g. a full disk: leave no empty database behind
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            raise
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
