@@ -22,6 +22,7 @@ from {{ cookiecutter.package_name }}.schema import Schema
 from {{ cookiecutter.package_name }}.train import (
     BASELINE,
     TrainingResult,
+    make_estimator,
     make_search,
     split_data,
     train,
@@ -173,34 +174,43 @@ def _with_space(config: TrainConfig, family: str, space: dict) -> TrainConfig:
     return TrainConfig.model_validate(raw)
 
 
+def _strength(schema: Schema) -> str:
+    """The linear model's regularisation parameter: C (logistic) or alpha (ridge)."""
+    return "C" if "C" in make_estimator("linear", schema, 0).get_params() else "alpha"
+
+
 @pytest.mark.parametrize(
-    ("family", "space", "reason"),
-    [
-        ("linear", {"C": ["abc"]}, "models.linear.space.C: 'abc' is refused"),
-        ("linear", {"C": [1.0, -1.0]}, "models.linear.space.C: -1.0 is refused"),
-        ("linear", {"not_a_parameter": [1]}, "not_a_parameter: 1 is refused: Invalid parameter"),
-        ("linear", {"features__select__k": [10_000]}, "k = 10000 but the features encode to"),
-    ],
-    ids=["text for a number", "negative C", "unknown name", "k above the features"],
+    ("values", "reason"),
+    [(["abc"], "'abc' is refused"), ([1.0, -1.0], "-1.0 is refused")],
+    ids=["text for a number", "negative"],
 )
-def test_estimator_settings_are_checked_before_the_search(
-    schema: Schema,
-    sample: pd.DataFrame,
-    fast_config: TrainConfig,
-    family: str,
-    space: dict,
-    reason: str,
+def test_estimator_values_are_checked_before_the_search(
+    schema: Schema, sample: pd.DataFrame, fast_config: TrainConfig, values: list, reason: str
 ) -> None:
     """Settings that pass the config's own validation and would fail inside scikit-learn,
     mid-search, with a long traceback: refused at once, naming the setting."""
-    config = _with_space(fast_config, family, space)
-    if "features__select__k" in space:
-        raw = config.model_dump(mode="json")
-        raw["features"]["selection"] = {"method": "k_best", "k": 1}
-        config = TrainConfig.model_validate(raw)
-    with pytest.raises(ConfigError, match=reason) as refused:
+    name = _strength(schema)
+    config = _with_space(fast_config, "linear", {name: values})
+    with pytest.raises(ConfigError, match=f"models.linear.space.{name}: {reason}") as refused:
         check_config(schema, config, sample)
     assert "\n" not in str(refused.value)
+
+
+def test_an_unknown_estimator_parameter_is_refused(
+    schema: Schema, sample: pd.DataFrame, fast_config: TrainConfig
+) -> None:
+    config = _with_space(fast_config, "linear", {"not_a_parameter": [1]})
+    with pytest.raises(ConfigError, match="not_a_parameter: 1 is refused: Invalid parameter"):
+        check_config(schema, config, sample)
+
+
+def test_a_selection_k_above_the_encoded_features_is_refused(
+    schema: Schema, sample: pd.DataFrame, fast_config: TrainConfig
+) -> None:
+    raw = _with_space(fast_config, "linear", {"features__select__k": [10_000]}).model_dump()
+    raw["features"]["selection"] = {"method": "k_best", "k": 1}
+    with pytest.raises(ConfigError, match="k = 10000 but the features encode to"):
+        check_config(schema, TrainConfig.model_validate(raw), sample)
 
 
 def test_the_shipped_config_passes_its_checks(
