@@ -187,29 +187,27 @@ def replace_folder(staging: Path, target: Path) -> None:
 
 
 @contextlib.contextmanager
-def folder(target: Path) -> Iterator[Path]:
-    """A staging folder to fill; it replaces ``target`` on success and is deleted on failure."""
+def _staged(target: Path, is_folder: bool) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(target.parent, target.name)
-    staging = staging_folder(target)
-    try:
-        yield staging
-    except BaseException:
-        remove(staging)
-        raise
-    replace_folder(staging, target)
-
-
-@contextlib.contextmanager
-def file(target: Path) -> Iterator[Path]:
-    """A staging path to write (by any library); it replaces ``target`` on success."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale(target.parent, target.name)
-    staged = staging_path(target)
+    staged = staging_folder(target) if is_folder else staging_path(target)
     try:
         yield staged
-        os.chmod(staged, file_mode())
-        os.replace(staged, target)
+        if is_folder:
+            replace_folder(staged, target)
+        else:
+            os.chmod(staged, file_mode())
+            os.replace(staged, target)
     except BaseException:
-        staged.unlink(missing_ok=True)
+        remove(staged)
         raise
+
+
+def folder(target: Path) -> contextlib.AbstractContextManager[Path]:
+    """A staging folder to fill; it replaces ``target`` on success and is deleted on failure."""
+    return _staged(target, is_folder=True)
+
+
+def file(target: Path) -> contextlib.AbstractContextManager[Path]:
+    """A staging path to write (by any library); it replaces ``target`` on success."""
+    return _staged(target, is_folder=False)
