@@ -1,6 +1,7 @@
 """Benchmark prodml's whole-process times against references measured in the same run.
 
-- ``prodml new --no-input`` vs plain ``cookiecutter template/ --no-input`` (target: <= 1.2x).
+- ``prodml new --no-input`` vs plain ``cookiecutter template/ --no-input`` (target: <= 1.2x),
+  both rendering only: ``--no-lock`` (locking resolves against the package index, 2-3 s).
 - ``prodml --help`` vs a Click hello-world (target: <= 2x).
 
 Runs are interleaved and the median is reported, so machine noise hits both sides alike.
@@ -46,10 +47,18 @@ def main(repeats: int) -> dict[str, float]:
             "new",
             "--no-input",
             "--no-git",
+            "--no-lock",
             "-o",
             "out",
         ],
-        "prodml new --no-input (with git)": [str(BIN / "prodml"), "new", "--no-input", "-o", "out"],
+        "prodml new --no-input (with git)": [
+            str(BIN / "prodml"),
+            "new",
+            "--no-input",
+            "--no-lock",
+            "-o",
+            "out",
+        ],
         "click hello-world --help": [sys.executable, str(hello), "--help"],
         "prodml --help": [str(BIN / "prodml"), "--help"],
     }

@@ -7,7 +7,9 @@ shifted batch (alert, exit 3) and, when it serves, starts the API on 127.0.0.1: 
 with good and bad payloads, a concurrent load that must leave exactly one prediction-log row per
 request, then `rollback` and a restart that must serve the previous champion. pip projects get a
 venv that shares this interpreter's packages and install themselves with --no-deps; uv projects
-run ``uv sync`` verbatim (uv's cache makes repeat installs cheap).
+run ``make install`` (``uv sync --locked`` on the lock prodml new wrote) verbatim (uv's cache
+makes repeat installs cheap). A fresh machine has no uv: one uv project runs its quickstart with
+no uv on PATH, so ``make install`` must bootstrap it.
 """
 
 import csv
@@ -15,6 +17,7 @@ import json
 import math
 import os
 import re
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -81,14 +84,17 @@ def shell(script: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedPro
 
 
 def install_lines(project: Path, lines: list[str]) -> list[str]:
-    """pip quickstarts: the venv + pip install lines become a shared-packages venv + --no-deps."""
-    if not any(line.startswith("pip install") for line in lines):
+    """pip quickstarts: the venv and ``make install`` lines become a venv that shares this
+    interpreter's packages and an editable --no-deps install. uv quickstarts run verbatim."""
+    venv = ("python -m venv", "python3 -m venv")
+    if not any(line.startswith(venv) for line in lines):
         return lines  # uv: run verbatim
+    assert "make install" in lines, lines
     make_venv(project / ".venv")
     uv = BIN / "uv"
     install = f"{uv} pip install -q --python .venv/bin/python --no-deps --no-build-isolation -e ."
-    kept = [line for line in lines if not line.startswith(("python -m venv", "python3 -m venv"))]
-    return [install if line.startswith("pip install") else line for line in kept]
+    kept = [line for line in lines if not line.startswith(venv)]
+    return [install if line == "make install" else line for line in kept]
 
 
 def free_port() -> int:
@@ -266,9 +272,9 @@ def is_json_object(line: str) -> bool:
         return False
 
 
-def logged_request_ids(project: Path) -> list[str]:
-    """The request ids of the API's rows in the project's prediction log."""
-    with sqlite3.connect(project / "logs" / "predictions.db") as connection:
+def logged_request_ids(database: Path) -> list[str]:
+    """The request ids of the API's rows in a prediction log (a project's logs/predictions.db)."""
+    with sqlite3.connect(database) as connection:
         rows = connection.execute("SELECT request_id FROM predictions WHERE source = 'api'")
         return [row[0] for row in rows]
 
@@ -319,7 +325,8 @@ def check_endpoints(server: Server, record: dict, version: str) -> None:
 
 def check_concurrent_logging(server: Server, record: dict) -> None:
     """Concurrent requests: every one answered, logged exactly once under its request id."""
-    before = logged_request_ids(server.project)
+    log = server.project / "logs" / "predictions.db"
+    before = logged_request_ids(log)
 
     def predict(_: int) -> str:
         status, _, headers = server.call("/predict", record)
@@ -329,7 +336,7 @@ def check_concurrent_logging(server: Server, record: dict) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         ids = list(pool.map(predict, range(200)))
     assert len(set(ids)) == 200
-    assert sorted(logged_request_ids(server.project)) == sorted(before + ids)
+    assert sorted(logged_request_ids(log)) == sorted(before + ids)
 
 
 def check_api(project: Path, package: str) -> None:
@@ -411,13 +418,9 @@ def test_baked_project_quickstart_and_api(case, tmp_path):
     status = subprocess.run(
         ["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True
     )
-    # Data, models and reports are git-ignored; what changes is meant to be committed:
-    # uv's lock file, and the model card and design doc that training regenerates.
-    changed = set(status.stdout.splitlines()) - {
-        "?? uv.lock",
-        " M docs/model-card.md",
-        " M docs/design.md",
-    }
+    # Data, models and reports are git-ignored, the lock was committed by prodml new; what
+    # changes is meant to be committed: the model card and design doc that training regenerates.
+    changed = set(status.stdout.splitlines()) - {" M docs/model-card.md", " M docs/design.md"}
     assert changed == set(), "quickstart outputs are git-ignored"
 
     first = check_lifecycle(project, "e2e_project")
@@ -465,3 +468,32 @@ def test_wheel_install_generates_a_project_offline(tmp_path):
         cwd=tmp_path, capture_output=True, text=True,
     )  # fmt: skip
     assert str(venv) in where.stdout, "the wheel's own packaged template was used"
+
+
+def test_quickstart_runs_verbatim_without_uv_on_path(tmp_path):
+    """A fresh machine with Python, make and git but no uv: `make install` installs uv into .venv
+    with pip (python3), then the README's Quickstart runs as written."""
+    env = {k: v for k, v in user_env().items() if k != "UV_PYTHON"}
+    env["PATH"] = os.pathsep.join(
+        d for d in os.environ["PATH"].split(os.pathsep) if d and not (Path(d) / "uv").exists()
+    )
+    assert shutil.which("uv", path=env["PATH"]) is None
+    assert shutil.which("python3", path=env["PATH"]) and shutil.which("make", path=env["PATH"])
+    result = subprocess.run(
+        [BIN / "prodml", "new", "Fresh Machine", "--no-input", "--set", "serving=none",
+         "-o", tmp_path],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+    project = tmp_path / "fresh-machine"
+    assert (project / "uv.lock").is_file()
+
+    run = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", "\n".join(quickstart(project))], cwd=project, env=env,
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert run.returncode == 0, f"quickstart failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
+    assert re.search(r"pip install .*\buv$", run.stdout, re.M), "make install bootstrapped uv"
+    assert (project / ".venv" / "bin" / "uv").is_file(), "uv sync keeps it (a dev dependency)"
+    summary = re.findall(r"^=*\s*(\d+ passed.*?) in [\d.]+s", run.stdout, re.M)
+    assert summary and "failed" not in summary[-1] and "error" not in summary[-1], summary

@@ -8,6 +8,7 @@ of them appears.
 """
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -62,6 +63,7 @@ def expected_files(a: dict[str, str]) -> set[str]:
             "tests/api/conftest.py",
             "tests/api/test_api.py",
             "tests/api/test_api_properties.py",
+            "tests/api/test_api_faults.py",
             "tests/api/test_fast_path.py",
         }
     if a["docker"] == "yes":
@@ -74,8 +76,8 @@ def expected_files(a: dict[str, str]) -> set[str]:
 
 
 MAKE_TARGETS = (
-    "help", "data", "validate", "eda", "train", "evaluate", "runs", "bench", "predict", "monitor",
-    "rollback", "test", "lint", "format",
+    "help", "install", "lock", "lock-check", "data", "validate", "eda", "train", "evaluate",
+    "runs", "bench", "predict", "monitor", "rollback", "test", "lint", "format",
 )  # fmt: skip
 
 
@@ -154,8 +156,9 @@ def check_github(project: Path, combo: dict[str, str]) -> None:
     steps = "\n".join(str(step) for job in ci["jobs"].values() for step in job["steps"])
     for command in ("ruff check", "ruff format --check", "pre-commit run --all-files"):
         assert command in steps, command
-    for target in ("data", "train", "predict", "monitor"):
+    for target in ("install", "lock-check", "data", "train", "predict", "monitor"):
         assert f"make {target}" in steps, target
+    assert "pip install" not in steps, "every job installs the lock (make install)"
     if combo["docker"] == "yes":
         assert "docker/build-push-action" in steps and "/ready" in steps
     monitor = yaml.safe_load((project / ".github/workflows/monitor.yml").read_text())
@@ -163,6 +166,7 @@ def check_github(project: Path, combo: dict[str, str]) -> None:
     assert set(triggers) == {"schedule", "workflow_dispatch"} and triggers["schedule"][0]["cron"]
     (job,) = monitor["jobs"].values()
     run = "\n".join(str(step) for step in job["steps"])
+    assert "make install" in run and "pip install" not in run
     assert "make predict" in run and " monitor " in run and 'exit "$status"' in run
     upload = next(s for s in job["steps"] if "upload-artifact" in s.get("uses", ""))
     assert upload["if"] == "always()" and "reports/monitoring/" in upload["with"]["path"]
@@ -181,8 +185,12 @@ def check_gitlab(project: Path, combo: dict[str, str]) -> None:
     assert on_push == {"if": '$CI_PIPELINE_SOURCE == "schedule"', "when": "never"}
     assert all(jobs[name]["extends"] == ".on-push" for name in ("lint", "test", *built))
     script = "\n".join(str(line) for line in jobs["test"]["script"])
-    for target in ("data", "train", "predict", "monitor"):
+    for target in ("install", "data", "train", "predict", "monitor"):
         assert f"make {target}" in script, target
+    for name in ("lint", "test", "monitor"):
+        installs = str(jobs[name]["script"])
+        assert "make install" in installs and "pip install -e" not in installs, name
+    assert "make lock-check" in str(jobs["lint"]["script"])
     assert " monitor " in str(jobs["monitor"]["script"])
     if built:
         assert "docker build" in str(jobs["build-image"]["script"])

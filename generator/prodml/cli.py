@@ -143,6 +143,10 @@ def main() -> None:
 )
 @click.option("--git/--no-git", default=True, show_default=True, help="git init and commit.")
 @click.option(
+    "--lock/--no-lock", default=True, show_default=True,
+    help="Lock the dependencies (make lock: needs the package index; a warning without it).",
+)  # fmt: skip
+@click.option(
     "--replay", type=click.Path(exists=True, path_type=Path),
     help="Regenerate from a project's recorded answers (.cruft.json).",
 )  # fmt: skip
@@ -155,6 +159,7 @@ def new(
     force: bool,
     dry_run: bool,
     git: bool,
+    lock: bool,
     replay: Path | None,
 ) -> None:
     """Create a new ML project called NAME (the project_name answer)."""
@@ -194,7 +199,7 @@ def new(
                 _print_tree(generate.preview(chosen), str(output_dir / chosen["project_slug"]))
                 click.echo("dry run: nothing was written", err=True)
                 return
-            project, warnings = generate.create(chosen, output_dir, force=force, git=git)
+            project, warnings = generate.create(chosen, output_dir, force=force, git=git, lock=lock)
         except generate.GenerationError as err:
             raise click.ClickException(str(err)) from None
     for warning in warnings:

@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from prodml import __version__
+from prodml.lock import lock as lock_dependencies
 
 
 class GenerationError(RuntimeError):
@@ -133,9 +134,18 @@ def _first_missing(path: Path) -> Path | None:
 
 
 def create(
-    answers: Mapping[str, str], output_dir: Path, *, force: bool = False, git: bool = True
+    answers: Mapping[str, str],
+    output_dir: Path,
+    *,
+    force: bool = False,
+    git: bool = True,
+    lock: bool = False,
 ) -> tuple[Path, list[str]]:
-    """Generate the project into ``output_dir``; return its path and any warnings."""
+    """Generate the project into ``output_dir``; return its path and any warnings.
+
+    ``lock`` resolves the project's dependencies into its lock file (``make lock``) before the
+    initial commit; it needs the package index, and degrades to a warning without it.
+    """
     target = output_dir / answers["project_slug"]
     if (target.exists() or target.is_symlink()) and not force:
         raise GenerationError(
@@ -155,6 +165,8 @@ def create(
     succeeded = False
     try:
         project = render(answers, staging)
+        if lock and (warning := lock_dependencies(project)):
+            warnings.append(warning)
         if git and (warning := init_git(project, answers)):
             warnings.append(warning)
         _replace(project, target, staging)
