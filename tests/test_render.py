@@ -105,28 +105,80 @@ def check_makefile(project: Path, combo: dict[str, str]) -> None:
     )
     monitor = subprocess.run(["make", "-n", "monitor"], cwd=project, capture_output=True, text=True)
     assert f"-m {combo_package(project)} monitor" in monitor.stdout
+    if combo["docker"] == "yes":
+        check_docker_build(project)
+
+
+def check_docker_build(project: Path) -> None:
+    """docker-build: podman gets --format docker; CA_BUNDLE and PIP_INDEX_URL become secrets."""
+
+    def dry(*args: str, **env: str) -> str:
+        result = subprocess.run(
+            ["make", "-n", "docker-build", *args], cwd=project, capture_output=True, text=True,
+            env={**os.environ, **env},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return " ".join(result.stdout.split())
+
+    image = answers_file.read(project)[0]["project_slug"]
+    assert dry("ENGINE=docker") == f"docker build -t {image} ."
+    assert dry("ENGINE=podman") == f"podman build --format docker -t {image} ."
+    secrets = dry("ENGINE=docker", "CA_BUNDLE=/ca.pem", PIP_INDEX_URL="https://x/simple")
+    assert secrets == (
+        f"docker build --secret id=ca,src=/ca.pem --secret id=index_url,env=PIP_INDEX_URL "
+        f"-t {image} ."
+    )
 
 
 def combo_package(project: Path) -> str:
     return answers_file.read(project)[0]["package_name"]
 
 
-def check_container(project: Path) -> None:
+def check_container(project: Path, combo: dict[str, str]) -> None:
     """Dockerfile, compose file and Prometheus config: the structure a Docker engine would need."""
     package = combo_package(project)
     dockerfile = (project / "Dockerfile").read_text()
-    # The commands the tests exercise: pip install ., python -m <package> serve.
-    assert "RUN pip install --no-cache-dir ." in dockerfile
+    joined = re.sub(r"\\\n", " ", dockerfile)  # continuation lines joined, spaces squeezed
+    commands = "\n".join(" ".join(line.split()) for line in joined.splitlines())
+    lock = "uv.lock" if combo["env_manager"] == "uv" else "requirements.lock"
+    # Exactly the locked, hash-checked set, then the project without dependencies, then a check.
+    if combo["env_manager"] == "uv":
+        installs = [
+            "uv export --frozen --no-dev --no-emit-project --quiet --output-file requirements.lock",
+            "uv pip install --require-hashes --no-deps --requirement requirements.lock",
+            "uv pip install --no-deps . && uv pip check",
+        ]
+    else:
+        pip = "pip --python /opt/venv/bin/python"
+        installs = [
+            f"{pip} install --no-cache-dir --require-hashes --no-deps --requirement {lock}",
+            f"{pip} install --no-cache-dir --no-deps . && {pip} check",
+        ]
+    for install in installs:
+        assert install in commands, install
+    # Each step that reaches the index gets the CA bundle and the index URL as secrets.
+    runs = [line for line in commands.splitlines() if line.startswith("RUN")]
+    networked = [line for line in runs if "install" in line]
+    assert len(networked) == 2, networked
+    for line in networked:
+        assert line.startswith("RUN --mount=type=secret,id=ca --mount=type=secret,id=index_url")
+    build_args = re.findall(r"^ARG (\w+)", dockerfile, re.M)
+    assert build_args in ([], ["UV_VERSION"]), "secrets are never build arguments"
     assert f'CMD ["python", "-m", "{package}", "serve", "--host", "0.0.0.0", "--port", "8000"]' in (
         dockerfile
     )
     assert "HEALTHCHECK" in dockerfile and "/health" in dockerfile
     assert re.search(r"^USER 10001$", dockerfile, re.M), "runs as a non-root user"
-    copied = re.findall(r"^COPY (?!--from)(\S+)", dockerfile, re.M)
-    assert set(copied) == {"pyproject.toml", "src", "configs", "models"}, copied
+    copied = {
+        source
+        for line in re.findall(r"^COPY (?!--from)(.+)$", dockerfile, re.M)
+        for source in line.split()[:-1]
+    }
+    assert copied == {lock, "pyproject.toml", "README.md", "LICENSE", "src", "configs", "models"}
     assert "PREDICTION_LOG=/app/logs/predictions.db" in dockerfile
     ignored = (project / ".dockerignore").read_text().split()
-    assert {"data", "logs", "reports", ".env", "tests"} <= set(ignored)
+    assert {"data", "logs", "reports", "runs", ".env", "tests"} <= set(ignored)
+    assert lock not in ignored
 
     schema_check("compose-spec", "docker-compose.yml", cwd=project)
     compose = yaml.safe_load((project / "docker-compose.yml").read_text())
@@ -250,7 +302,7 @@ def test_linters_pass_on_every_structural_combination(combo, tmp_path):
     if combo["docker"] == "yes":
         hadolint = tool("hadolint", "Dockerfile", cwd=project)
         assert hadolint.returncode == 0, hadolint.stdout
-        check_container(project)
+        check_container(project, combo)
     if combo["ci"] == "github":
         check_github(project, combo)
     if combo["ci"] == "gitlab":
