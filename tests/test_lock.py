@@ -51,8 +51,8 @@ def pins(requirements: str) -> dict[str, str]:
 
 def add_dependency(project: Path) -> None:
     pyproject = project / "pyproject.toml"
-    text = pyproject.read_text()
-    pyproject.write_text(text.replace('    "click>=8.1",\n', '    "click>=8.1",\n    "rich>=13",\n'))
+    click = '    "click>=8.1",\n'
+    pyproject.write_text(pyproject.read_text().replace(click, click + '    "rich>=13",\n'))
 
 
 @pytest.mark.parametrize("tracking", ["local", "mlflow"])
