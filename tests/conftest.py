@@ -24,3 +24,17 @@ def make_venv(path: Path) -> Path:
 def bare_venv(tmp_path: Path) -> Path:
     """A venv with cookiecutter and the generated projects' dependencies, but not prodml."""
     return make_venv(tmp_path / "venv")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print the figures the container tier measured (record_property, so xdist carries them)."""
+    figures = [
+        f"  {name}: {value}"
+        for report in terminalreporter.stats.get("passed", [])
+        if report.when == "call"
+        for name, value in report.user_properties
+        if name.startswith("container ")
+    ]
+    if figures:
+        terminalreporter.section("container images (measured)")
+        terminalreporter.write_line("\n".join(figures))
