@@ -101,6 +101,7 @@ class Engine:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         conf = root / "storage.conf"
         conf.write_text(
             f'[storage]\ndriver = "overlay"\ngraphroot = "{root / "graph"}"\n'
