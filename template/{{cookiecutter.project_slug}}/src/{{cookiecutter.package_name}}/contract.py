@@ -82,6 +82,9 @@ class ModelResponse(BaseModel):
     fast_path: str = Field(
         description="how the API scores: compiled, features, estimator, pipeline"
     )
+    fast_path_refused: list[str] = Field(
+        default_factory=list, description="why each faster mode was refused"
+    )
 
 
 class ErrorDetail(BaseModel):

@@ -12,7 +12,12 @@ one record 0.07 ms instead of 10.9 ms through the Pipeline; 8 records 0.20 ms; 3
 A step it does not know (a discretizer, a custom transformer or estimator) is run as the fitted
 object itself, on the numpy array. Before the fast path is used it is checked against the
 pipeline on probe records (every category, missing values, the ends of each range, random
-values): on any difference the pipeline itself is used (``FastModel.mode`` says which).
+values). The modes are tried fastest first, and a mode that raises anything while it is
+compiled or probed (say, a private attribute a library upgrade renamed), or differs from the
+pipeline by one bit on the probe records, is refused for the next one, down to the pipeline
+itself: the fast path never stops the API. ``FastModel.mode`` says which mode serves and
+``FastModel.reasons`` why each faster one was refused; the API logs both at startup and
+``GET /model`` shows them.
 """
 
 from __future__ import annotations
@@ -414,15 +419,19 @@ class FastModel:
     """
 
     def __init__(self, pipeline: Pipeline, schema: Schema) -> None:
+        """Choose the fastest mode that scores the probe records exactly as ``pipeline`` does.
+
+        Raises only what the pipeline itself raises on the probe records (it cannot serve then).
+        """
         self.pipeline = pipeline
         self.schema = schema
         self.classify = schema.is_classification
         model = pipeline[-1]
         self.classes = [str(c) for c in model.classes_] if self.classify else []
         self._class_array = np.asarray(self.classes, dtype=object)
-        self.mode = "pipeline"
-        self._features: Callable[[Sequence[Record]], np.ndarray] = self._pipeline_features
-        self._model: Callable[[np.ndarray], np.ndarray] = _estimator(model, self.classify)
+        # What the chosen mode runs; the pipeline mode runs the pipeline alone (``_reference``).
+        self._features: Callable[[Sequence[Record]], np.ndarray]
+        self._model: Callable[[np.ndarray], np.ndarray]
         candidates: list[tuple[str, Callable[[], tuple[Any, Any]]]] = [
             ("compiled", lambda: (_Features(pipeline[:-1]), _compiled_estimator(model))),
             ("features", lambda: (_Features(pipeline[:-1]), _estimator(model, self.classify))),
@@ -430,6 +439,7 @@ class FastModel:
         ]
         self.reasons: list[str] = []
         probes = probe_records(schema)
+        self.mode = "pipeline"
         expected = self._reference(probes)
         for mode, build in candidates:
             try:
@@ -440,6 +450,8 @@ class FastModel:
                 self.reasons.append(f"{mode}: differs from the pipeline on the probe records")
             except Unsupported as error:
                 self.reasons.append(f"{mode}: {error}")
+            except Exception as error:  # a library's internals changed: the next mode, not a crash
+                self.reasons.append(f"{mode}: {type(error).__name__}: {error}")
         self.mode = "pipeline"
 
     def _pipeline_features(self, records: Sequence[Record]) -> np.ndarray:

@@ -108,7 +108,13 @@ class Service:
         """Load the champion and open the prediction log; on failure stay up but not ready."""
         try:
             model = load_for_serving(self.schema, self.settings)
-            fast = FastModel(model.pipeline, model.schema)
+            try:
+                fast = FastModel(model.pipeline, model.schema)
+            except Exception as error:  # the pipeline itself fails on valid records
+                raise RegistryError(
+                    f"model {model.version} cannot score valid records (the fast path's probe "
+                    f"records): {type(error).__name__}: {error}"
+                ) from None
             log = PredictionLog(self.settings.prediction_log)
             pruned = log.prune(self.settings.prediction_log_retention_days)
         except (RegistryError, SchemaError, OSError) as error:
@@ -125,7 +131,7 @@ class Service:
             "model %s loaded (fast path: %s%s); pruned %d prediction-log rows",
             model.version,
             fast.mode,
-            f", {'; '.join(fast.reasons)}" if fast.reasons else "",
+            f"; refused: {'; '.join(fast.reasons)}" if fast.reasons else "",
             pruned,
             extra={"model_version": model.version},
         )
@@ -232,6 +238,7 @@ class Service:
             },
             "sha256": metadata.get("sha256", ""),
             "fast_path": self.fast.mode,
+            "fast_path_refused": self.fast.reasons,
         }
 
     def readiness(self) -> tuple[int, dict[str, Any]]:

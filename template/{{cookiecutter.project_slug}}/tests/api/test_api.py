@@ -210,7 +210,8 @@ def test_model_card(call, loaded) -> None:
         "git_commit": lineage.get("git_commit"),
         "run_id": lineage.get("run_id"),
     }
-    assert body["fast_path"] == FastModel(loaded.pipeline, loaded.schema).mode != "pipeline"
+    fast = FastModel(loaded.pipeline, loaded.schema)
+    assert body["fast_path"] == fast.mode and body["fast_path_refused"] == fast.reasons
 
 
 def test_metrics(call, record, schema: Schema, loaded) -> None:
