@@ -83,9 +83,10 @@ def echo():
     return Response(request.get_data(), mimetype="application/json")
 """,
 }
+# The echo runs on the server ``serve`` runs (with its time limits), so the two differ by the app.
 SERVERS = {
-    "fastapi": "import uvicorn; uvicorn.run({app}, host='127.0.0.1', port={port}, "
-    "access_log=False, log_level='warning')",
+    "fastapi": "from {{ cookiecutter.package_name }}.api import http_server; "
+    "http_server({app}, '127.0.0.1', {port}).run()",
     "flask": "from {{ cookiecutter.package_name }}.api import http_server; "
     "http_server({app}, '127.0.0.1', {port}).serve_forever()",
 }

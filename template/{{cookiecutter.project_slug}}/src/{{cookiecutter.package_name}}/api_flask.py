@@ -17,11 +17,18 @@ has an ``X-Request-ID``. Bodies are parsed and validated in one step (pydantic's
 The server (``http_server``) is gevent's: one thread, one greenlet per connection, keep-alive,
 so concurrent predictions batch as in the FastAPI variant. (waitress, a thread pool, was measured
 at half the throughput: it spends more CPU handing each request between threads than the
-application spends on it.)
+application spends on it.) Its request handler (``_Handler``) adds the limits gevent lacks: idle
+connections close after ``KEEP_ALIVE_SECONDS``; a request's head, then its body, must each arrive
+within ``REQUEST_TIMEOUT_SECONDS`` (408); malformed heads, repeated ``Content-Length`` headers and
+more than 100 headers are refused (400, 431) in JSON with one log line; a body is never drained
+past ``MAX_BODY_BYTES``. A client that leaves before its body is read is logged as 499. A
+prediction log that refuses writes makes predictions and ``/ready`` answer 503 (``serving.py``).
 """
 
 from __future__ import annotations
 
+import http.client
+import io
 import logging
 import signal
 import socket
@@ -31,24 +38,46 @@ from typing import Any
 import gevent
 from flask import Flask, Response, g, request
 from gevent.event import AsyncResult
-from gevent.pywsgi import WSGIServer
+from gevent.pywsgi import Input, WSGIHandler, WSGIServer
 from pydantic import ValidationError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
-from .contract import batch_model, body_too_large, client_error, errors, request_model
+from .contract import (
+    batch_model,
+    body_too_large,
+    client_error,
+    errors,
+    request_model,
+    too_slow,
+)
 from .observability import REQUEST_ID_HEADER, UNMATCHED, request_id
 from .prediction_log import to_json
 from .registry import champion, verify
 from .schema import load_schema
-from .serving import NotReady, Service
+from .serving import (
+    CLIENT_CLOSED,
+    KEEP_ALIVE_SECONDS,
+    ClientGone,
+    NotReady,
+    Service,
+    SlowRequest,
+    raw_response,
+)
 from .settings import Settings, settings
 
 _JSON = "application/json"
+#: Environ keys of the server's: what went wrong reading the body, and when the head was in
+#: (``time.perf_counter()``; the request's latency counts its body's upload, as uvicorn's does).
+BODY_PROBLEM = f"{__package__}.body_problem"
+HEAD_RECEIVED = f"{__package__}.head_received"
 
 
-def _json(body: Any, status: int = 200) -> Response:
+def _json(body: Any, status: int = 200, close: bool = False) -> Response:
     text = to_json(body)
-    return Response(text, status=status, mimetype=_JSON)
+    response = Response(text, status=status, mimetype=_JSON)
+    if close:
+        response.headers["Connection"] = "close"
+    return response
 
 
 def create_app(config: Settings | None = None) -> Flask:
@@ -65,6 +94,9 @@ def create_app(config: Settings | None = None) -> Flask:
     app.extensions["service"] = service
 
     def body() -> bytes:
+        problem = request.environ.get(BODY_PROBLEM)
+        if problem is not None:
+            raise problem
         data = request.get_data(cache=False)
         if len(data) > config.max_body_bytes:
             raise RequestEntityTooLarge
@@ -77,7 +109,7 @@ def create_app(config: Settings | None = None) -> Flask:
 
     @app.before_request
     def begin() -> None:
-        g.started = time.perf_counter()
+        g.started = request.environ.get(HEAD_RECEIVED) or time.perf_counter()
         g.request_id = request_id(request.headers.get(REQUEST_ID_HEADER))
 
     @app.after_request
@@ -92,11 +124,23 @@ def create_app(config: Settings | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
-        return _json({"detail": error.description}, error.code or 500)
+        response = _json({"detail": error.description}, error.code or 500)
+        for name, value in error.get_headers():  # Allow, on a 405
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(error: RequestEntityTooLarge) -> Response:
-        return _json({"detail": body_too_large(config.max_body_bytes)}, 413)
+        return _json({"detail": body_too_large(config.max_body_bytes)}, 413, close=True)
+
+    @app.errorhandler(SlowRequest)
+    def too_slow_body(error: SlowRequest) -> Response:
+        return _json({"detail": too_slow("body", config.request_timeout_seconds)}, 408, True)
+
+    @app.errorhandler(ClientGone)
+    def client_gone(error: ClientGone) -> Response:
+        return _json({"detail": "client closed the connection"}, CLIENT_CLOSED, close=True)
 
     @app.errorhandler(Exception)
     def server_error(error: Exception) -> Response:
@@ -110,7 +154,7 @@ def create_app(config: Settings | None = None) -> Flask:
 
     @app.errorhandler(NotReady)
     def not_ready(error: NotReady) -> Response:
-        return _json({"detail": f"model not loaded: {error}"}, 503)
+        return _json({"detail": str(error)}, 503)
 
     @app.get("/health")
     def health() -> Response:
@@ -148,7 +192,159 @@ def create_app(config: Settings | None = None) -> Flask:
     return app
 
 
+_logger = logging.getLogger(f"{__package__}.api")
+
+
+class _Handler(WSGIHandler):
+    """gevent's request handler with the limits a server facing clients needs.
+
+    gevent waits as long as a client likes for a request line, its headers and its body, drains
+    a body the app did not read before the next request (a declared ``Content-Length`` of 1 TB
+    held the connection open), prints a traceback for more than 100 headers and takes the first
+    of two conflicting ``Content-Length`` headers. Here a connection idle for
+    ``KEEP_ALIVE_SECONDS`` is closed; the head must arrive within the request timeout of its
+    first byte, then the body within as long again, or a 408 ends the connection; the body is
+    read here, before the app runs, and at most ``MAX_BODY_BYTES`` + 1 of it (a larger one is
+    left unread and the connection closes). What went wrong reading it reaches the app under
+    ``BODY_PROBLEM`` (it answers 408, or logs a 499 when the client left).
+    """
+
+    server: _Server
+    _timers: tuple[gevent.Timeout, gevent.Timeout] | None = None
+
+    def _timer(self, idle: bool) -> gevent.Timeout:
+        """This connection's idle timer, or its request deadline (raising ``SlowRequest``),
+        (re)started; made once per connection (a new timer per request costs twice as much)."""
+        if self._timers is None:
+            self._timers = (
+                gevent.Timeout(KEEP_ALIVE_SECONDS, False),
+                gevent.Timeout(self.server.request_timeout, SlowRequest()),
+            )
+        timer = self._timers[0 if idle else 1]
+        timer.cancel()
+        timer.start()
+        return timer
+
+    def read_requestline(self) -> str:
+        idle = self._timer(idle=True)  # (not ``with``: leaving that block retires a timer)
+        try:
+            first = self.rfile.peek(1)
+        except gevent.Timeout as error:
+            if error is not idle:
+                raise
+            first = b""
+        finally:
+            idle.cancel()
+        if not first:
+            return ""  # idle too long, or closed by the client: the connection closes
+        self._timer(idle=False)  # the head's deadline, from its first byte
+        try:
+            return str(super().read_requestline())
+        except SlowRequest:
+            self.log_error("%s", too_slow("request line", self.server.request_timeout))
+            return ""
+
+    def read_request(self, raw_requestline: str) -> bool:
+        """The head parsed, or a ValueError for a malformed one (answered by gevent with 400)."""
+        try:
+            parsed = bool(super().read_request(raw_requestline))
+        except http.client.HTTPException as error:  # more than 100 headers, or a huge one
+            raise _HeadersTooLarge(str(error)) from None
+        lengths = self.headers.get_all("Content-Length") or []
+        if len(lengths) > 1 or not all(value.strip().isdigit() for value in lengths):
+            raise ValueError("Content-Length must be one header holding a number of bytes")
+        return parsed
+
+    def _handle_client_error(self, ex: Exception) -> tuple[str, bytes]:
+        """The response to a head that failed (``read_request``), with one log line."""
+        if isinstance(ex, SlowRequest):
+            status, reason = 408, "Request Timeout"
+            detail = too_slow("head", self.server.request_timeout)
+        elif isinstance(ex, _HeadersTooLarge):
+            status, reason = 431, "Request Header Fields Too Large"
+            detail = f"request headers refused: {ex}"
+        else:
+            status, reason = 400, "Bad Request"
+            detail = f"malformed request: {str(ex)[:200]}"  # gevent's message quotes the input
+        self.log_error("%s", detail)
+        return str(status), raw_response(status, reason, detail)
+
+    def log_error(self, msg: str, *args: Any) -> None:
+        """gevent's complaints about a client: one warning line (not ERROR, no socket repr)."""
+        _logger.warning("%s (client %s)", msg % args if args else msg, self.client_address)
+
+    def handle_one_request(self) -> Any:
+        try:
+            return super().handle_one_request()
+        finally:
+            if self._timers is not None:
+                self._timers[1].cancel()
+
+    def handle_one_response(self) -> None:
+        self._read_body()
+        super().handle_one_response()
+
+    def _read_body(self) -> None:
+        """Give the app the body in memory, read within the request timeout of the head."""
+        deadline = self._timer(idle=False)  # restarted: the body's own time
+        self.environ[HEAD_RECEIVED] = time.perf_counter()
+        source, declared = self.wsgi_input, self.content_length
+        limit = self.server.max_body_bytes
+        if not declared and not source.chunked_input:
+            deadline.cancel()
+            return
+        if declared is not None and declared > limit:  # the app refuses it unread (413)
+            deadline.cancel()
+            self._stop_reading(b"")
+            return
+        parts, size, problem = [], 0, None
+        try:
+            if declared is not None:  # all of it in one read (it fails if the client leaves)
+                parts.append(source.read(declared))
+                size = declared
+            while source.chunked_input and size <= limit:
+                part = source.read(limit + 1 - size)
+                if not part:
+                    break
+                parts.append(part)
+                size += len(part)
+        except SlowRequest as error:
+            problem = error
+        except OSError as error:  # the client left mid-body, or sent broken chunks
+            text = str(error).lower()
+            gone = isinstance(error, ConnectionError) or "end of file" in text or "eof" in text
+            problem = ClientGone() if gone else BadRequest(f"malformed request body: {error}")
+        finally:
+            deadline.cancel()
+        body = b"".join(parts)
+        if problem is not None or size > limit:
+            self._stop_reading(body)
+            if problem is not None:
+                self.environ[BODY_PROBLEM] = problem
+        else:
+            self.environ["wsgi.input"] = io.BytesIO(body)
+
+    def _stop_reading(self, body: bytes) -> None:
+        """Hand the app ``body`` and close the connection after the response: the rest of the
+        request is not read (gevent would drain it first)."""
+        self.close_connection = True
+        self.environ["wsgi.input"] = io.BytesIO(body)
+        self.wsgi_input = Input(io.BytesIO(), 0)
+
+
+class _HeadersTooLarge(ValueError):
+    """More than 100 header lines, or a header line over 64 KiB (``http.client``'s limits)."""
+
+
 class _Server(WSGIServer):
+    handler_class = _Handler
+
+    def __init__(self, address: tuple[str, int], app: Any, config: Settings) -> None:
+        # The access log is the app's own; the server's complaints go to the app's JSON logger.
+        super().__init__(address, app, log=None, error_log=_logger)
+        self.request_timeout = config.request_timeout_seconds
+        self.max_body_bytes = config.max_body_bytes
+
     def handle(self, sock: Any, address: Any) -> None:
         # Send each response as soon as it is written: without this, a response written in two
         # parts waits for the client's delayed ACK (40 ms on Linux).
@@ -157,9 +353,10 @@ class _Server(WSGIServer):
 
 
 def http_server(app: Any, host: str, port: int) -> WSGIServer:
-    """``app`` on gevent's WSGI server (not started); port 0 picks a free port."""
-    # The access log is the app's own; the server's errors go to the app's JSON logger.
-    return _Server((host, port), app, log=None, error_log=logging.getLogger(f"{__package__}.api"))
+    """``app`` on gevent's WSGI server with ``_Handler``'s limits (not started); port 0 picks a
+    free port. The limits are the app's settings (``settings()`` for an app without a service)."""
+    service = getattr(app, "extensions", {}).get("service")
+    return _Server((host, port), app, service.settings if service else settings())
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:

@@ -166,6 +166,11 @@ def body_too_large(limit: int) -> str:
     return f"request body over {limit} bytes; at most MAX_BODY_BYTES={limit} are accepted"
 
 
+def too_slow(part: str, seconds: float) -> str:
+    """The 408 ``detail`` for a request ``part`` (head, body) slower than the request timeout."""
+    return f"request {part} not received within {seconds:g} s (REQUEST_TIMEOUT_SECONDS)"
+
+
 def client_error(details: list[dict[str, Any]]) -> tuple[int, Any]:
     """Status and ``detail`` of a request that failed validation with ``details``: 413 for too
     many records, 400 for a body that is not JSON, else 422 with the field-level errors."""

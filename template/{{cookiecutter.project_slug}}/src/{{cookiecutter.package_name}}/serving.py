@@ -15,15 +15,31 @@ costs about 3x one record, so under load each request costs less, and an idle se
 lone request at once. (Measured and dropped: a thread-pool server, which spends more CPU handing
 each request between threads than the batching saves, and writing the log on a separate thread,
 which adds a hand-off and a wake-up of the event loop per batch.)
+
+A prediction log that cannot be written (disk full, a path that is a directory or not SQLite)
+never turns into 500s or a crash: the service answers predictions with 503 and the reason, and
+``/ready`` says not ready, until the log takes writes again. Predictions are refused rather than
+served unlogged, because a returned prediction is a logged one (monitoring and audits read the
+log). The service recovers by itself: every prediction request still tries its write, and while
+the log is failing each ``/ready`` commits a write that changes nothing (SQLite's
+``user_version`` set to itself), so freeing space brings it back without a restart.
+
+Slow and broken clients are the servers' business (``api.py``), with these shared limits: a
+connection idle ``KEEP_ALIVE_SECONDS`` between requests is closed; a request's head, then its
+body, must each arrive within ``REQUEST_TIMEOUT_SECONDS`` (else 408 and the connection closes);
+a client that goes away before its body is read is counted and logged as status 499
+(``CLIENT_CLOSED``), the client's doing, not a server error.
 """
 
 from __future__ import annotations
 
 import gc
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from .fast_path import FastModel
@@ -34,10 +50,53 @@ from .schema import Schema, SchemaError
 from .settings import Settings
 
 SOURCE = "api"
+#: Seconds a connection may stay idle between requests before the server closes it.
+KEEP_ALIVE_SECONDS = 5
+#: The status logged and counted for a client that went away before its request was read.
+CLIENT_CLOSED = 499
 
 
 class NotReady(RuntimeError):
-    """No model is loaded; the message says why."""
+    """The service cannot predict now (no model, or a prediction log refusing writes): 503."""
+
+
+class SlowRequest(Exception):
+    """The request's head or body did not arrive within the request timeout: 408."""
+
+
+class ClientGone(Exception):
+    """The client closed the connection before its request body was read: logged as 499."""
+
+
+def raw_response(status: int, reason: str, detail: str) -> bytes:
+    """A complete HTTP/1.1 response with a JSON ``detail``, closing the connection.
+
+    For what a server answers before any application sees the request (a head that is too
+    slow, too large or malformed).
+    """
+    body = to_json({"detail": detail}).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+def commit_nothing(path: Path) -> None:
+    """Commit a write that changes nothing to the SQLite database at ``path``.
+
+    ``user_version`` is set to its own value, so the database header is written and committed:
+    this raises ``sqlite3.Error`` (``database or disk is full``, say) exactly when a real write
+    would fail, and leaves the data as it was.
+    """
+    connection = sqlite3.connect(path, timeout=5, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        (version,) = connection.execute("PRAGMA user_version").fetchone()
+        connection.execute(f"PRAGMA user_version = {int(version)}")
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
 
 
 class Future(Protocol):
@@ -93,7 +152,10 @@ class Service:
         self.model: LoadedModel | None = None
         self.fast: FastModel | None = None
         self.log: PredictionLog | None = None
-        self.error = "not started"
+        #: Why there is no model (``NotReady``'s message while ``model`` is None).
+        self.error = "model not loaded: not started"
+        #: Why the prediction log refuses writes, while it does (None: it takes them).
+        self.log_error: str | None = None
         self._pending = _Pending()
 
     @property
@@ -102,26 +164,23 @@ class Service:
 
     @property
     def ready(self) -> bool:
-        return self.model is not None and self.log is not None
+        return self.model is not None and self.log is not None and self.log_error is None
 
     def start(self) -> Service:
         """Load the champion and open the prediction log; on failure stay up but not ready."""
         try:
             model = load_for_serving(self.schema, self.settings)
-            try:
-                fast = FastModel(model.pipeline, model.schema)
-            except Exception as error:  # the pipeline itself fails on valid records
-                raise RegistryError(
-                    f"model {model.version} cannot score valid records (the fast path's probe "
-                    f"records): {type(error).__name__}: {error}"
-                ) from None
-            log = PredictionLog(self.settings.prediction_log)
-            pruned = log.prune(self.settings.prediction_log_retention_days)
         except (RegistryError, SchemaError, OSError) as error:
-            self.error = str(error)
-            self.logger.error("model not loaded: %s", error)
-            return self
-        self.model, self.fast, self.log = model, fast, log
+            return self._not_loaded(str(error))
+        try:
+            fast = FastModel(model.pipeline, model.schema)
+        except Exception as error:  # the pipeline itself fails on valid records
+            return self._not_loaded(
+                f"model {model.version} cannot score valid records (the fast path's probe "
+                f"records): {type(error).__name__}: {error}"
+            )
+        self.model, self.fast = model, fast
+        pruned = self._open_log()
         # Everything loaded so far (libraries, the model) lives as long as the process: move it out
         # of the garbage collector's reach, so its full collections stay short (fewer p99 spikes).
         gc.collect()
@@ -136,6 +195,48 @@ class Service:
             extra={"model_version": model.version},
         )
         return self
+
+    def _not_loaded(self, reason: str) -> Service:
+        self.error = f"model not loaded: {reason}"
+        self.logger.error("%s", self.error)
+        return self
+
+    def _open_log(self) -> int:
+        """Open the prediction log and prune it; the rows pruned (0 if it failed)."""
+        try:
+            self.log = PredictionLog(self.settings.prediction_log)
+            return self.log.prune(self.settings.prediction_log_retention_days)
+        except (sqlite3.Error, OSError) as error:
+            self._log_failed(error)
+            return 0
+
+    def _log_failed(self, error: Exception) -> None:
+        """Record why the log refuses writes; logged once, when it starts failing."""
+        failing = self.log_error is not None
+        self.log_error = (
+            f"prediction log {self.settings.prediction_log} unusable ({error}); predictions are "
+            "refused until it takes writes again"
+        )
+        if not failing:
+            self.logger.error("%s", self.log_error)
+
+    def _log_writable(self) -> bool:
+        """Whether the prediction log takes writes; while it has been failing, one is tried."""
+        if self.log_error is None:
+            return self.log is not None
+        try:
+            if self.log is None:
+                self.log = PredictionLog(self.settings.prediction_log)
+            commit_nothing(self.log.path)
+        except (sqlite3.Error, OSError) as error:
+            self._log_failed(error)
+            return False
+        self._log_recovered()
+        return True
+
+    def _log_recovered(self) -> None:
+        self.log_error = None
+        self.logger.info("prediction log %s takes writes again", self.settings.prediction_log)
 
     def stop(self) -> None:
         if self.log is not None:
@@ -156,8 +257,10 @@ class Service:
         run a function after the handlers that are ready now. ``started`` is the request's
         ``time.perf_counter()`` at arrival (for the logged latency).
         """
-        if self.fast is None or self.log is None or self.model is None:
+        if self.fast is None or self.model is None:
             raise NotReady(self.error)
+        if self.log is None and not self._log_writable():
+            raise NotReady(self.log_error)
         pending = self._pending.jobs
         pending.append(_Job(records, request_id, started, future))
         if len(pending) == 1:
@@ -179,6 +282,9 @@ class Service:
         """Score and log ``jobs`` together; on failure one by one, so a failure stays its own."""
         try:
             self._score(jobs)
+        except NotReady as error:  # the log refused the batch: it refuses each job as well
+            for job in jobs:
+                job.error = error
         except Exception as error:
             if len(jobs) == 1:
                 jobs[0].error = error
@@ -213,7 +319,13 @@ class Service:
                     + (latency_ms,)
                 )
             position += len(job.records)
-        self.log.append_rows(rows)  # one transaction: all of the batch is logged, or none
+        try:
+            self.log.append_rows(rows)  # one transaction: all of the batch is logged, or none
+        except sqlite3.Error as error:
+            self._log_failed(error)
+            raise NotReady(self.log_error) from None
+        if self.log_error is not None:
+            self._log_recovered()
         position = 0
         for job in jobs:
             job.outputs = outputs[position : position + len(job.records)]
@@ -242,9 +354,12 @@ class Service:
         }
 
     def readiness(self) -> tuple[int, dict[str, Any]]:
-        if self.ready:
-            return 200, {"status": "ready", "model_version": self.version}
-        return 503, {"status": "not ready", "detail": self.error}
+        """``/ready``: 200 with the model version, or 503 with why predictions are refused."""
+        if self.model is None:
+            return 503, {"status": "not ready", "detail": self.error}
+        if not self._log_writable():
+            return 503, {"status": "not ready", "detail": self.log_error}
+        return 200, {"status": "ready", "model_version": self.version}
 
     def access_log(
         self, request_id: str, method: str, path: str, status: int, seconds: float, endpoint: str

@@ -5,6 +5,7 @@ variable is named once::
 
     MODEL_DIR=models  SCHEMA_PATH=configs/schema.yaml  PREDICTION_LOG=logs/predictions.db
     PREDICTION_LOG_RETENTION_DAYS=90  MAX_BATCH_SIZE=1000  MAX_BODY_BYTES=10485760  LOG_LEVEL=INFO
+    REQUEST_TIMEOUT_SECONDS=30
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class Settings(BaseSettings):
     prediction_log_retention_days: int = Field(90, ge=1, description="older entries are pruned")
     max_batch_size: int = Field(1000, ge=1, description="records allowed in one batch request")
     max_body_bytes: int = Field(10 * 2**20, ge=1, description="largest request body (else 413)")
+    request_timeout_seconds: float = Field(
+        30.0, gt=0, description="time for a request's head, then its body, to arrive (else 408)"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

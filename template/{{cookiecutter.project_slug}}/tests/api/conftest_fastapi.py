@@ -2,7 +2,8 @@
 
 ``call(method, path, json=..., raw=..., headers=...)`` returns ``(status, text, headers)``.
 ``start_api(model_dir)`` opens such a client on another registry; ``live_url`` is the base URL
-of the real server (uvicorn, in a thread) for tests that need concurrent connections.
+of the real server (``api.http_server``: uvicorn as ``serve`` runs it, in a thread) for tests
+that need concurrent connections or raw sockets.
 """
 
 from __future__ import annotations
@@ -76,19 +77,13 @@ def free_port() -> int:
 def live_url(
     monkeypatch: pytest.MonkeyPatch, model_dir: Path, schema_path: Path, prediction_log_path: Path
 ) -> Iterator[str]:
-    import uvicorn
-
     monkeypatch.setenv("MODEL_DIR", str(model_dir))
     monkeypatch.setenv("SCHEMA_PATH", str(schema_path))
     monkeypatch.setenv("PREDICTION_LOG", str(prediction_log_path))
-    from {{ cookiecutter.package_name }}.api import create_app
+    from {{ cookiecutter.package_name }}.api import create_app, http_server
 
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(), host="127.0.0.1", port=port, access_log=False, log_level="warning"
-        )
-    )
+    server = http_server(create_app(), "127.0.0.1", port)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

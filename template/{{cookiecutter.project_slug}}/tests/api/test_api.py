@@ -29,6 +29,10 @@ from {{ cookiecutter.package_name }}.train import TrainingResult
 
 @pytest.fixture
 def record(schema: Schema, sample: pd.DataFrame) -> dict[str, Any]:
+    return real_record(schema, sample)
+
+
+def real_record(schema: Schema, sample: pd.DataFrame) -> dict[str, Any]:
     """A complete, valid request built from a real row."""
     row = sample.dropna().iloc[0]
     values: dict[str, Any] = {}
@@ -178,12 +182,12 @@ def test_chunked_body_over_the_size_limit_is_refused(
     base = request.getfixturevalue("live_url")  # started after the limit is set
     host, port = base.removeprefix("http://").split(":")
 
-    def post_chunked(data: bytes) -> tuple[int, dict[str, Any]]:
+    def post_chunked(data: bytes, path: str = "/predict") -> tuple[int, dict[str, Any]]:
         """POST without a Content-Length: the server learns the size only by reading."""
         connection = http.client.HTTPConnection(host, int(port), timeout=30)
         chunks = (data[i : i + 16] for i in range(0, len(data), 16))
         headers = {"Content-Type": "application/json"}
-        connection.request("POST", "/predict", chunks, headers, encode_chunked=True)
+        connection.request("POST", path, chunks, headers, encode_chunked=True)
         response = connection.getresponse()
         try:
             return response.status, json.loads(response.read())
@@ -192,6 +196,8 @@ def test_chunked_body_over_the_size_limit_is_refused(
 
     assert post_chunked(body)[0] == 200
     status, answer = post_chunked(body + b" ")
+    assert status == 413 and f"MAX_BODY_BYTES={len(body)}" in answer["detail"]
+    status, answer = post_chunked(b'{"records": [' + body + b"]}", "/predict/batch")
     assert status == 413 and f"MAX_BODY_BYTES={len(body)}" in answer["detail"]
 
 
@@ -328,8 +334,10 @@ def test_body_that_is_not_an_object_is_rejected(call, record) -> None:
 
 
 def test_wrong_method_and_unknown_path(call) -> None:
-    assert call("GET", "/predict")[0] == 405
-    assert call("DELETE", "/model")[0] == 405
+    for method, path, allowed in (("GET", "/predict", "POST"), ("DELETE", "/model", "GET")):
+        status, text, headers = call(method, path)
+        assert status == 405 and json.loads(text)["detail"]
+        assert allowed in headers["allow"].split(", "), headers
     assert call("GET", "/nowhere")[0] == 404
 
 
