@@ -191,6 +191,29 @@ def test_a_connection_that_sends_nothing_is_closed(server) -> None:
         assert until_closed(sock) == b""
 
 
+def test_a_busy_keep_alive_connection_outlives_the_limits(server, record) -> None:
+    """Requests one after another on one connection, for longer than the idle limit and the
+    request timeout together: each is answered and the connection stays open."""
+    body = json.dumps(record).encode()
+    with connect(server) as sock:
+        reader = sock.makefile("rb")
+        deadline = time.monotonic() + 3 * TIMEOUT
+        answered = 0
+        while time.monotonic() < deadline:
+            sock.sendall(head("/predict", len(body)) + body)
+            status_line = reader.readline()
+            assert status_line.split()[1:2] == [b"200"], status_line
+            length = 0
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            reader.read(length)
+            answered += 1
+            time.sleep(0.05)
+    assert answered > 3 * TIMEOUT / 0.05 / 4
+
+
 def test_a_slow_request_head_gets_408_and_the_connection_closes(server) -> None:
     """Slowloris: one more header line at a time, never the blank line that ends the head."""
     with connect(server) as sock:
