@@ -27,6 +27,21 @@ HistGradientBoosting; 8 connections, 30 s per server; three runs each, alternati
 Both meet the targets, the ratio with little margin: a busy machine moves it by +-0.05 (one
 earlier FastAPI run gave 0.44). Flask on waitress, a thread pool, managed 1299 req/s and a ratio
 of 0.39: it spent 230 us of system time a request handing the GIL between threads.
+
+With the servers' time limits (issue 10: idle, head and body timeouts, the body read by gevent's
+handler before the app), on a shared machine (load average about 1 besides the benchmark), 20 s
+per server, three runs alternating with the code before them in the same session:
+
+    fastapi/uvicorn  before: predict 2769-2815 req/s (351-357 us)  p50 2.80-2.83  p99 4.34-4.84
+                     after:  predict 2679-2773 req/s (354-369 us)  p50 2.86-2.95  p99 4.20-5.18
+    flask/gevent     before: predict 2750-2848 req/s (347-360 us)  p50 2.59-2.70  p99 7.50-7.88
+                     after:  predict 2308-2520 req/s (393-428 us)  p50 3.11-3.19  p99 9.95-12.97
+
+The limits cost 6 us (uvicorn) and 9 us (gevent) of server CPU per request when requests do not
+overlap (one connection: gevent 669 -> 678 us a prediction). Under 8 connections gevent's
+micro-batches came out smaller (a mean of about 4 records a batch instead of about 5, counted in
+``Service._run_pending``), hence its larger drop; the cause was not found. The ratio (0.46-0.48
+uvicorn, 0.39-0.43 gevent) missed its target before the change as well on that machine.
 """
 
 from __future__ import annotations
