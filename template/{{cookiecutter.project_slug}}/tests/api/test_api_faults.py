@@ -3,6 +3,7 @@ clients that are slow, broken or gone, on the real server over raw sockets."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -134,6 +135,39 @@ def test_a_bad_prediction_log_path_runs_not_ready_with_the_reason(
         assert call("GET", "/ready")[0] == 200  # fixed: the log opens, no restart
         assert call("POST", "/predict", json=record)[0] == 200
     assert PredictionLog(path).count() == 1
+
+
+@pytest.mark.parametrize("fault", ["another scikit-learn", "a foreign type"])
+def test_a_refused_model_runs_not_ready_and_says_why(
+    start_api, model_dir: Path, tmp_path: Path, record, fault: str
+) -> None:
+    import shutil
+
+    from sklearn.dummy import DummyRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from {{ cookiecutter.package_name }} import artifact, registry
+
+    copy = tmp_path / "models"
+    shutil.copytree(model_dir, copy)
+    version = registry.champion(copy)
+    metadata_file = copy / version / registry.METADATA_FILE
+    metadata = json.loads(metadata_file.read_text())
+    if fault == "another scikit-learn":
+        metadata["libraries"]["scikit-learn"] = "0.24.2"
+        expected = "trained with scikit-learn 0.24.2"
+    else:
+        evil = Pipeline([("step", FunctionTransformer(print)), ("model", DummyRegressor())])
+        data = artifact.dumps(evil)
+        (copy / version / registry.MODEL_FILE).write_bytes(data)
+        metadata["sha256"] = hashlib.sha256(data).hexdigest()
+        expected = "not on the reviewed list: builtins.print"
+    metadata_file.write_text(json.dumps(metadata))
+    with start_api(copy) as call:
+        status, text, _ = call("GET", "/ready")
+        assert status == 503 and expected in json.loads(text)["detail"], text
+        assert call("POST", "/predict", json=record)[0] == 503
 
 
 # --- Clients, on the real server --------------------------------------------------------------
