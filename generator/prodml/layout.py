@@ -14,11 +14,8 @@ Answers = Mapping[str, str]
 
 #: Paths (relative to the project, formatted with the answers) kept only when their predicate holds.
 OPTIONAL: tuple[tuple[str, Callable[[Answers], bool]], ...] = (
-    ("src/{package_name}/contract.py", lambda a: a["serving"] != "none"),
-    ("src/{package_name}/serving.py", lambda a: a["serving"] != "none"),
-    ("src/{package_name}/fast_path.py", lambda a: a["serving"] != "none"),
-    ("src/{package_name}/observability.py", lambda a: a["serving"] != "none"),
-    ("tests/api", lambda a: a["serving"] != "none"),
+    ("src/{package_name}/serving", lambda a: a["serving"] != "none"),
+    ("tests/serving", lambda a: a["serving"] != "none"),
     ("benchmarks/bench_api.py", lambda a: a["serving"] != "none"),
     ("benchmarks/load.py", lambda a: a["serving"] != "none"),
     (".github", lambda a: a["ci"] == "github"),
@@ -33,30 +30,36 @@ OPTIONAL: tuple[tuple[str, Callable[[Answers], bool]], ...] = (
 #: The chosen file takes the target's name; the others are removed.
 VARIANTS: tuple[tuple[str, str, Mapping[str, str]], ...] = (
     (
-        "src/{package_name}/api.py",
+        "src/{package_name}/serving/app.py",
         "serving",
         {
-            "fastapi": "src/{package_name}/api_fastapi.py",
-            "flask": "src/{package_name}/api_flask.py",
+            "fastapi": "src/{package_name}/serving/app_fastapi.py",
+            "flask": "src/{package_name}/serving/app_flask.py",
         },
     ),
     (
-        "tests/api/conftest.py",
+        "tests/serving/conftest.py",
         "serving",
-        {"fastapi": "tests/api/conftest_fastapi.py", "flask": "tests/api/conftest_flask.py"},
-    ),
-    (
-        "src/{package_name}/run_store.py",
-        "tracking",
         {
-            "local": "src/{package_name}/run_store_local.py",
-            "mlflow": "src/{package_name}/run_store_mlflow.py",
+            "fastapi": "tests/serving/conftest_fastapi.py",
+            "flask": "tests/serving/conftest_flask.py",
         },
     ),
     (
-        "tests/test_run_store.py",
+        "src/{package_name}/io/run_store.py",
         "tracking",
-        {"local": "tests/test_run_store_local.py", "mlflow": "tests/test_run_store_mlflow.py"},
+        {
+            "local": "src/{package_name}/io/run_store_local.py",
+            "mlflow": "src/{package_name}/io/run_store_mlflow.py",
+        },
+    ),
+    (
+        "tests/io/test_run_store.py",
+        "tracking",
+        {
+            "local": "tests/io/test_run_store_local.py",
+            "mlflow": "tests/io/test_run_store_mlflow.py",
+        },
     ),
 )
 

@@ -100,9 +100,9 @@ def echo():
 }
 # The echo runs on the server ``serve`` runs (with its time limits), so the two differ by the app.
 SERVERS = {
-    "fastapi": "from {{ cookiecutter.package_name }}.api import http_server; "
+    "fastapi": "from {{ cookiecutter.package_name }}.serving.app import http_server; "
     "http_server({app}, '127.0.0.1', {port}).run()",
-    "flask": "from {{ cookiecutter.package_name }}.api import http_server; "
+    "flask": "from {{ cookiecutter.package_name }}.serving.app import http_server; "
     "http_server({app}, '127.0.0.1', {port}).serve_forever()",
 }
 

@@ -27,14 +27,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from {{ cookiecutter.package_name }} import registry
-from {{ cookiecutter.package_name }}.config import load_config
-from {{ cookiecutter.package_name }}.data import generate_sample
+from {{ cookiecutter.package_name }}.config import load_config, load_schema
+from {{ cookiecutter.package_name }}.data.sample import generate_sample
+from {{ cookiecutter.package_name }}.io import registry
+from {{ cookiecutter.package_name }}.io.prediction_log import PredictionLog
+from {{ cookiecutter.package_name }}.io.run_store import store_in
 from {{ cookiecutter.package_name }}.jobs import Outputs, train_job
-from {{ cookiecutter.package_name }}.predict import DEFAULT_CHUNK_ROWS, predict_file
-from {{ cookiecutter.package_name }}.prediction_log import PredictionLog
-from {{ cookiecutter.package_name }}.run_store import store_in
-from {{ cookiecutter.package_name }}.schema import load_schema
+from {{ cookiecutter.package_name }}.scoring.predict import DEFAULT_CHUNK_ROWS, predict_file
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,14 +9,11 @@ import pytest
 import yaml
 from threadpoolctl import threadpool_limits
 
-from {{ cookiecutter.package_name }} import registry, run_store
-from {{ cookiecutter.package_name }}.config import TrainConfig
-from {{ cookiecutter.package_name }}.data import generate_sample
-from {{ cookiecutter.package_name }}.schema import (
-    Schema,
-    load_schema,
-)
-from {{ cookiecutter.package_name }}.train import (
+from {{ cookiecutter.package_name }}.config import TrainConfig, load_schema
+from {{ cookiecutter.package_name }}.core.schema import Schema
+from {{ cookiecutter.package_name }}.data.sample import generate_sample
+from {{ cookiecutter.package_name }}.io import promotion, registry, run_store
+from {{ cookiecutter.package_name }}.training.train import (
     TrainingResult,
     train,
 )
@@ -112,7 +109,7 @@ def model_dir(
         params=trained.registry_params(),
         lineage={"data_hash": "ab" * 32, "git_commit": "0" * 40, "run_id": "run-fixture"},
     )
-    registry.promote(root, version)
+    promotion.promote(root, version)
     return root
 
 

@@ -10,10 +10,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from {{ cookiecutter.package_name }} import run_store
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import TrainConfig
-from {{ cookiecutter.package_name }}.tables import read_table
+from {{ cookiecutter.package_name }}.io import run_store
+from {{ cookiecutter.package_name }}.io.tables import read_table
 
 
 @pytest.fixture
@@ -176,7 +176,7 @@ def test_a_failed_evaluation_keeps_the_previous_reports_whole(
 ) -> None:
     """A train killed or failing while it evaluates: the model is promoted and its run recorded,
     and reports/ holds the previous evaluation, not a mix."""
-    from {{ cookiecutter.package_name }} import evaluate
+    from {{ cookiecutter.package_name }}.training import evaluate
 
     assert run("data", "--rows", "400").exit_code == 0
     assert run("train", "--config", str(fast_config_path)).exit_code == 0
@@ -220,6 +220,6 @@ def test_a_missing_optional_dependency_names_the_extra(
 
     assert run("data", "--rows", "100").exit_code == 0
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails as if not installed
-    monkeypatch.delitem(sys.modules, "{{ cookiecutter.package_name }}.eda", raising=False)
+    monkeypatch.delitem(sys.modules, "{{ cookiecutter.package_name }}.data.eda", raising=False)
     result = run("eda")
     assert result.exit_code == 1 and "'train' extra" in result.output, result.output

@@ -9,11 +9,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from {{ cookiecutter.package_name }} import jobs, run_store
+from {{ cookiecutter.package_name }} import jobs
 from {{ cookiecutter.package_name }}.cli import main
-from {{ cookiecutter.package_name }}.predict import PredictionError
-from {{ cookiecutter.package_name }}.schema import Schema
-from {{ cookiecutter.package_name }}.tables import read_table
+from {{ cookiecutter.package_name }}.core.model import PredictionError
+from {{ cookiecutter.package_name }}.core.schema import Schema
+from {{ cookiecutter.package_name }}.io import run_store
+from {{ cookiecutter.package_name }}.io.tables import read_table
 
 ROWS = 400
 

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import click
 
-from . import run_store
-from .schema import SchemaError, load_schema
+from .config import load_schema
+from .core.gate import PromotionRefused
+from .core.schema import SchemaError
+from .io import promotion, run_store
 
 DEFAULT_DATA = Path("data/raw/sample.csv")
 
@@ -43,7 +45,7 @@ def _schema(path: Path | None):
 
 
 def _read(path: Path):
-    from .tables import TableError, read_table
+    from .io.tables import TableError, read_table
 
     try:
         return read_table(path)
@@ -52,7 +54,7 @@ def _read(path: Path):
 
 
 def _violations_text(violations) -> str:
-    from .data import format_violations
+    from .core.validation import format_violations
 
     return format_violations(violations)
 
@@ -102,8 +104,8 @@ def main() -> None:
 @click.option("--seed", type=int, default=42, show_default=True)
 def data(schema_file: Path | None, output: Path, rows: int, seed: int) -> None:
     """Write the deterministic synthetic sample dataset."""
-    from .atomic import file
-    from .data import generate_sample
+    from .data.sample import generate_sample
+    from .io.atomic import file
 
     frame = generate_sample(_schema(schema_file), rows=rows, seed=seed)
     with file(output) as staged:
@@ -117,8 +119,8 @@ def data(schema_file: Path | None, output: Path, rows: int, seed: int) -> None:
 @click.option("--no-target", is_flag=True, help="Do not require the target column (scoring data).")
 def validate(schema_file: Path | None, path: Path, no_target: bool) -> None:
     """Check a CSV file against the schema; exit 1 listing the violations."""
-    from .data import unexpected_columns
-    from .data import validate as validate_frame
+    from .core.validation import unexpected_columns
+    from .core.validation import validate as validate_frame
 
     frame, schema = _read(path), _schema(schema_file)
     extra = unexpected_columns(frame, schema)
@@ -141,7 +143,7 @@ def validate(schema_file: Path | None, path: Path, no_target: bool) -> None:
 )
 def eda(schema_file: Path | None, data_path: Path, output: Path) -> None:
     """Write an exploratory analysis (Markdown + PNG figures) of a CSV file."""
-    from .eda import write_report
+    from .data.eda import write_report
 
     report = write_report(_read(data_path), _schema(schema_file), output)
     click.echo(f"wrote {report}")
@@ -161,8 +163,8 @@ runs_store_option = click.option("--runs-store", default=None, help=run_store.LO
 
 
 def _outputs(model_dir: Path | None, reports: Path, model_card: Path, runs_store: str | None):
+    from .io.registry import model_dir as registry_dir
     from .jobs import Outputs
-    from .registry import model_dir as registry_dir
 
     return Outputs(registry_dir(model_dir), reports, model_card, run_store.location(runs_store))
 
@@ -198,10 +200,10 @@ def train(
 ) -> None:
     """Validate, tune and choose a champion, register it, canary, promote (gated), evaluate."""
     from .config import ConfigError, load_config
-    from .data import DataValidationError
+    from .core.validation import DataValidationError
+    from .io.tables import TableError
     from .jobs import CanaryError, train_job
-    from .tables import TableError
-    from .train import TrainingError
+    from .training.train import TrainingError
 
     schema = _schema(schema_file)
     try:
@@ -246,10 +248,10 @@ def evaluate(
     model_card: Path,
 ) -> None:
     """Evaluate a model on the test split of a dataset: reports/, figures, model card."""
-    from . import registry
-    from .data import DataValidationError
+    from .core.validation import DataValidationError
+    from .io import registry
+    from .io.tables import TableError
     from .jobs import evaluate_job
-    from .tables import TableError
 
     outputs = _outputs(model_dir, reports, model_card, None)
     try:
@@ -339,11 +341,12 @@ def predict(
 
     Idempotent: the same file and model give the same output bytes and no new log rows.
     """
-    from . import registry
-    from .predict import PredictionError, predict_file
-    from .prediction_log import BatchRunBusy, PredictionLog
+    from .core.model import PredictionError
+    from .io import registry
+    from .io.prediction_log import BatchRunBusy, PredictionLog
+    from .io.tables import TableError
+    from .scoring.predict import predict_file
     from .settings import settings
-    from .tables import TableError
 
     if not input_path.is_file():
         raise click.ClickException(f"input file not found: {input_path}")
@@ -377,14 +380,13 @@ ALERT_EXIT = 3
 
 def _since(since: str | None, days: float | None) -> str | None:
     """The start of the monitoring window as an ISO time, from --since or --days."""
-    import time
 
-    from .prediction_log import timestamp
+    from .core import clock
 
     if since and days is not None:
         raise click.ClickException("give --since or --days, not both")
     if days is not None:
-        return timestamp(time.time() - days * 86400)
+        return clock.iso(clock.now() - days * 86400, digits=6)
     if since and not since[:4].isdigit():
         raise click.ClickException(f"--since must be an ISO time such as 2026-01-31, not {since}")
     return since
@@ -438,11 +440,13 @@ def monitor(
     report.json and plots to --output and prints one line per breached threshold.
     Exit status: 0 all clear, 3 a threshold breached, 1 an error (no data, bad file or config).
     """
-    from . import registry
+    from .config import ConfigError, load_monitor_config
+    from .io import registry
+    from .io.tables import TableError
     from .jobs import monitor_job
-    from .monitor import NOT_ENOUGH, MonitorError, load_monitor_config
+    from .monitoring.checks import NOT_ENOUGH
+    from .monitoring.current import MonitorError
     from .settings import settings
-    from .tables import TableError
 
     if input_path is not None and (since or days is not None):
         raise click.ClickException("--since/--days select logged predictions; not with --input")
@@ -460,7 +464,7 @@ def monitor(
             since=start,
             labels_path=labels_path,
         )
-    except (registry.RegistryError, MonitorError, TableError) as error:
+    except (registry.RegistryError, MonitorError, TableError, ConfigError) as error:
         raise click.ClickException(str(error)) from None
     for line in report["breaches"]:
         click.echo(line)
@@ -494,13 +498,13 @@ def monitor(
 )
 def promote(model_dir: Path | None, version: str | None, force: bool) -> None:
     """Make VERSION the champion if it passes the gate; without VERSION, list the versions."""
-    from . import registry
+    from .io import registry
 
     root = registry.model_dir(model_dir)
     if version:
         try:
-            reason = registry.promote(root, version, force=force)
-        except (registry.RegistryError, registry.PromotionRefused) as error:
+            reason = promotion.promote(root, version, force=force)
+        except (registry.RegistryError, PromotionRefused) as error:
             raise click.ClickException(str(error)) from None
         click.echo(f"champion is now {version}: {reason}")
         return
@@ -511,7 +515,7 @@ def promote(model_dir: Path | None, version: str | None, force: bool) -> None:
 
 def _version_summary(root: Path, version: str) -> str:
     """One line per version: name, creation time and primary test metric."""
-    from . import registry
+    from .io import registry
 
     document = registry.read_metadata(root, version)
     metrics = document.get("metrics", {})
@@ -527,28 +531,28 @@ def _version_summary(root: Path, version: str) -> str:
 @model_dir_option
 def rollback(model_dir: Path | None) -> None:
     """Restore the champion that the last promotion replaced (recorded in history.jsonl)."""
-    from . import registry
+    from .io import registry
 
     root = registry.model_dir(model_dir)
     try:
         previous = registry.current_champion(root)
-        restored = registry.rollback(root)
+        restored = promotion.rollback(root)
     except registry.RegistryError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"rolled back: champion is now {restored} (was {previous})")
 
 
-if importlib.util.find_spec(f"{__package__}.api") is not None:
+if importlib.util.find_spec(f"{__package__}.serving") is not None:
 
     @main.command()
     @click.option("--host", default="127.0.0.1", show_default=True)
     @click.option("--port", type=int, default=8000, show_default=True)
     def serve(host: str, port: int) -> None:
         """Serve the champion model over HTTP (GET /health, POST /predict)."""
-        from .registry import RegistryError
+        from .io.registry import RegistryError
 
         try:
-            from .api import serve as run_server
+            from .serving.app import serve as run_server
 
             run_server(host, port)
         except (RegistryError, SchemaError) as error:

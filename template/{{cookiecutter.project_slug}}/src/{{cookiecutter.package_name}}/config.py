@@ -1,4 +1,6 @@
-"""Training settings (``configs/train.yaml``), validated into one frozen object."""
+"""The project's configuration files, read by one YAML loader into frozen, validated objects:
+the feature schema (``configs/schema.yaml``), the training config (``configs/train.yaml``) and
+the monitoring thresholds (``configs/monitor.yaml``). Environment settings are ``settings``."""
 
 from __future__ import annotations
 
@@ -9,7 +11,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy import stats
 
+from .core.schema import Schema, SchemaError, parse_schema, problems
+from .settings import settings
+
 DEFAULT_CONFIG_PATH = Path("configs/train.yaml")
+DEFAULT_MONITOR_CONFIG_PATH = Path("configs/monitor.yaml")
 
 #: The tunable model families, simplest first (ties between families go to the simpler one).
 Family = Literal["linear", "hist_gradient_boosting", "random_forest"]
@@ -168,13 +174,6 @@ def read_yaml(path: Path | str, what: str) -> Any:
     return raw
 
 
-def problems(error: ValidationError) -> str:
-    """A validation failure as one line: ``field.path: message; ...``."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in error.errors()
-    )
-
-
 def read_model(path: Path | str, model: type[M], what: str) -> M:  # noqa: UP047 (3.10 targets)
     """``path``'s YAML validated by ``model``; ConfigError naming the file and each problem."""
     raw = read_yaml(path, what)
@@ -187,3 +186,52 @@ def read_model(path: Path | str, model: type[M], what: str) -> M:  # noqa: UP047
 def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> TrainConfig:
     """Read and validate the training config YAML."""
     return read_model(path, TrainConfig, "training config")
+
+
+class LabelConfig(BaseModel):
+    """Delayed labels: how many must match, and the largest tolerated quality drop."""
+
+    model_config = FROZEN
+
+    min_matched: int = Field(50, ge=1, description="labelled predictions needed to judge")
+    max_relative_drop: float = Field(
+        0.05, gt=0.0, lt=1.0, description="alert when live quality is this much worse (share)"
+    )
+
+
+class MonitorConfig(BaseModel):
+    """Alert thresholds (``configs/monitor.yaml``)."""
+
+    model_config = FROZEN
+
+    min_rows: int = Field(200, ge=1, description="fewer current values: drift not judged")
+    psi: float = Field(0.25, gt=0.0, description="feature PSI above this: alert")
+    ks_pvalue: float = Field(0.01, gt=0.0, lt=1.0)
+    ks_statistic: float = Field(0.1, gt=0.0, le=1.0, description="KS alerts need both")
+    chi2_pvalue: float = Field(0.01, gt=0.0, lt=1.0)
+    chi2_effect: float = Field(0.1, gt=0.0, le=1.0, description="Cramér's V; chi2 needs both")
+    missing_rate_change: float = Field(0.1, gt=0.0, le=1.0, description="absolute change")
+    violation_rate: float = Field(0.05, ge=0.0, le=1.0, description="rows breaking the schema")
+    prediction_psi: float = Field(0.25, gt=0.0, description="prediction distribution PSI")
+    max_model_age_days: float = Field(180.0, gt=0.0)
+    labels: LabelConfig = Field(default_factory=LabelConfig)
+
+
+def load_monitor_config(path: Path | str = DEFAULT_MONITOR_CONFIG_PATH) -> MonitorConfig:
+    """Read and validate the monitoring thresholds."""
+    return read_model(path, MonitorConfig, "monitoring config")
+
+
+def schema_path(path: Path | str | None = None) -> Path:
+    """The schema file to use: ``path``, else ``$SCHEMA_PATH``, else ``configs/schema.yaml``."""
+    return Path(path or settings().schema_path)
+
+
+def load_schema(path: Path | str | None = None) -> Schema:
+    """Read and validate the schema YAML file (``schema_path``); SchemaError saying why not."""
+    file = schema_path(path)
+    try:
+        raw = read_yaml(file, "schema file")
+    except ConfigError as error:
+        raise SchemaError(str(error)) from None
+    return parse_schema(raw, f"schema {file}")

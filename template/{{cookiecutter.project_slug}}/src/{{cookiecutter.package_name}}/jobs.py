@@ -3,7 +3,7 @@ benchmarks run.
 
 train: read and validate the data -> tune and choose (``train.train``) -> save a new version
 with its lineage and the training data's reference profile (for monitoring) -> canary (load
-it back, score held-out rows) -> ``registry.promote`` (the gate) -> evaluate the new champion
+it back, score held-out rows) -> ``promotion.promote`` (the gate) -> evaluate the new champion
 (reports and model card). Every run that reaches the registry is recorded in the runs store,
 promoted or not.
 
@@ -12,34 +12,28 @@ monitor: the champion's reference against the prediction log or a batch file -> 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from . import registry
-from .config import TrainConfig
-from .config_check import check_config
-from .data import check
-from .evaluate import write_evaluation
-from .monitor import (
-    ALERT,
-    MonitorConfig,
-    current_from_file,
-    current_from_log,
-    data_checks,
-    reference_profile,
-)
-from .monitor_report import breach_lines, write_report
-from .predict import PredictionError, predict_frame
-from .prediction_log import timestamp
-from .run_store import record_run
-from .schema import Schema
-from .tables import read_table
-from .tracking import Progress, Stopwatch, git_commit, new_run_id
-from .train import TrainingResult, train
+from .config import MonitorConfig, TrainConfig
+from .core import clock
+from .core.gate import PromotionRefused
+from .core.model import PredictionError, predict_frame
+from .core.schema import Schema
+from .core.validation import check
+from .io import promotion, registry
+from .io.run_store import record_run
+from .io.tables import read_table
+from .monitoring.checks import ALERT, data_checks
+from .monitoring.current import current_from_file, current_from_log, reference_profile
+from .monitoring.report import breach_lines, write_report
+from .training.config_check import check_config
+from .training.evaluate import write_evaluation
+from .training.tracking import Progress, Stopwatch, git_commit, new_run_id
+from .training.train import TrainingResult, train
 
 CANARY_ROWS = 20
 
@@ -107,19 +101,19 @@ def _train_job(
     outputs: Outputs,
     progress: Progress | None,
 ) -> TrainOutcome:
-    clock = Stopwatch(progress)
-    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    with clock.stage("load_validate"):
+    stopwatch = Stopwatch(progress)
+    started = clock.iso()
+    with stopwatch.stage("load_validate"):
         frame = read_table(data_path)
         check(frame, schema, f"training data {data_path}")
         check_config(schema, config, frame)
         data = _data_record(data_path, len(frame))
     run_id, commit = new_run_id(), git_commit()
     result = train(frame, schema, config, progress)
-    clock.durations.update(result.durations)
-    with clock.stage("reference_profile"):
+    stopwatch.durations.update(result.durations)
+    with stopwatch.stage("reference_profile"):
         reference = reference_profile(result.pipeline, schema, frame)
-    with clock.stage("save"):
+    with stopwatch.stage("save"):
         lineage = {"data_hash": data["sha256"], "git_commit": commit, "run_id": run_id}
         version = registry.save(
             result.pipeline,
@@ -139,18 +133,18 @@ def _train_job(
         "data": data,
         "git_commit": commit,
         "libraries": registry.library_versions(),
-        "durations": clock.durations,
+        "durations": stopwatch.durations,
     }
     try:
-        with clock.stage("canary"):
+        with stopwatch.stage("canary"):
             _canary(outputs.models, version, result)
-        with clock.stage("promote"):
-            message = registry.promote(outputs.models, version)
+        with stopwatch.stage("promote"):
+            message = promotion.promote(outputs.models, version)
         promoted = True
     except CanaryError as error:
         record_run(outputs.runs, {**record, "status": "canary_failed", "message": str(error)})
         raise
-    except registry.PromotionRefused as error:
+    except PromotionRefused as error:
         promoted, message = False, str(error)
     # Recorded before the evaluation: a run killed while evaluating has promoted its model.
     record_run(
@@ -159,10 +153,10 @@ def _train_job(
     )
     report = None
     if promoted:
-        with clock.stage("evaluation"):
+        with stopwatch.stage("evaluation"):
             champion = registry.load(outputs.models, version)
             report = write_evaluation(champion, frame, data, outputs.reports, outputs.model_card)
-    return TrainOutcome(run_id, version, promoted, message, result, clock.durations, report)
+    return TrainOutcome(run_id, version, promoted, message, result, stopwatch.durations, report)
 
 
 def evaluate_job(data_path: Path, outputs: Outputs, version: str | None = None) -> dict[str, Any]:
@@ -190,7 +184,7 @@ def monitor_job(
     each). Raises RegistryError (no champion or reference), MonitorError (no data, bad labels)
     or TableError (unreadable input file).
     """
-    from .quality import quality_check
+    from .monitoring.quality import quality_check
 
     model = registry.load(models)
     reference = registry.load_reference(models, model.version)
@@ -207,7 +201,7 @@ def monitor_job(
         checks.append({k: quality[k] for k in keys})
     report: dict[str, Any] = {
         "model_version": model.version,
-        "generated_at": timestamp(),
+        "generated_at": clock.iso(digits=6),
         "source": current.source,
         "rows": current.rows,
         "violations": current.violations,

@@ -1,0 +1,151 @@
+"""One coercion path: raw values (CSV text, Parquet types, JSON) into the features' values.
+
+Validation, training (the pipeline's first step), batch scoring, the API and monitoring all call
+these functions, so a row is read the same way wherever it comes from:
+
+- numeric: a float; missing or not a number is NaN (``numbers``);
+- boolean: 1.0 or 0.0 from ``BOOLEAN_TEXT`` or the numbers 1 and 0; anything else is NaN;
+- categorical: the declared category the value stands for, matched by its text or, for a
+  number, by its value (``1``, ``1.0`` and ``"1.0"`` all stand for a declared ``"1"``, and
+  for a declared ``"1.0"``); a value matching none keeps its own text (an unknown category).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .schema import Schema
+
+#: The one boolean vocabulary (text, compared in lower case).
+BOOLEAN_TEXT = {"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0, "1.0": 1.0, "0.0": 0.0}
+Lookup = Mapping[str, str]
+
+
+def number_text(value: object) -> str | None:
+    """A number's canonical text (``3``, ``3.0``, ``"3.00"`` give ``"3"``; ``2.5`` ``"2.5"``),
+    or None if ``value`` is not a finite number."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(number):
+        return None
+    return str(int(number)) if number.is_integer() and abs(number) < 2**63 else repr(number)
+
+
+def category_lookup(declared: Sequence[str]) -> dict[str, str]:
+    """Each declared category by its own text, and by its number's canonical text if it is one."""
+    lookup = {category: category for category in declared}
+    for category in declared:
+        number = number_text(category)
+        if number is not None:
+            lookup.setdefault(number, category)
+    return lookup
+
+
+def category_text(value: object, lookup: Lookup | None = None) -> str:
+    """The category ``value`` (present, not missing) stands for: see the module docstring."""
+    lookup = lookup or {}
+    if isinstance(value, str):
+        found = lookup.get(value)
+        if found is not None:
+            return found
+        number = number_text(value)
+        return lookup.get(number, value) if number is not None else value
+    number = number_text(value)
+    if number is None:
+        return str(value)
+    return lookup.get(number, number)
+
+
+def categories(values: pd.Series, declared: Sequence[str] = ()) -> pd.Series:
+    """``values`` as category text (object dtype, NaN where missing); vectorized per distinct
+    value, so a long column costs one dictionary lookup per row."""
+    lookup = category_lookup(declared)
+    present = values.notna().to_numpy()
+    out = np.full(len(values), np.nan, dtype=object)
+    if present.any():
+        kept = values[present]
+        mapping = {value: category_text(value, lookup) for value in pd.unique(kept)}
+        out[present] = kept.map(mapping).to_numpy(dtype=object)
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def numbers(values: pd.Series) -> pd.Series:
+    """``values`` as floats, NaN where missing or not a number (``pd.to_numeric``, coerced).
+
+    Text that is all numbers is parsed by Arrow: several times faster than pandas, same values.
+    """
+    if not pd.api.types.is_numeric_dtype(values):
+        try:
+            parsed = pc.cast(pa.array(values, type=pa.string(), from_pandas=True), pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # a value that is not a number, or not text: pandas makes it NaN
+        else:
+            return pd.Series(parsed.to_numpy(zero_copy_only=False), values.index, float)
+    return pd.to_numeric(values, errors="coerce").astype(float)
+
+
+def booleans(values: pd.Series) -> pd.Series:
+    """``values`` as 1.0 / 0.0, NaN where missing or not a boolean (exactly 1 and 0 as numbers,
+    ``BOOLEAN_TEXT`` as text; ``-0.0`` is not one, as its text is not)."""
+    if (
+        pd.api.types.is_bool_dtype(values)
+        or pd.api.types.is_integer_dtype(values)
+        or pd.api.types.is_float_dtype(values)
+    ):
+        number = values.astype(float)
+        known = (number == 1.0) | ((number == 0.0) & ~np.signbit(number))
+        return number.where(known)
+    present = values.notna().to_numpy()
+    out = np.full(len(values), np.nan)
+    if present.any():
+        lowered = values[present].astype(str).str.lower()
+        out[present] = lowered.map(BOOLEAN_TEXT).to_numpy(dtype=float, na_value=np.nan)
+    return pd.Series(out, index=values.index, dtype=float)
+
+
+def coerce_types(
+    df: pd.DataFrame,
+    types: Mapping[str, str],
+    categories_of: Mapping[str, Sequence[str]] | None = None,
+) -> pd.DataFrame:
+    """The features as the pipeline reads them: ``types`` (name -> numeric | categorical |
+    boolean) in that order, categorical values matched to ``categories_of[name]``. Columns not
+    in ``types`` are dropped. This is the fitted pipeline's first step."""
+    out = pd.DataFrame(index=df.index)
+    for name, kind in types.items():
+        values = df[name]
+        if kind == "categorical":
+            out[name] = categories(values, (categories_of or {}).get(name, ()))
+        elif kind == "boolean":
+            out[name] = booleans(values)
+        else:
+            out[name] = numbers(values)
+    return out
+
+
+def feature_types(schema: Schema) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The arguments of ``coerce_types`` for the schema's features."""
+    types = {c.name: c.type for c in schema.features}
+    declared = {c.name: list(c.categories or ()) for c in schema.features if c.categories}
+    return types, declared
+
+
+def coerce_features(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """``coerce_types`` for the schema's features: what is scored, logged and monitored."""
+    return coerce_types(df, *feature_types(schema))
+
+
+def coerced_names(transformer: Any, input_features: object) -> np.ndarray:
+    """The pipeline step's output column names (``FunctionTransformer(feature_names_out=...)``)."""
+    return np.asarray(list(transformer.kw_args["types"]), dtype=object)

@@ -1,0 +1,57 @@
+"""A fitted model as the project uses it: the pipeline, its metadata and its schema, and how a
+frame of features is scored (``predict_frame``: batch scoring, the canary, monitoring)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from .schema import Schema
+
+PROBABILITY_PREFIX = "proba_"
+
+
+class PredictionError(RuntimeError):
+    """The model produced unusable output (NaN or infinite values)."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified model with its metadata and the schema it was trained on."""
+
+    pipeline: Pipeline
+    metadata: dict[str, Any]
+    schema: Schema
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["version"])
+
+    @property
+    def classes(self) -> list[str]:
+        """The classes in the model's own order (its probability columns), or [] (regression)."""
+        return [str(c) for c in self.pipeline.classes_] if self.schema.is_classification else []
+
+
+def predict_frame(model: LoadedModel, features: pd.DataFrame) -> pd.DataFrame:
+    """One row per input: ``prediction`` and, for classification, ``proba_<class>`` columns."""
+    pipeline = model.pipeline
+    out = pd.DataFrame(index=features.index)
+    if model.schema.is_classification:
+        proba = pipeline.predict_proba(features)
+        classes = model.classes
+        if not np.isfinite(proba).all():
+            raise PredictionError(f"model {model.version} returned non-finite probabilities")
+        out["prediction"] = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+        for index, name in enumerate(classes):
+            out[PROBABILITY_PREFIX + name] = proba[:, index]
+    else:
+        predicted = np.asarray(pipeline.predict(features), dtype=float)
+        if not np.isfinite(predicted).all():
+            raise PredictionError(f"model {model.version} returned non-finite predictions")
+        out["prediction"] = predicted
+    return out

@@ -1,0 +1,160 @@
+"""The feature schema (``configs/schema.yaml``): the single source of truth for every column.
+
+Validation, the feature pipeline, the API request model and batch scoring all read it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ProblemType = Literal["binary_classification", "multiclass_classification", "regression"]
+Role = Literal["feature", "target", "id", "ignored"]
+ColumnType = Literal["numeric", "categorical", "boolean", "string"]
+
+
+class SchemaError(ValueError):
+    """The schema file is missing or does not describe a usable dataset."""
+
+
+class Column(BaseModel):
+    """One column: its role, type and the values it may take."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    role: Role = "feature"
+    type: ColumnType
+    description: str = ""
+    nullable: bool = False
+    min: float | None = Field(None, allow_inf_nan=False)
+    max: float | None = Field(None, allow_inf_nan=False)
+    categories: tuple[str, ...] | None = None
+    slice: bool = False
+    sensitive: bool = False
+
+    @model_validator(mode="after")
+    def _check_type_details(self) -> Column:
+        if self.type == "categorical" and not self.categories:
+            raise ValueError(f"categorical column {self.name!r} needs a list of categories")
+        if self.type != "categorical" and self.categories is not None:
+            raise ValueError(f"only categorical columns take categories ({self.name!r})")
+        if self.type != "numeric" and (self.min is not None or self.max is not None):
+            raise ValueError(f"only numeric columns take min/max ({self.name!r})")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"column {self.name!r}: min is greater than max")
+        if self.type == "string" and self.role == "feature":
+            raise ValueError(f"string column {self.name!r} can only be an id or ignored column")
+        if (self.slice or self.sensitive) and (
+            self.type not in ("categorical", "boolean") or self.role not in ("feature", "ignored")
+        ):
+            raise ValueError(
+                f"only categorical or boolean feature/ignored columns can be a slice or "
+                f"sensitive ({self.name!r})"
+            )
+        return self
+
+
+class FeatureBudget(BaseModel):
+    """What the fitted feature pipeline may cost to transform 1,000 rows."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ms_per_1k_rows: float = Field(1000.0, gt=0)
+    kb_per_1k_rows: float = Field(1024.0, gt=0)
+
+
+class Schema(BaseModel):
+    """The dataset: what is predicted, from which columns."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    problem_type: ProblemType
+    target: str
+    id: str | None = None
+    columns: tuple[Column, ...]
+    feature_budget: FeatureBudget = Field(default_factory=FeatureBudget)
+
+    @model_validator(mode="after")
+    def _check_roles(self) -> Schema:
+        names = [c.name for c in self.columns]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate column names: {duplicates}")
+        targets = [c.name for c in self.columns if c.role == "target"]
+        if targets != [self.target]:
+            raise ValueError(f"exactly one column with role 'target' named {self.target!r} needed")
+        ids = [c.name for c in self.columns if c.role == "id"]
+        if ids != ([self.id] if self.id else []):
+            raise ValueError(f"the column with role 'id' must be the declared id ({self.id!r})")
+        if not self.features:
+            raise ValueError("at least one column with role 'feature' is needed")
+        target = self.column(self.target)
+        if self.problem_type == "regression" and target.type != "numeric":
+            raise ValueError("a regression target must be numeric")
+        if self.problem_type != "regression":
+            wanted = 2 if self.problem_type == "binary_classification" else 3
+            count = len(target.categories or ())
+            if target.type != "categorical" or count < wanted:
+                raise ValueError(
+                    f"a {self.problem_type} target must be categorical with >= {wanted} categories"
+                )
+            if self.problem_type == "binary_classification" and count != 2:
+                raise ValueError("a binary target must have exactly two categories")
+        if target.nullable:
+            raise ValueError("the target cannot be nullable")
+        return self
+
+    @property
+    def is_classification(self) -> bool:
+        return self.problem_type != "regression"
+
+    @property
+    def features(self) -> tuple[Column, ...]:
+        """Columns the model may use (id and ignored columns never are)."""
+        return tuple(c for c in self.columns if c.role == "feature")
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [c.name for c in self.features]
+
+    def features_of_type(self, column_type: ColumnType) -> list[str]:
+        return [c.name for c in self.features if c.type == column_type]
+
+    def column(self, name: str) -> Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(name)
+
+    @property
+    def slice_columns(self) -> list[str]:
+        """Columns to report quality on per value: marked ``slice``, else the first categorical."""
+        marked = [c.name for c in self.columns if c.slice]
+        return marked or self.features_of_type("categorical")[:1]
+
+    @property
+    def sensitive_columns(self) -> list[str]:
+        """Columns marked ``sensitive``: the groups of the fairness check."""
+        return [c.name for c in self.columns if c.sensitive]
+
+    @property
+    def classes(self) -> list[str]:
+        """Target classes in schema order (the positive class of a binary problem comes last)."""
+        return list(self.column(self.target).categories or ())
+
+
+def problems(error: ValidationError) -> str:
+    """A validation failure as one line: ``field.path: message; ...``."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in error.errors()
+    )
+
+
+def parse_schema(raw: object, source: str = "schema") -> Schema:
+    """Validate an already-parsed mapping (a schema file, a model's metadata) into a Schema."""
+    try:
+        return Schema.model_validate(raw)
+    except ValidationError as error:
+        raise SchemaError(f"invalid {source}: {problems(error)}") from None

@@ -1,0 +1,1 @@
+"""Data: the synthetic sample made from the schema, and exploratory analysis."""

@@ -1,0 +1,127 @@
+"""Changing the champion: ``promote`` (through the gate, ``core.gate``) and ``rollback``.
+
+Both hold an exclusive lock on ``models/.lock`` (POSIX ``flock``), so concurrent promotions are
+serialized. Each appends to the history first (one atomic rewrite) and then updates the
+pointer: the champion is read from the history, so a crash between the two leaves a stale copy
+that the next promotion or rollback repairs, never a champion without its history entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: promotions are not serialized
+    fcntl = None  # type: ignore[assignment]
+
+from ..core import clock, gate
+from . import atomic
+from .registry import (
+    CHAMPION_FILE,
+    HISTORY_FILE,
+    RegistryError,
+    checked_name,
+    current_champion,
+    history,
+    read_metadata,
+    verify,
+)
+
+LOCK_FILE = ".lock"
+
+
+def _write_history(root: Path, entries: list[dict[str, Any]]) -> None:
+    atomic.write_text(root / HISTORY_FILE, "".join(json.dumps(e) + "\n" for e in entries))
+
+
+def _sync_pointer(root: Path, name: str) -> None:
+    pointer = root / CHAMPION_FILE
+    try:
+        stale = pointer.read_text(encoding="utf-8").strip() != name
+    except (OSError, UnicodeDecodeError):
+        stale = True
+    if stale:
+        atomic.write_text(pointer, name + "\n")
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """Hold the registry's write lock (other promotions and rollbacks wait for it)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / LOCK_FILE).open("a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _record(
+    root: Path, entries: list[dict[str, Any]], action: str, version: str, reason: str
+) -> None:
+    """Append the change to the history, then point the champion file at ``version``."""
+    previous = entries[-1]["version"] if entries else current_champion(root)
+    entry = {
+        "action": action,
+        "version": version,
+        "previous": previous,
+        "at": clock.iso(),
+        "reason": reason,
+    }
+    _write_history(root, [*entries, entry])
+    _sync_pointer(root, version)
+
+
+def promote(root: Path, version: str, *, force: bool = False) -> str:
+    """Make ``version`` the champion if it passes the gate; return the reason recorded.
+
+    Raises PromotionRefused when the gate fails (see ``gate.gate``), RegistryError when the
+    version is unknown or its artifact fails its checksum. Promoting the current champion changes
+    nothing (and repairs a stale champion file).
+    """
+    checked_name(root, version)
+    candidate = verify(root, version)
+    with _locked(root):
+        previous = current_champion(root)
+        if previous == version:
+            _sync_pointer(root, version)
+            return f"{version} is already the champion"
+        incumbent = read_metadata(root, previous) if previous else None
+        reason = gate.gate(candidate, incumbent, force=force)
+        _record(root, history(root), "promote", version, reason)
+    return reason
+
+
+def _champion_stack(root: Path, entries: list[dict[str, Any]]) -> list[str]:
+    """Champions in promotion order, with rolled-back promotions removed."""
+    stack: list[str] = []
+    for number, entry in enumerate(entries, 1):
+        if entry["action"] == "promote":
+            stack.append(entry["version"])
+        elif len(stack) < 2:
+            raise RegistryError(
+                f"{root / HISTORY_FILE} entry {number} rolls back further than its promotions "
+                "go: fix the file, or promote a version (`promote VERSION --force`)"
+            )
+        else:
+            stack.pop()
+    return stack
+
+
+def rollback(root: Path) -> str:
+    """Restore the champion that the last promotion replaced; return its version.
+
+    Repeated rollbacks walk further back. The restored artifact is checksum-verified first.
+    """
+    with _locked(root):
+        entries = history(root)
+        stack = _champion_stack(root, entries)
+        if len(stack) < 2:
+            raise RegistryError(f"nothing to roll back to: {root} has no earlier champion")
+        current, restored = stack[-1], stack[-2]
+        verify(root, restored)
+        _record(root, entries, "rollback", restored, f"rollback from {current}")
+    return restored

@@ -1,0 +1,166 @@
+"""The data checks: the champion's reference profile against the current data, with thresholds.
+
+PSI and KS per numeric feature, PSI and chi-square per categorical or boolean feature,
+missing-rate change, schema-violation rate, prediction drift and model age (``monitor_job``
+adds live quality from delayed labels). Each check is ok, alert, or not_enough_data (fewer than
+``min_rows`` values: not judged). The thresholds are ``config.MonitorConfig``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import MonitorConfig
+from ..core import clock
+from ..core.model import LoadedModel
+from . import drift
+from .current import Current
+
+OK, ALERT, NOT_ENOUGH = "ok", "alert", "not_enough_data"
+
+
+def _check(
+    check: str,
+    subject: str,
+    value: float,
+    threshold: float,
+    *,
+    enough: bool,
+    breached: bool | None = None,
+    rule: str | None = None,
+) -> dict[str, Any]:
+    """One row of the report. It alerts when ``breached`` (default: value > threshold), as
+    ``rule`` says, unless there is not ``enough`` data to judge."""
+    breached = value > threshold if breached is None else breached
+    status = (ALERT if breached else OK) if enough else NOT_ENOUGH
+    return {
+        "check": check,
+        "subject": subject,
+        "value": value,
+        "threshold": threshold,
+        "rule": rule or f"> {threshold:g}",
+        "status": status,
+    }
+
+
+def _shares(reference: dict[str, Any], values: pd.Series) -> tuple[list[str], np.ndarray]:
+    """Bin (or category) labels, and the current values' shares in the reference's bins."""
+    if reference["kind"] == "numeric":
+        edges = reference["edges"]
+        numbers = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+        bounds = ["-inf", *(f"{e:.4g}" for e in edges), "inf"]
+        labels = [f"[{low}, {high})" for low, high in zip(bounds, bounds[1:], strict=False)]
+        return labels, drift.bin_shares(numbers, edges)
+    categories = list(reference["frequencies"])
+    return [*categories, "(other)"], drift.category_shares(values, categories)
+
+
+def _reference_shares(reference: dict[str, Any]) -> np.ndarray:
+    if reference["kind"] == "numeric":
+        return np.asarray(reference["proportions"], dtype=float)
+    return np.append(np.asarray(list(reference["frequencies"].values()), dtype=float), 0.0)
+
+
+def compare_feature(
+    name: str, reference: dict[str, Any], values: pd.Series, config: MonitorConfig
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The checks of one feature, and the details (shares per bin) for the report."""
+    present = values.dropna()
+    enough = len(present) >= config.min_rows
+    missing = float(values.isna().mean()) if len(values) else 0.0
+    change = abs(missing - reference["missing_rate"])
+    checks = [
+        _check(
+            "missing_rate_change",
+            name,
+            change,
+            config.missing_rate_change,
+            enough=len(values) >= config.min_rows,
+        )
+    ]
+    labels, current = _shares(reference, present)
+    expected = _reference_shares(reference)
+    value = drift.psi(expected, current)
+    checks.append(_check("psi", name, value, config.psi, enough=enough))
+    details: dict[str, Any] = {
+        "kind": reference["kind"],
+        "rows": int(len(values)),
+        "missing_rate": {"reference": reference["missing_rate"], "current": missing},
+        "bins": labels,
+        "reference_shares": expected.tolist(),
+        "current_shares": current.tolist(),
+        "psi": value,
+    }
+    if reference["kind"] == "numeric" and len(present) and reference["quantiles"]:
+        statistic, pvalue = drift.ks_test(reference["quantiles"], present.to_numpy(dtype=float))
+        breached = pvalue < config.ks_pvalue and statistic > config.ks_statistic
+        rule = f"> {config.ks_statistic:g} and p < {config.ks_pvalue:g} (p = {pvalue:.2g})"
+        checks.append(
+            _check(
+                "ks", name, statistic, config.ks_statistic, enough=enough, breached=breached,
+                rule=rule,
+            )
+        )  # fmt: skip
+        details["ks"] = {"statistic": statistic, "pvalue": pvalue}
+    elif reference["kind"] == "categorical":
+        statistic, pvalue, effect = drift.chi_square(expected, current * len(present))
+        breached = pvalue < config.chi2_pvalue and effect > config.chi2_effect
+        rule = f"V > {config.chi2_effect:g} and p < {config.chi2_pvalue:g} (p = {pvalue:.2g})"
+        checks.append(
+            _check(
+                "chi2", name, effect, config.chi2_effect, enough=enough, breached=breached,
+                rule=rule,
+            )
+        )  # fmt: skip
+        details["chi2"] = {"statistic": statistic, "pvalue": pvalue, "cramers_v": effect}
+    return checks, details
+
+
+def model_age_days(metadata: dict[str, Any], now: float | None = None) -> float:
+    """Days since the model was trained (``created_at`` in its metadata)."""
+    return clock.days_since(metadata["created_at"], now)
+
+
+def compare_prediction(
+    reference: dict[str, Any], predictions: pd.Series, config: MonitorConfig
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """PSI of the champion's prediction distribution (classes, or value bins) vs training."""
+    present = predictions.dropna()
+    labels, current = _shares(reference, present)
+    expected = _reference_shares(reference)
+    value = drift.psi(expected, current)
+    enough = len(present) >= config.min_rows
+    check = _check("prediction_psi", "prediction", value, config.prediction_psi, enough=enough)
+    details = {
+        "kind": reference["kind"],
+        "rows": int(len(present)),
+        "bins": labels,
+        "reference_shares": expected.tolist(),
+        "current_shares": current.tolist(),
+        "psi": value,
+    }
+    return check, details
+
+
+def data_checks(
+    model: LoadedModel, reference: dict[str, Any], current: Current, config: MonitorConfig
+) -> dict[str, Any]:
+    """Every check except live quality: the report's ``checks``, ``features`` and ``prediction``."""
+    checks: list[dict[str, Any]] = []
+    features: dict[str, Any] = {}
+    for column in model.schema.features:
+        found, features[column.name] = compare_feature(
+            column.name, reference["features"][column.name], current.features[column.name], config
+        )
+        checks += found
+    check, prediction = compare_prediction(reference["prediction"], current.predictions, config)
+    checks.append(check)
+    rate = current.violations / current.rows if current.rows else 0.0
+    enough = current.rows >= config.min_rows
+    checks.append(_check("violation_rate", "rows", rate, config.violation_rate, enough=enough))
+    age = model_age_days(model.metadata)
+    checks.append(_check("model_age_days", "model", age, config.max_model_age_days, enough=True))
+    return {"checks": checks, "features": features, "prediction": prediction, "model_age": age}

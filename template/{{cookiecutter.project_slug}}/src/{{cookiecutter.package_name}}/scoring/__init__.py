@@ -1,0 +1,1 @@
+"""Batch scoring: files scored in chunks, validated, written atomically and logged."""

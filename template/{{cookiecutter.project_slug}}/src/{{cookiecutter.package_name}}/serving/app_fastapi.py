@@ -1,0 +1,509 @@
+"""HTTP API (FastAPI): health, readiness, predictions, the model card and Prometheus metrics.
+
+``create_app()`` builds the request models from the feature schema (``$SCHEMA_PATH``); the
+champion is loaded once at startup (lifespan) from ``$MODEL_DIR``. Interactive docs: ``/docs``.
+
+- ``GET /health``: liveness. ``GET /ready``: 200 once the model is loaded and verified, else 503.
+- ``POST /predict``: one record. ``POST /predict/batch``: ``{"records": [...]}``, up to
+  ``$MAX_BATCH_SIZE`` (more: 413). Bodies over ``$MAX_BODY_BYTES`` get a 413 too.
+- ``GET /model``: version, training time, metrics, schema, lineage, sha256. ``GET /metrics``.
+
+Bad input is a 4xx, never a 5xx: 422 with field-level ``detail`` for invalid fields (NaN and
+infinity included), 400 for a body that is not JSON. Every response has an ``X-Request-ID``.
+A prediction log that refuses writes (disk full) makes predictions and ``/ready`` answer 503
+with the reason until it takes writes again (``serving.py``).
+
+Slow and broken clients: ``serve`` wraps uvicorn's HTTP protocol (``TimedHTTP``) so that a
+request head must arrive within ``REQUEST_TIMEOUT_SECONDS`` of its first byte (uvicorn bounds
+only idle keep-alive connections) and a connection that sends nothing is closed after
+``KEEP_ALIVE_SECONDS``; the middleware gives the body the same time once the head is in. Both
+answer 408 and close. A client that leaves before its body is read is logged and counted as
+499, in one line, with no traceback.
+
+Speed: the handlers are ``async`` and do their sub-millisecond work inline (no thread hop), the
+model scores through its compiled fast path, responses are serialized once with ``to_json``
+and request context, metrics and logs come from one plain ASGI middleware. ``/predict`` parses
+and validates its body in one step (pydantic's JSON parser, ``model_validate_json``) instead of
+FastAPI's parameter handling; its OpenAPI entry declares the same request model. ``make bench``
+measures ``/predict`` against a bare echo endpoint (``benchmarks/bench_api.py``).
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the request models, which are built at
+# run time from the schema, from the handlers' evaluated annotations.
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..config import load_schema
+from ..io.prediction_log import to_json
+from ..io.registry import champion, verify
+from ..settings import Settings, settings
+from .contract import (
+    BatchResponse,
+    HealthResponse,
+    MessageResponse,
+    ModelResponse,
+    PredictionResponse,
+    ReadyResponse,
+    ValidationErrorResponse,
+    batch_model,
+    body_too_large,
+    client_error,
+    errors,
+    request_model,
+    too_slow,
+)
+from .observability import UNMATCHED, json_logger, request_id
+from .service import (
+    CLIENT_CLOSED,
+    KEEP_ALIVE_SECONDS,
+    ClientGone,
+    NotReady,
+    Service,
+    SlowRequest,
+    raw_response,
+)
+
+_HEADER = b"x-request-id"
+_JSON = "application/json"
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    text = to_json(body)
+    return Response(text, status_code=status, media_type=_JSON, headers=headers)
+
+
+def _validated(model: type[BaseModel], body: bytes) -> BaseModel:
+    """``body`` parsed and validated by ``model``; failures reported as FastAPI reports them."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as error:
+        details = [{**detail, "loc": ["body", *detail["loc"]]} for detail in errors(error)]
+        raise RequestValidationError(details) from None
+
+
+class RequestContext:
+    """ASGI middleware: request id in, ``X-Request-ID`` out, then metrics and a JSON log line.
+
+    It also guards the body: over ``MAX_BODY_BYTES`` it is a 413, by its ``Content-Length``
+    before it is read or as soon as the bytes received (chunked uploads) pass the limit (FastAPI's
+    own ``max_body_size`` answers the first case in plain text, not JSON); not all received within
+    ``REQUEST_TIMEOUT_SECONDS`` of the head, a 408; the client leaving first, a 499 (no answer).
+    What went wrong while receiving decides the answer, whatever the route made of it (FastAPI
+    turns any error reading a body into a 400). A response sent before the body was read closes
+    the connection, so that no server drains a body it refused.
+    """
+
+    def __init__(self, app: ASGIApp, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        header = next((v for k, v in scope["headers"] if k == _HEADER), None)
+        rid = request_id(header.decode("latin-1") if header else None)
+        scope.setdefault("state", {}).update(request_id=rid, started=started)
+        config = self.service.settings
+        status = 0  # of the response, once it has started
+        limit, received, body_read = config.max_body_bytes, 0, False
+        failure: Exception | None = None  # what went wrong receiving the body
+        deadline = _Deadline(started + config.request_timeout_seconds)
+
+        async def receive_guarded() -> Message:
+            nonlocal received, body_read, failure
+            if body_read:
+                return await receive()
+            try:
+                message = await deadline.wait(receive)
+            except SlowRequest as error:
+                failure = error
+                raise
+            if message["type"] == "http.disconnect":
+                failure = ClientGone()
+                return message  # Starlette raises ClientDisconnect
+            received += len(message.get("body", b""))
+            if received > limit:
+                failure = _BodyTooLarge()
+                raise failure
+            body_read = not message.get("more_body", False)
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                if failure is not None:  # the route's answer to a failed receive: not sent
+                    raise failure
+                status = message["status"]
+                headers = list(message.get("headers", ()))
+                headers.append((_HEADER, rid.encode("latin-1")))
+                if not body_read and _has_body(scope):
+                    headers.append((b"connection", b"close"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            length = next((v for k, v in scope["headers"] if k == b"content-length"), b"0")
+            if length.isdigit() and int(length) > limit:  # refused unread
+                raise _BodyTooLarge
+            await self.app(scope, receive_guarded, send_with_id)
+        except Exception as error:
+            if status:  # the response has started: nothing more can be sent
+                self.service.logger.error(
+                    "unhandled error", exc_info=error, extra={"request_id": rid}
+                )
+                raise
+            cause, failure = failure or error, None
+            response = self._failure_response(cause, rid)
+            if response is None:
+                status = CLIENT_CLOSED  # nobody left to answer
+            else:
+                await response(scope, receive, send_with_id)
+        finally:
+            deadline.cancel()
+            route = scope.get("route")
+            endpoint = getattr(route, "path", UNMATCHED)
+            seconds = time.perf_counter() - started
+            self.service.access_log(
+                rid, scope["method"], scope["path"], status or 500, seconds, endpoint
+            )
+
+    def _failure_response(self, failure: Exception, rid: str) -> Response | None:
+        """The answer to what failed before the response started; None if the client left."""
+        config = self.service.settings
+        if isinstance(failure, (ClientGone, ClientDisconnect)):
+            return None
+        if isinstance(failure, _BodyTooLarge):
+            return _json({"detail": body_too_large(config.max_body_bytes)}, 413)
+        if isinstance(failure, SlowRequest):
+            return _json({"detail": too_slow("body", config.request_timeout_seconds)}, 408)
+        self.service.logger.error("unhandled error", exc_info=failure, extra={"request_id": rid})
+        return _json({"detail": "internal server error"}, 500)
+
+
+class _BodyTooLarge(Exception):
+    """The request body is over ``MAX_BODY_BYTES``."""
+
+
+def _has_body(scope: Scope) -> bool:
+    """Whether the request announces a body (a non-zero Content-Length, or chunks)."""
+    for name, value in scope["headers"]:
+        if (name == b"content-length" and value.strip(b"0")) or name == b"transfer-encoding":
+            return True
+    return False
+
+
+class _Deadline:
+    """A time by which awaited receives must end, else ``SlowRequest`` (no timer until needed).
+
+    The timer is armed at the first receive; when it fires during one, that receive is cancelled
+    and raises ``SlowRequest`` instead; after it fired, every receive does.
+    """
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self.timer: asyncio.TimerHandle | None = None
+        self.task: asyncio.Task[Any] | None = None
+        self.waiting = self.expired = False
+
+    async def wait(self, receive: Receive) -> Message:
+        if self.timer is None:
+            loop = asyncio.get_running_loop()
+            self.task = asyncio.current_task()
+            self.timer = loop.call_later(max(0.0, self.at - time.perf_counter()), self._expire)
+        if self.expired:
+            raise SlowRequest
+        self.waiting = True
+        try:
+            return await receive()
+        except asyncio.CancelledError:
+            if not self.expired:
+                raise
+            uncancel = getattr(self.task, "uncancel", None)  # Python 3.11+
+            if uncancel is not None:
+                uncancel()
+            raise SlowRequest from None
+        finally:
+            self.waiting = False
+
+    def _expire(self) -> None:
+        self.expired = True
+        if self.waiting and self.task is not None:
+            self.task.cancel()
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """An OpenAPI request body of ``model``, for a route that validates its body itself.
+
+    The schema is the component FastAPI documents for ``/predict/batch``'s records.
+    """
+    reference = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"required": True, "content": {_JSON: {"schema": reference}}}
+
+
+def create_app(config: Settings | None = None) -> FastAPI:
+    """The application for the schema at ``config.schema_path``; the model loads at startup."""
+    config = config or settings()
+    schema = load_schema(config.schema_path)
+    service = Service(schema, config, logger_name=f"{__package__}.api")
+    record_model = request_model(schema)
+    batch_request = batch_model(record_model, config.max_batch_size)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.start()
+        yield
+        service.stop()
+
+    app = FastAPI(
+        title=f"{__package__} prediction API",
+        description="Predictions from the registry's champion model, validated by the schema.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.add_middleware(RequestContext, service=service)
+    invalid = {422: {"model": ValidationErrorResponse, "description": "Invalid fields"}}
+    not_ready = {
+        503: {"model": MessageResponse, "description": "No model loaded, or no prediction log"}
+    }
+    too_large = {413: {"model": MessageResponse, "description": "Body over MAX_BODY_BYTES"}}
+
+    async def scored(records: list[dict[str, Any]], state: Any) -> list[dict[str, Any]]:
+        """The records' outputs, scored with the other requests of this loop iteration."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[dict[str, Any]]] = loop.create_future()
+        rid, started = state.request_id, state.started
+        return await service.submit(records, rid, started, future, loop.call_soon)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_failed(request: Request, error: RequestValidationError) -> Response:
+        status, detail = client_error(errors(list(error.errors())))
+        return _json({"detail": detail}, status)
+
+    @app.exception_handler(NotReady)
+    async def cannot_predict(request: Request, error: NotReady) -> Response:
+        return _json({"detail": str(error)}, 503)
+
+    @app.get("/health", response_model=HealthResponse)
+    async def health() -> Response:
+        """Liveness: the process answers."""
+        return _json({"status": "ok"})
+
+    @app.get("/ready", response_model=ReadyResponse, responses={503: {"model": ReadyResponse}})
+    async def ready() -> Response:
+        """Readiness: the champion is loaded and its checksum verified."""
+        status, body = service.readiness()
+        return _json(body, status)
+
+    @app.post(
+        "/predict",
+        response_model=PredictionResponse,
+        responses={**invalid, **not_ready, **too_large, 400: {"model": MessageResponse}},
+        openapi_extra={"requestBody": _body_schema(record_model)},
+    )
+    async def predict(request: Request) -> Response:
+        """Score one record."""
+        state = request.state
+        rid = state.request_id
+        record = _validated(record_model, await request.body()).model_dump()
+        output = (await scored([record], state))[0]
+        return _json({**output, "model_version": service.version, "request_id": rid})
+
+    @app.post(
+        "/predict/batch",
+        response_model=BatchResponse,
+        responses={
+            **invalid,
+            **not_ready,
+            400: {"model": MessageResponse},
+            413: {
+                "model": MessageResponse,
+                "description": "More records than MAX_BATCH_SIZE, or a body over MAX_BODY_BYTES",
+            },
+        },
+    )
+    async def predict_batch(payload: batch_request, request: Request) -> Response:  # type: ignore[valid-type]
+        """Score up to ``MAX_BATCH_SIZE`` records, in order."""
+        state = request.state
+        rid = state.request_id
+        records = [r.model_dump() for r in payload.records]  # type: ignore[attr-defined]
+        outputs = await scored(records, state)
+        return _json({"predictions": outputs, "model_version": service.version, "request_id": rid})
+
+    @app.get("/model", response_model=ModelResponse, responses=not_ready)
+    async def model() -> Response:
+        """The served model: version, training time, metrics, schema, lineage, checksum."""
+        return _json(service.model_card())
+
+    @app.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+    async def metrics() -> Response:
+        """Prometheus metrics: requests, latency, predictions, model version."""
+        body, content_type = service.metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    return app
+
+
+class TimedHTTP(asyncio.Protocol):
+    """uvicorn's HTTP/1.1 protocol with the time limits it lacks before a request reaches the app.
+
+    uvicorn closes a keep-alive connection that stays idle after a response, but waits forever
+    for a new connection's first byte and for a request head sent slowly (slowloris) or never
+    finished (garbage without a blank line). This wraps the protocol uvicorn would use (h11, or
+    httptools when installed) and feeds it every byte unchanged; it only looks for where a
+    request head ends (the first blank line) and when a response is written. A new connection
+    silent for ``KEEP_ALIVE_SECONDS`` is closed; a head not complete within ``head_timeout``
+    of its first byte gets a 408 and the connection closes. The body's time is the middleware's
+    (``RequestContext``).
+    """
+
+    head_timeout = 30.0  # ``serve`` sets REQUEST_TIMEOUT_SECONDS
+
+    def __init__(self, config: Any, server_state: Any, app_state: Any, _loop: Any = None) -> None:
+        from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+        self.inner = AutoHTTPProtocol(  # type: ignore[call-arg]
+            config=config, server_state=server_state, app_state=app_state, _loop=_loop
+        )
+        self.loop = _loop or asyncio.get_event_loop()
+        self.transport: asyncio.Transport | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.in_head = False  # between a head's first byte and its blank line
+        self.in_request = False  # from a head's blank line to the response
+        self.tail = b""  # the head's last bytes, for a blank line split across reads
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self._arm(KEEP_ALIVE_SECONDS, transport.close)
+        self.inner.connection_made(_WriteWatch(transport, self._responding))
+
+    def data_received(self, data: bytes) -> None:
+        if not self.in_request:
+            first = not self.in_head and bool(data.strip(b"\r\n"))
+            if first:
+                self.in_head, self.tail = True, b""
+                self._arm(None)  # a new connection's idle timer
+            if self.in_head:
+                seen = self.tail + data
+                if b"\r\n\r\n" in seen:  # the head is in (no timer for one sent at once)
+                    self.in_head, self.in_request = False, True
+                    self._arm(None)
+                else:
+                    self.tail = seen[-3:]
+                    if first:
+                        self._arm(self.head_timeout, self._head_too_slow)
+        self.inner.data_received(data)
+
+    def _responding(self) -> None:
+        """A response is being written: what arrives next starts a new head."""
+        self.in_head = self.in_request = False
+        self._arm(None)
+
+    def _arm(self, seconds: float | None, then: Any = None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if seconds is not None:
+            self.timer = self.loop.call_later(seconds, then)
+
+    def _head_too_slow(self) -> None:
+        assert self.transport is not None
+        detail = too_slow("head", self.head_timeout)
+        logging.getLogger("uvicorn.error").warning(
+            "%s from %s; connection closed", detail, self.transport.get_extra_info("peername")
+        )
+        self.transport.write(raw_response(408, "Request Timeout", detail))
+        self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._arm(None)
+        self.inner.connection_lost(exc)
+
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+
+class _WriteWatch:
+    """A transport that calls ``on_write`` before each write, and is the transport otherwise."""
+
+    def __init__(self, transport: asyncio.Transport, on_write: Any) -> None:
+        self._transport, self._on_write = transport, on_write
+
+    def write(self, data: bytes) -> None:
+        self._on_write()
+        self._transport.write(data)
+
+    def is_closing(self) -> bool:  # once per response: not through __getattr__
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+def __getattr__(name: str) -> Any:
+    """``app``, created on first use: ``uvicorn <package>.api:app`` works as well as ``serve``."""
+    if name == "app":
+        application = globals()["app"] = create_app()
+        return application
+    raise AttributeError(name)
+
+
+def http_server(app: Any, host: str, port: int) -> Any:
+    """``app`` on uvicorn (a ``uvicorn.Server``, not started), with ``TimedHTTP``'s limits.
+
+    The limits are the app's settings (``settings()`` for an app without a service).
+    """
+    import uvicorn
+
+    service = getattr(getattr(app, "state", None), "service", None)
+    config: Settings = service.settings if service else settings()
+    json_logger("uvicorn", config.log_level)  # uvicorn's own lines, in the same JSON format
+    protocol = type("TimedHTTP", (TimedHTTP,), {"head_timeout": config.request_timeout_seconds})
+    return uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            http=protocol,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            access_log=False,
+            log_config=None,  # leave that logger as it is
+            log_level=config.log_level.lower(),
+        )
+    )
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the API with uvicorn, once the champion is known to exist and pass its checksum.
+
+    (An app started without a usable model runs not ready; ``serve`` fails fast instead.)
+    """
+    config = settings()
+    verify(config.model_dir, champion(config.model_dir))
+    server = http_server(create_app(config), host, port)
+    server.run()
+    if not server.started:  # as uvicorn.run: the port was taken, say (uvicorn logged why)
+        raise SystemExit(3)

@@ -1,0 +1,182 @@
+"""The API contract: request models generated from the schema, and the response models.
+
+Both web servers validate requests with ``request_model(schema)`` and ``batch_model(...)``, so
+the API accepts exactly what the schema allows: numeric ranges (finite numbers only, not text or
+booleans), known categories, true/false booleans, required vs nullable fields, no unknown fields.
+``errors`` turns a validation failure into the field-level ``detail`` list both servers return.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    create_model,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from ..core.schema import Column, Schema
+
+REQUEST_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+#: The error type of a batch with more records than allowed (answered with 413, not 422).
+TOO_MANY_RECORDS = "too_many_records"
+
+
+class Prediction(BaseModel):
+    """One prediction: the label or value and, for classification, the class probabilities."""
+
+    prediction: str | float
+    probabilities: dict[str, float] | None = None
+
+
+class PredictionResponse(Prediction):
+    """The answer to ``POST /predict``."""
+
+    model_version: str
+    request_id: str
+
+
+class BatchResponse(BaseModel):
+    """The answer to ``POST /predict/batch``: one prediction per record, in order."""
+
+    predictions: list[Prediction]
+    model_version: str
+    request_id: str
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class ReadyResponse(BaseModel):
+    status: Literal["ready", "not ready"]
+    model_version: str | None = None
+    detail: str | None = None
+
+
+class Lineage(BaseModel):
+    """Where the served model came from."""
+
+    data_sha256: str | None = None
+    git_commit: str | None = None
+    run_id: str | None = None
+
+
+class ModelResponse(BaseModel):
+    """The served model: ``GET /model``."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    version: str
+    trained_at: str
+    metrics: dict[str, Any]
+    schema_: dict[str, Any] = Field(alias="schema")
+    lineage: Lineage
+    sha256: str
+    fast_path: str = Field(
+        description="how the API scores: compiled, features, estimator, pipeline"
+    )
+    fast_path_refused: list[str] = Field(
+        default_factory=list, description="why each faster mode was refused"
+    )
+
+
+class ErrorDetail(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorResponse(BaseModel):
+    detail: list[ErrorDetail]
+
+
+class MessageResponse(BaseModel):
+    detail: str
+
+
+def _field(column: Column) -> tuple[Any, Any]:
+    """(annotation, default) of one feature in the request model."""
+    annotation: Any
+    if column.type == "numeric":
+        annotation = Annotated[
+            float, Field(ge=column.min, le=column.max, allow_inf_nan=False, strict=True)
+        ]
+    elif column.type == "categorical":
+        annotation = Literal[tuple(column.categories or ())]
+    else:
+        annotation = StrictBool
+    description = column.description or None
+    if column.nullable:
+        return annotation | None, Field(None, description=description)
+    return annotation, Field(..., description=description)
+
+
+def request_model(schema: Schema) -> type[BaseModel]:
+    """A pydantic model with one field per feature; unknown fields are rejected."""
+    fields = {column.name: _field(column) for column in schema.features}
+    return create_model("PredictionRequest", __config__=REQUEST_CONFIG, **fields)
+
+
+def batch_model(record: type[BaseModel], max_records: int) -> type[BaseModel]:
+    """``{"records": [...]}`` with 1 to ``max_records`` records.
+
+    A longer list fails with the ``TOO_MANY_RECORDS`` error before any record is validated.
+    """
+
+    def _not_too_many(cls: type[BaseModel], value: Any) -> Any:
+        if isinstance(value, list) and len(value) > max_records:
+            raise PydanticCustomError(
+                TOO_MANY_RECORDS,
+                "{count} records sent; at most {limit} are allowed per request (MAX_BATCH_SIZE)",
+                {"count": len(value), "limit": max_records},
+            )
+        return value
+
+    records = Annotated[
+        list[record],  # type: ignore[valid-type]
+        Field(min_length=1, description=f"1 to {max_records} records"),
+    ]
+    return create_model(
+        "BatchRequest",
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        __validators__={"not_too_many": field_validator("records", mode="before")(_not_too_many)},
+        records=(records, ...),
+    )
+
+
+def errors(error: ValidationError | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Field-level errors as JSON-safe dicts (no echo of the input, which may be NaN)."""
+    items = (
+        error.errors(include_url=False, include_context=False, include_input=False)
+        if isinstance(error, ValidationError)
+        else error
+    )
+    return [{"loc": list(e["loc"]), "msg": str(e["msg"]), "type": str(e["type"])} for e in items]
+
+
+def body_too_large(limit: int) -> str:
+    """The 413 ``detail`` for a request body over ``MAX_BODY_BYTES``."""
+    return f"request body over {limit} bytes; at most MAX_BODY_BYTES={limit} are accepted"
+
+
+def too_slow(part: str, seconds: float) -> str:
+    """The 408 ``detail`` for a request ``part`` (head, body) slower than the request timeout."""
+    return f"request {part} not received within {seconds:g} s (REQUEST_TIMEOUT_SECONDS)"
+
+
+def client_error(details: list[dict[str, Any]]) -> tuple[int, Any]:
+    """Status and ``detail`` of a request that failed validation with ``details``: 413 for too
+    many records, 400 for a body that is not JSON, else 422 with the field-level errors."""
+    message = next((d["msg"] for d in details if d["type"] == TOO_MANY_RECORDS), None)
+    if message:
+        return 413, message
+    if any(d["type"] == "json_invalid" for d in details):
+        return 400, "request body is not valid JSON"
+    return 422, details

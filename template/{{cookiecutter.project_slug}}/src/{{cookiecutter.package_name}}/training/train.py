@@ -1,0 +1,291 @@
+"""Training: tune each model family by cross-validation, choose on validation, test once.
+
+The protocol, in order:
+
+1. A deterministic train / validation / test split (stratified for classification).
+2. Each family (dummy baseline, linear, gradient boosting, random forest) is tuned by grid or
+   random search with K-fold cross-validation (stratified for classification) on the train
+   split only; the search keeps the setting with the best mean CV primary metric.
+3. The champion is the family whose tuned model scores best on the validation split. The best
+   CV score of a search is optimistic (a maximum over the settings tried, more so for larger
+   spaces), so families are compared on data that no search has seen.
+4. The baseline, the linear model and the champion are refitted on train + validation and
+   scored once on the test split. Promotion (``promotion.promote``) gates on those scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import (
+    GridSearchCV,
+    KFold,
+    ParameterGrid,
+    RandomizedSearchCV,
+    StratifiedKFold,
+    train_test_split,
+)
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
+
+from ..config import Distribution, SearchConfig, TrainConfig
+from ..core.metrics import model_metrics, primary_metric
+from ..core.schema import Schema
+from .features import build_preprocessor
+from .tracking import Progress, Stopwatch
+
+BASELINE = "baseline"
+FAMILIES = (BASELINE, "linear", "hist_gradient_boosting", "random_forest")
+MODEL_STEP = "model__"
+
+
+class TrainingError(RuntimeError):
+    """A search failed: scikit-learn refused the data or a setting (the message says which)."""
+
+
+#: Metric name -> {"mean": ..., "std": ...} over the CV folds.
+CvScores = dict[str, dict[str, float]]
+
+
+@dataclass(frozen=True)
+class Split:
+    """Features and target of one part of the data."""
+
+    features: pd.DataFrame
+    target: pd.Series
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """The champion pipeline and the evidence for choosing it."""
+
+    pipeline: Pipeline
+    champion: str
+    primary_metric: str
+    higher_is_better: bool
+    best_params: dict[str, dict[str, Any]]
+    cv: dict[str, CvScores]
+    validation: dict[str, dict[str, float]]
+    test: dict[str, dict[str, float]]
+    config: TrainConfig
+    test_split: Split = field(repr=False)
+    durations: dict[str, float] = field(default_factory=dict, compare=False)
+
+    def registry_metrics(self) -> dict[str, Any]:
+        """The ``metrics`` stored with the model: what ``promotion.promote`` gates on."""
+        return {
+            "primary_metric": self.primary_metric,
+            "higher_is_better": self.higher_is_better,
+            "champion": self.champion,
+            "test": self.test,
+            "cv": self.cv,
+            "validation": self.validation,
+        }
+
+    def registry_params(self) -> dict[str, Any]:
+        """The ``params`` stored with the model: family, tuned settings and the full config."""
+        return {
+            "family": self.champion,
+            "best_params": self.best_params,
+            "config": self.config.model_dump(mode="json"),
+        }
+
+
+def target_series(df: pd.DataFrame, schema: Schema) -> pd.Series:
+    """The target as the model sees it: class labels as strings, or floats for regression."""
+    values = df[schema.target]
+    return values.astype(str).astype(object) if schema.is_classification else values.astype(float)
+
+
+def split_data(df: pd.DataFrame, schema: Schema, config: TrainConfig) -> tuple[Split, Split, Split]:
+    """Deterministic train / validation / test split (stratified for classification)."""
+    y = target_series(df, schema)
+    features = df[schema.feature_names]
+    strata = y if schema.is_classification else None
+    rest_x, test_x, rest_y, test_y = train_test_split(
+        features, y, test_size=config.test_size, random_state=config.random_state, stratify=strata
+    )
+    val_share = config.validation_size / (1.0 - config.test_size)
+    strata = rest_y if schema.is_classification else None
+    train_x, val_x, train_y, val_y = train_test_split(
+        rest_x, rest_y, test_size=val_share, random_state=config.random_state, stratify=strata
+    )
+    return Split(train_x, train_y), Split(val_x, val_y), Split(test_x, test_y)
+
+
+def make_estimator(family: str, schema: Schema, seed: int) -> BaseEstimator:
+    """The untuned sklearn estimator of a model family."""
+    classify = schema.is_classification
+    if family == BASELINE:
+        return DummyClassifier(strategy="prior") if classify else DummyRegressor(strategy="mean")
+    if family == "linear":
+        return LogisticRegression(max_iter=2000, random_state=seed) if classify else Ridge()
+    if family == "hist_gradient_boosting":
+        cls = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
+        return cls(random_state=seed, early_stopping=False)
+    if family == "random_forest":
+        cls = RandomForestClassifier if classify else RandomForestRegressor
+        return cls(random_state=seed, n_jobs=1)
+    raise ValueError(f"unknown model family {family!r}; expected one of {FAMILIES}")
+
+
+def _pipeline_key(name: str) -> str:
+    """Search-space names are estimator parameters unless they are a pipeline path (a__b)."""
+    return name if "__" in name else MODEL_STEP + name
+
+
+def build_pipeline(
+    family: str, schema: Schema, config: TrainConfig, params: dict[str, Any] | None = None
+) -> Pipeline:
+    """Feature pipeline + estimator: the object that is saved, served and scored."""
+    pipeline = Pipeline(
+        [
+            ("features", build_preprocessor(schema, config.features, config.random_state)),
+            ("model", make_estimator(family, schema, config.random_state)),
+        ]
+    )
+    return pipeline.set_params(**{_pipeline_key(k): v for k, v in (params or {}).items()})
+
+
+def _cv_scores(schema: Schema, estimator: BaseEstimator, x: pd.DataFrame, y: pd.Series) -> dict:
+    return model_metrics(schema, estimator, x, y)
+
+
+def _best_index(metric: str, higher: bool, cv_results: dict[str, Any]) -> int:
+    scores = np.asarray(cv_results[f"mean_test_{metric}"])
+    return int(np.argmax(scores) if higher else np.argmin(scores))
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars (sampled by random search) as JSON-ready Python values."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def make_search(
+    family: str, schema: Schema, config: TrainConfig
+) -> GridSearchCV | RandomizedSearchCV:
+    """The configured grid or random search of one family, with K-fold cross-validation."""
+    spec = config.models.get(family, SearchConfig()) if family != BASELINE else SearchConfig()
+    space = {
+        _pipeline_key(name): values.frozen() if isinstance(values, Distribution) else values
+        for name, values in spec.space.items()
+    }
+    folds = StratifiedKFold if schema.is_classification else KFold
+    metric, higher = primary_metric(schema)
+    common: dict[str, Any] = {
+        "scoring": partial(_cv_scores, schema),
+        "refit": partial(_best_index, metric, higher),
+        "cv": folds(n_splits=config.cv_folds, shuffle=True, random_state=config.random_state),
+        "n_jobs": 1,
+        "error_score": "raise",
+    }
+    pipeline = build_pipeline(family, schema, config)
+    if spec.search == "grid":
+        return GridSearchCV(pipeline, space, **common)
+    listed = all(isinstance(values, list) for values in space.values())
+    n_iter = min(spec.n_iter, len(ParameterGrid(space))) if listed else spec.n_iter
+    return RandomizedSearchCV(
+        pipeline, space, n_iter=n_iter, random_state=config.random_state, **common
+    )
+
+
+def _cv_summary(search: GridSearchCV | RandomizedSearchCV, metrics: list[str]) -> CvScores:
+    row, results = search.best_index_, search.cv_results_
+    return {
+        name: {
+            "mean": float(results[f"mean_test_{name}"][row]),
+            "std": float(results[f"std_test_{name}"][row]),
+        }
+        for name in metrics
+    }
+
+
+def train(
+    df: pd.DataFrame, schema: Schema, config: TrainConfig, progress: Progress | None = None
+) -> TrainingResult:
+    """Tune every family by CV on train, pick the champion on validation, test once.
+
+    ``progress`` receives one line per finished stage (family searches, refit, test). Native
+    thread pools are limited to ``config.threads``: on small tabular data, more threads per
+    fit mostly add contention (and oversubscribe cores shared with other processes).
+    """
+    with threadpool_limits(limits=config.threads):
+        return _train(df, schema, config, progress)
+
+
+def _train(
+    df: pd.DataFrame, schema: Schema, config: TrainConfig, progress: Progress | None
+) -> TrainingResult:
+    train_split, val_split, test_split = split_data(df, schema, config)
+    metric, higher = primary_metric(schema)
+    sign = 1.0 if higher else -1.0
+    clock = Stopwatch(progress)
+    families = [BASELINE, *(f for f in FAMILIES if f in config.models)]
+    best_params: dict[str, dict[str, Any]] = {}
+    cv: dict[str, CvScores] = {}
+    validation: dict[str, dict[str, float]] = {}
+    for family in families:
+        with clock.stage(f"search_{family}"):
+            search = make_search(family, schema, config)
+            try:
+                search.fit(train_split.features, train_split.target)
+            except (ValueError, TypeError) as error:
+                reason = " ".join(str(error).split()) or type(error).__name__
+                raise TrainingError(f"the {family} search failed: {reason}") from None
+            validation[family] = model_metrics(
+                schema, search.best_estimator_, val_split.features, val_split.target
+            )
+        best_params[family] = {
+            key.removeprefix(MODEL_STEP): _plain(value)
+            for key, value in sorted(search.best_params_.items())
+        }
+        cv[family] = _cv_summary(search, list(validation[family]))
+        if progress:
+            progress(
+                f"  {family}: cv {metric} {cv[family][metric]['mean']:.4f} "
+                f"± {cv[family][metric]['std']:.4f}, validation {validation[family][metric]:.4f}"
+            )
+    candidates = families[1:]
+    champion = max(candidates, key=lambda f: (sign * validation[f][metric], -candidates.index(f)))
+    full = Split(
+        pd.concat([train_split.features, val_split.features]),
+        pd.concat([train_split.target, val_split.target]),
+    )
+    with clock.stage("refit"):
+        fitted = {
+            family: build_pipeline(family, schema, config, best_params[family]).fit(
+                full.features, full.target
+            )
+            for family in dict.fromkeys([BASELINE, "linear", champion])
+        }
+    with clock.stage("test"):
+        test = {
+            family: model_metrics(schema, pipeline, test_split.features, test_split.target)
+            for family, pipeline in fitted.items()
+        }
+    return TrainingResult(
+        pipeline=fitted[champion],
+        champion=champion,
+        primary_metric=metric,
+        higher_is_better=higher,
+        best_params=best_params,
+        cv=cv,
+        validation=validation,
+        test=test,
+        config=config,
+        test_split=test_split,
+        durations=clock.durations,
+    )

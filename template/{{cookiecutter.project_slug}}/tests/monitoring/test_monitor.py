@@ -1,0 +1,226 @@
+"""The monitor command: quiet on data like the training data, exit 3 on drift or a quality drop."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from {{ cookiecutter.package_name }}.cli import ALERT_EXIT, main
+from {{ cookiecutter.package_name }}.config import ConfigError, load_monitor_config
+from {{ cookiecutter.package_name }}.core.schema import Schema
+from {{ cookiecutter.package_name }}.io import promotion, registry
+from {{ cookiecutter.package_name }}.monitoring.current import reference_profile
+from {{ cookiecutter.package_name }}.training.train import TrainingResult
+
+CONFIG = Path(__file__).resolve().parents[2] / "configs" / "monitor.yaml"
+
+
+@pytest.fixture(scope="module")
+def monitored(
+    tmp_path_factory: pytest.TempPathFactory,
+    trained: TrainingResult,
+    schema: Schema,
+    sample: pd.DataFrame,
+) -> Path:
+    """A registry whose champion carries the reference profile of its training data."""
+    root = tmp_path_factory.mktemp("monitored")
+    version = registry.save(
+        trained.pipeline,
+        root,
+        schema=schema,
+        metrics=trained.registry_metrics(),
+        params=trained.registry_params(),
+        reference=reference_profile(trained.pipeline, schema, sample),
+    )
+    promotion.promote(root, version)
+    return root
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, monitored: Path):
+    """Invoke the CLI in ``tmp_path`` against ``monitored``, with a fresh prediction log."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MODEL_DIR", str(monitored))
+    monkeypatch.setenv("PREDICTION_LOG", str(tmp_path / "log.db"))
+
+    def invoke(*args: str):
+        return CliRunner().invoke(main, [*args])
+
+    return invoke
+
+
+def _monitor(run, *args: str):
+    return run("monitor", "--config", str(CONFIG), "--output", "mon", *args)
+
+
+def _shifted(sample: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """The first numeric feature pushed to the top of its range, the first categorical fixed."""
+    frame = sample.drop(columns=schema.target).copy()
+    numeric = schema.column(schema.features_of_type("numeric")[0])
+    frame[numeric.name] = numeric.max - frame[numeric.name] * 0.1
+    categorical = schema.column(schema.features_of_type("categorical")[0])
+    frame[categorical.name] = (categorical.categories or ())[-1]
+    return frame
+
+
+def test_the_reference_is_stored_with_the_version_and_checksummed(
+    monitored: Path, schema: Schema
+) -> None:
+    version = registry.champion(monitored)
+    reference = registry.load_reference(monitored, version)
+    assert set(reference["features"]) == set(schema.feature_names)
+    assert reference["prediction"]["kind"] == (
+        "categorical" if schema.is_classification else "numeric"
+    )
+    assert registry.read_metadata(monitored, version)["reference_sha256"]
+
+
+def test_a_model_without_reference_or_with_a_modified_one_is_refused(
+    model_dir: Path, monitored: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(registry.RegistryError, match="no reference profile"):
+        registry.load_reference(model_dir, registry.champion(model_dir))
+    copy = tmp_path / "models"
+    version = registry.champion(monitored)
+    (copy / version).mkdir(parents=True)
+    for name in ("metadata.json", "reference.json"):
+        (copy / version / name).write_bytes((monitored / version / name).read_bytes())
+    (copy / version / "reference.json").write_text("{}")
+    with pytest.raises(registry.RegistryError, match="checksum mismatch"):
+        registry.load_reference(copy, version)
+
+
+def test_unshifted_batch_exits_0_and_writes_the_report(
+    run, tmp_path: Path, sample: pd.DataFrame, schema: Schema
+) -> None:
+    sample.drop(columns=schema.target).to_csv("batch.csv", index=False)
+    result = _monitor(run, "--input", "batch.csv")
+    assert result.exit_code == 0, result.output
+    assert "monitoring ok" in result.output and "ALERT" not in result.output
+    report = json.loads((tmp_path / "mon" / "report.json").read_text())
+    assert report["status"] == "ok" and report["rows"] == len(sample)
+    assert {c["status"] for c in report["checks"]} == {"ok"}
+    checks = {(c["check"], c["subject"]) for c in report["checks"]}
+    for name in schema.features_of_type("numeric"):
+        assert {("psi", name), ("ks", name), ("missing_rate_change", name)} <= checks
+    for name in schema.features_of_type("categorical"):
+        assert ("chi2", name) in checks
+    assert {("prediction_psi", "prediction"), ("violation_rate", "rows")} <= checks
+    markdown = (tmp_path / "mon" / "report.md").read_text()
+    assert "| check |" in markdown
+    for name in [*schema.feature_names, "prediction"]:
+        assert (tmp_path / "mon" / "plots" / f"{name}.png").stat().st_size > 1000
+        assert f"plots/{name}.png" in markdown
+
+
+def test_shifted_batch_raises_the_alert_exit_status(
+    run, tmp_path: Path, sample: pd.DataFrame, schema: Schema
+) -> None:
+    _shifted(sample, schema).to_parquet("shifted.parquet", index=False)
+    result = _monitor(run, "--input", "shifted.parquet")
+    assert result.exit_code == ALERT_EXIT == 3, result.output
+    numeric, categorical = (schema.features_of_type(t)[0] for t in ("numeric", "categorical"))
+    breaches = [line for line in result.output.splitlines() if line.startswith("ALERT")]
+    assert any(line.startswith(f"ALERT psi {numeric}:") for line in breaches)
+    assert any(line.startswith(f"ALERT ks {numeric}:") for line in breaches)
+    assert any(line.startswith(f"ALERT chi2 {categorical}:") for line in breaches)
+    report = json.loads((tmp_path / "mon" / "report.json").read_text())
+    assert report["status"] == "alert" and len(report["breaches"]) == len(breaches)
+
+
+def test_prediction_log_route_and_schema_violation_rate(
+    run, sample: pd.DataFrame, schema: Schema
+) -> None:
+    result = _monitor(run)
+    assert result.exit_code == 1 and "make predict" in result.output
+    sample.drop(columns=schema.target).to_csv("batch.csv", index=False)
+    assert run("predict", "--input", "batch.csv", "--output", "p.csv").exit_code == 0
+    result = _monitor(run)
+    assert result.exit_code == 0, result.output
+    assert f"on {len(sample)} rows" in result.output
+    result = _monitor(run, "--since", "2999-01-01")
+    assert result.exit_code == 1 and "no logged predictions" in result.output
+    bad = sample.drop(columns=schema.target).copy()
+    bad.loc[: len(bad) // 5, schema.features_of_type("categorical")[0]] = "unknown"
+    bad.to_csv("bad.csv", index=False)
+    result = _monitor(run, "--input", "bad.csv")
+    assert result.exit_code == ALERT_EXIT and "ALERT violation_rate rows: 0.2" in result.output
+
+
+def test_unusable_batch_files_fail_with_one_line_reasons(
+    run, sample: pd.DataFrame, schema: Schema
+) -> None:
+    last = schema.feature_names[-1]
+    sample.drop(columns=last).to_csv("narrow.csv", index=False)
+    result = _monitor(run, "--input", "narrow.csv")
+    assert result.exit_code == 1 and f"missing column(s): {last}" in result.output
+    Path("batch.txt").write_text("a,b\n1,2\n")
+    result = _monitor(run, "--input", "batch.txt")
+    assert result.exit_code == 1 and "must end in .csv or .parquet" in result.output
+    sample.head(0).to_csv("empty.csv", index=False)
+    result = _monitor(run, "--input", "empty.csv")
+    assert result.exit_code == 1 and "has no rows" in result.output
+
+
+def test_too_few_rows_are_not_judged(run, sample: pd.DataFrame, schema: Schema) -> None:
+    _shifted(sample, schema).head(50).to_csv("few.csv", index=False)
+    result = _monitor(run, "--input", "few.csv")
+    assert result.exit_code == 0, result.output
+    assert "not enough data to judge" in result.output and "min_rows 200" in result.output
+
+
+def _labels(sample: pd.DataFrame, schema: Schema, request_id: str, shuffle: bool) -> pd.DataFrame:
+    truth = sample[schema.target].to_numpy()
+    if shuffle:  # labels unrelated to the inputs: the live metric collapses
+        truth = np.random.default_rng(0).permutation(truth)
+    return pd.DataFrame(
+        {"request_id": request_id, "item": range(len(sample)), schema.target: truth}
+    )
+
+
+def test_delayed_labels_join_and_alert_on_a_quality_drop(
+    run, sample: pd.DataFrame, schema: Schema
+) -> None:
+    sample.drop(columns=schema.target).to_csv("batch.csv", index=False)
+    result = run("predict", "--input", "batch.csv", "--output", "p.csv")
+    request_id = result.output.split("request_id ")[1].split(")")[0]
+    _labels(sample, schema, request_id, shuffle=False).to_csv("labels.csv", index=False)
+    result = _monitor(run, "--labels", "labels.csv")
+    assert result.exit_code == 0, result.output
+    assert f"labels: {len(sample)} of {len(sample)} matched" in result.output
+    _labels(sample, schema, request_id, shuffle=True).to_csv("wrong.csv", index=False)
+    result = _monitor(run, "--labels", "wrong.csv")
+    assert result.exit_code == ALERT_EXIT, result.output
+    assert "ALERT live_quality" in result.output
+    report = json.loads(Path("mon/report.json").read_text())
+    assert report["quality"]["live"] is not None and report["quality"]["status"] == "alert"
+    pd.DataFrame({"request_id": ["nope"], schema.target: [sample[schema.target].iloc[0]]}).to_csv(
+        "unmatched.csv", index=False
+    )
+    result = _monitor(run, "--labels", "unmatched.csv")
+    assert result.exit_code == 0 and "labels: 0 of 1 matched" in result.output
+    pd.DataFrame({"request_id": ["x"]}).to_csv("no_target.csv", index=False)
+    result = _monitor(run, "--labels", "no_target.csv")
+    assert result.exit_code == 1 and f"missing column(s): {schema.target}" in result.output
+
+
+def test_invalid_config_is_refused_with_a_clear_message(run, tmp_path: Path) -> None:
+    assert load_monitor_config(CONFIG).min_rows >= 1
+    cases = {
+        "psi: -1\n": "psi",
+        "surprise: 1\n": "surprise",
+        "labels: {min_matched: 0}\n": "min_matched",
+    }
+    for text, field in cases.items():
+        (tmp_path / "bad.yaml").write_text(text)
+        with pytest.raises(ConfigError, match=f"invalid monitoring config .*{field}"):
+            load_monitor_config(tmp_path / "bad.yaml")
+        result = run("monitor", "--config", "bad.yaml")
+        assert result.exit_code == 1 and "invalid monitoring config" in result.output
+    with pytest.raises(ConfigError, match="not found"):
+        load_monitor_config(tmp_path / "missing.yaml")
