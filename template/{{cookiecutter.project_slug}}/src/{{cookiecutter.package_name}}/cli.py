@@ -1,9 +1,9 @@
-"""Command line: thin commands over the package's functions (``python -m <package> --help``).
+"""Command line: thin commands over the package's jobs (``python -m <package> --help``).
 
-Every expected failure (missing file, invalid data, no model yet) ends with a one-line reason
-and a non-zero exit code, never a traceback; so do faults of the machine (a full disk, an
-unwritable folder, a locked database) and a missing optional dependency. Heavy libraries are
-imported inside commands.
+Every expected failure (missing file, invalid data, no model yet: a ``ProjectError``) ends with
+a one-line reason and exit status 1, never a traceback; so do faults of the machine (a full
+disk, an unwritable folder, a locked database) and a missing optional dependency. Options that
+several commands share are declared once, below. Heavy libraries are imported inside commands.
 """
 
 from __future__ import annotations
@@ -12,59 +12,48 @@ import importlib.util
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import click
 
-from .config import load_schema
-from .core.gate import PromotionRefused
-from .core.schema import SchemaError
-from .io import promotion, run_store
+from .core.errors import ProjectError
 
 DEFAULT_DATA = Path("data/raw/sample.csv")
-
-schema_option = click.option(
-    "--schema",
-    "schema_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Feature schema YAML [default: $SCHEMA_PATH or configs/schema.yaml].",
-)
-model_dir_option = click.option(
-    "--model-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Model registry directory [default: $MODEL_DIR or models].",
-)
-
-
-def _schema(path: Path | None):
-    try:
-        return load_schema(path)
-    except SchemaError as error:
-        raise click.ClickException(str(error)) from None
-
-
-def _read(path: Path):
-    from .io.tables import TableError, read_table
-
-    try:
-        return read_table(path)
-    except TableError as error:
-        raise click.ClickException(str(error)) from None
-
-
-def _violations_text(violations) -> str:
-    from .core.validation import format_violations
-
-    return format_violations(violations)
-
-
-#: Optional dependencies (the ``train`` extra), and the commands that need them.
+#: Exit status of ``monitor`` when a threshold is breached (1 is an error, 0 all clear).
+ALERT_EXIT = 3
+#: Optional dependencies (the ``train`` extra) some commands need.
 EXTRAS = {"matplotlib": "train", "mlflow": "train"}
 
 
+def _path(*names: str, **kwargs: Any) -> Any:
+    """A path option (a decorator)."""
+    return click.option(*names, type=click.Path(path_type=Path), **kwargs)
+
+
+schema_option = _path(
+    "--schema", "schema_file", default=None,
+    help="Feature schema YAML [default: $SCHEMA_PATH or configs/schema.yaml].",
+)  # fmt: skip
+model_dir_option = _path(
+    "--model-dir", default=None, help="Model registry directory [default: $MODEL_DIR or models]."
+)
+data_option = _path("--data", "data_path", default=DEFAULT_DATA, show_default=True)
+version_option = click.option("--version", default=None, help="Model version [default: champion].")
+reports_option = _path("--reports", default=Path("reports"), show_default=True)
+model_card_option = _path(
+    "--model-card", default=Path("docs/model-card.md"), show_default=True,
+    help="Model card to regenerate from the evaluation.",
+)  # fmt: skip
+runs_store_option = click.option(
+    "--runs-store", default=None, help="Runs store [default: $RUNS_DIR (or MLflow's URI)]."
+)
+
+
 def _fault(error: BaseException) -> str | None:
-    """A one-line message for a fault of the environment, or None for anything else (a bug)."""
+    """A one-line message for an expected failure or a fault of the environment, or None for
+    anything else (a bug, which keeps its traceback)."""
+    if isinstance(error, ProjectError):
+        return str(error)
     if isinstance(error, ModuleNotFoundError) and error.name in EXTRAS:
         extra = EXTRAS[error.name]
         return (
@@ -80,16 +69,38 @@ def _fault(error: BaseException) -> str | None:
 
 
 class Commands(click.Group):
-    """Click's group, turning environment faults into one-line errors (exit status 1)."""
+    """Click's group, turning expected failures and environment faults into one-line errors."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except (OSError, sqlite3.Error, ModuleNotFoundError) as error:
+        except (ProjectError, OSError, sqlite3.Error, ModuleNotFoundError) as error:
             message = _fault(error)
             if message is None:
                 raise
+            if getattr(error, "details", None):
+                click.echo(error.details, err=True)  # type: ignore[union-attr]
             raise click.ClickException(message) from None
+
+
+def _schema(path: Path | None) -> Any:
+    from .config import load_schema
+
+    return load_schema(path)
+
+
+def _progress(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _outputs(
+    model_dir: Path | None, reports: Path, model_card: Path, runs_store: str | None
+) -> Any:
+    from .io import run_store
+    from .io.registry import model_dir as registry_dir
+    from .jobs import Outputs
+
+    return Outputs(registry_dir(model_dir), reports, model_card, run_store.location(runs_store))
 
 
 @click.group(cls=Commands)
@@ -99,7 +110,7 @@ def main() -> None:
 
 @main.command()
 @schema_option
-@click.option("--output", type=click.Path(path_type=Path), default=DEFAULT_DATA, show_default=True)
+@_path("--output", default=DEFAULT_DATA, show_default=True)
 @click.option("--rows", type=click.IntRange(min=50), default=3000, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 def data(schema_file: Path | None, output: Path, rows: int, seed: int) -> None:
@@ -118,74 +129,39 @@ def data(schema_file: Path | None, output: Path, rows: int, seed: int) -> None:
 @click.argument("path", type=click.Path(path_type=Path), default=DEFAULT_DATA)
 @click.option("--no-target", is_flag=True, help="Do not require the target column (scoring data).")
 def validate(schema_file: Path | None, path: Path, no_target: bool) -> None:
-    """Check a CSV file against the schema; exit 1 listing the violations."""
-    from .core.validation import unexpected_columns
-    from .core.validation import validate as validate_frame
+    """Check a CSV or Parquet file against the schema; exit 1 listing the violations."""
+    from .core.validation import DataValidationError, check, unexpected_columns
+    from .io.tables import read_table
 
-    frame, schema = _read(path), _schema(schema_file)
+    frame, schema = read_table(path), _schema(schema_file)
     extra = unexpected_columns(frame, schema)
     if extra:
         click.echo(f"note: columns not in the schema are never used: {', '.join(extra)}")
-    violations = validate_frame(frame, schema, require_target=not no_target)
-    if len(violations):
-        click.echo(_violations_text(violations))
-        raise click.ClickException(f"{path}: {len(violations)} schema violation(s)")
+    try:
+        check(frame, schema, str(path), require_target=not no_target)
+    except DataValidationError as error:
+        click.echo(error.details)
+        raise click.ClickException(f"{path}: {len(error.violations)} schema violation(s)") from None
     click.echo(f"{path}: valid")
 
 
 @main.command()
 @schema_option
-@click.option(
-    "--data", "data_path", type=click.Path(path_type=Path), default=DEFAULT_DATA, show_default=True
-)
-@click.option(
-    "--output", type=click.Path(path_type=Path), default=Path("reports/eda"), show_default=True
-)
+@data_option
+@_path("--output", default=Path("reports/eda"), show_default=True)
 def eda(schema_file: Path | None, data_path: Path, output: Path) -> None:
-    """Write an exploratory analysis (Markdown + PNG figures) of a CSV file."""
+    """Write an exploratory analysis (Markdown + PNG figures) of a data file."""
     from .data.eda import write_report
+    from .io.tables import read_table
 
-    report = write_report(_read(data_path), _schema(schema_file), output)
-    click.echo(f"wrote {report}")
-
-
-reports_option = click.option(
-    "--reports", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
-)
-model_card_option = click.option(
-    "--model-card",
-    type=click.Path(path_type=Path),
-    default=Path("docs/model-card.md"),
-    show_default=True,
-    help="Model card to regenerate from the evaluation.",
-)
-runs_store_option = click.option("--runs-store", default=None, help=run_store.LOCATION_HELP)
-
-
-def _outputs(model_dir: Path | None, reports: Path, model_card: Path, runs_store: str | None):
-    from .io.registry import model_dir as registry_dir
-    from .jobs import Outputs
-
-    return Outputs(registry_dir(model_dir), reports, model_card, run_store.location(runs_store))
-
-
-def _progress(line: str) -> None:
-    click.echo(line, err=True)
+    click.echo(f"wrote {write_report(read_table(data_path), _schema(schema_file), output)}")
 
 
 @main.command()
 @schema_option
 @model_dir_option
-@click.option(
-    "--data", "data_path", type=click.Path(path_type=Path), default=DEFAULT_DATA, show_default=True
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=Path("configs/train.yaml"),
-    show_default=True,
-)
+@data_option
+@_path("--config", "config_path", default=Path("configs/train.yaml"), show_default=True)
 @reports_option
 @model_card_option
 @runs_store_option
@@ -199,25 +175,12 @@ def train(
     runs_store: str | None,
 ) -> None:
     """Validate, tune and choose a champion, register it, canary, promote (gated), evaluate."""
-    from .config import ConfigError, load_config
-    from .core.validation import DataValidationError
-    from .io.tables import TableError
-    from .jobs import CanaryError, train_job
-    from .training.train import TrainingError
+    from .config import load_config
+    from .jobs import train_job
 
-    schema = _schema(schema_file)
-    try:
-        config = load_config(config_path)
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
+    schema, config = _schema(schema_file), load_config(config_path)
     outputs = _outputs(model_dir, reports, model_card, runs_store)
-    try:
-        outcome = train_job(data_path, schema, config, outputs, progress=_progress)
-    except DataValidationError as error:
-        click.echo(_violations_text(error.violations), err=True)
-        raise click.ClickException(f"{error}; refusing to train on invalid data") from None
-    except (ConfigError, CanaryError, TableError, TrainingError) as error:
-        raise click.ClickException(str(error)) from None
+    outcome = train_job(data_path, schema, config, outputs, progress=_progress)
     if not outcome.promoted:
         raise click.ClickException(
             f"{outcome.message}; {outcome.version} stays registered as a challenger "
@@ -234,35 +197,18 @@ def train(
 
 @main.command()
 @model_dir_option
-@click.option("--version", default=None, help="Model version [default: the champion].")
-@click.option(
-    "--data", "data_path", type=click.Path(path_type=Path), default=DEFAULT_DATA, show_default=True
-)
+@version_option
+@data_option
 @reports_option
 @model_card_option
 def evaluate(
-    model_dir: Path | None,
-    version: str | None,
-    data_path: Path,
-    reports: Path,
-    model_card: Path,
+    model_dir: Path | None, version: str | None, data_path: Path, reports: Path, model_card: Path
 ) -> None:
     """Evaluate a model on the test split of a dataset: reports/, figures, model card."""
-    from .core.validation import DataValidationError
-    from .io import registry
-    from .io.tables import TableError
     from .jobs import evaluate_job
 
-    outputs = _outputs(model_dir, reports, model_card, None)
-    try:
-        report = evaluate_job(data_path, outputs, version)
-    except (registry.RegistryError, TableError) as error:
-        raise click.ClickException(str(error)) from None
-    except DataValidationError as error:
-        click.echo(_violations_text(error.violations), err=True)
-        raise click.ClickException(str(error)) from None
-    name, champion = report["primary_metric"], report["champion"]
-    lift = report["lift"]
+    report = evaluate_job(data_path, _outputs(model_dir, reports, model_card, None), version)
+    name, champion, lift = report["primary_metric"], report["champion"], report["lift"]
     click.echo(
         f"model {report['model_version']} ({champion}): test {name} "
         f"{report['test'][champion][name]:.4f}, lift {lift['baseline'][name]:+.4f} over "
@@ -276,12 +222,11 @@ def evaluate(
 @click.argument("run_id", required=False)
 def runs(runs_store: str | None, run_id: str | None) -> None:
     """List training runs (oldest first), or print the full record of RUN_ID."""
+    from .io import run_store
+
     store = run_store.location(runs_store)
     if run_id:
-        try:
-            click.echo(json.dumps(run_store.read_run(store, run_id), indent=2))
-        except run_store.RunNotFoundError as error:
-            raise click.ClickException(str(error)) from None
+        click.echo(json.dumps(run_store.read_run(store, run_id), indent=2))
         return
     entries = run_store.list_runs(store)
     if not entries:
@@ -298,35 +243,17 @@ def runs(runs_store: str | None, run_id: str | None) -> None:
 
 @main.command()
 @model_dir_option
-@click.option(
-    "--input",
-    "input_path",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Rows to score (.csv or .parquet).",
-)
-@click.option(
-    "--output",
-    "output_path",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Predictions (.csv or .parquet), written atomically.",
-)
-@click.option(
-    "--rejects",
-    "rejects_path",
-    type=click.Path(path_type=Path),
-    default=None,
+@_path("--input", "input_path", required=True, help="Rows to score (.csv or .parquet).")
+@_path("--output", "output_path", required=True, help="Predictions (.csv or .parquet).")
+@_path(
+    "--rejects", "rejects_path", default=None,
     help="Rows breaking the schema, with row and reason [default: <output stem>.rejects.csv].",
-)
+)  # fmt: skip
 @click.option(
-    "--chunk-size",
-    type=click.IntRange(min=1),
-    default=50_000,
-    show_default=True,
+    "--chunk-size", type=click.IntRange(min=1), default=50_000, show_default=True,
     help="Rows read and scored at a time (bounds memory).",
-)
-@click.option("--version", default=None, help="Model version [default: the champion].")
+)  # fmt: skip
+@version_option
 @click.option("--no-log", is_flag=True, help="Do not append to the prediction log.")
 def predict(
     model_dir: Path | None,
@@ -341,28 +268,18 @@ def predict(
 
     Idempotent: the same file and model give the same output bytes and no new log rows.
     """
-    from .core.model import PredictionError
     from .io import registry
-    from .io.prediction_log import BatchRunBusy, PredictionLog
-    from .io.tables import TableError
+    from .io.prediction_log import PredictionLog
     from .scoring.predict import predict_file
     from .settings import settings
 
     if not input_path.is_file():
         raise click.ClickException(f"input file not found: {input_path}")
-    try:
-        model = registry.load(registry.model_dir(model_dir), version)
-        log = None if no_log else PredictionLog(settings().prediction_log)
-        summary = predict_file(
-            model,
-            input_path,
-            output_path,
-            rejects_path=rejects_path,
-            chunk_rows=chunk_size,
-            log=log,
-        )
-    except (registry.RegistryError, TableError, PredictionError, BatchRunBusy) as error:
-        raise click.ClickException(str(error)) from None
+    model = registry.load(registry.model_dir(model_dir), version)
+    log = None if no_log else PredictionLog(settings().prediction_log)
+    summary = predict_file(
+        model, input_path, output_path, rejects_path=rejects_path, chunk_rows=chunk_size, log=log
+    )
     click.echo(
         f"scored {summary.scored} of {summary.rows} rows with model {summary.model_version} "
         f"into {summary.output}; {summary.rejected} rejected into {summary.rejects}"
@@ -374,13 +291,8 @@ def predict(
         )
 
 
-#: Exit status of ``monitor`` when a threshold is breached (1 is an error, 0 all clear).
-ALERT_EXIT = 3
-
-
 def _since(since: str | None, days: float | None) -> str | None:
     """The start of the monitoring window as an ISO time, from --since or --days."""
-
     from .core import clock
 
     if since and days is not None:
@@ -394,37 +306,15 @@ def _since(since: str | None, days: float | None) -> str | None:
 
 @main.command()
 @model_dir_option
-@click.option(
-    "--input",
-    "input_path",
-    type=click.Path(path_type=Path),
-    default=None,
+@_path(
+    "--input", "input_path", default=None,
     help="Judge this batch file (.csv or .parquet) instead of the prediction log.",
-)
+)  # fmt: skip
 @click.option("--since", default=None, help="Logged predictions from this ISO time on.")
-@click.option(
-    "--days", type=click.FloatRange(min=0, min_open=True), default=None, help="Last N days."
-)
-@click.option(
-    "--labels",
-    "labels_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="CSV of delayed ground truth: request_id, [item], target column.",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=Path("configs/monitor.yaml"),
-    show_default=True,
-)
-@click.option(
-    "--output",
-    type=click.Path(path_type=Path),
-    default=Path("reports/monitoring"),
-    show_default=True,
-)
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), help="Last N days.")
+@_path("--labels", "labels_path", default=None, help="CSV of delayed ground truth.")
+@_path("--config", "config_path", default=Path("configs/monitor.yaml"), show_default=True)
+@_path("--output", default=Path("reports/monitoring"), show_default=True)
 def monitor(
     model_dir: Path | None,
     input_path: Path | None,
@@ -436,109 +326,59 @@ def monitor(
 ) -> None:
     """Check drift and quality against the champion's training reference; exit 3 on an alert.
 
-    Reads the prediction log ($PREDICTION_LOG) unless --input is given. Writes report.md,
-    report.json and plots to --output and prints one line per breached threshold.
-    Exit status: 0 all clear, 3 a threshold breached, 1 an error (no data, bad file or config).
+    Reads the prediction log ($PREDICTION_LOG) unless --input is given; --labels is a CSV with
+    request_id, [item] and the target column. Writes report.md, report.json and plots to
+    --output and prints one line per breached threshold. Exit status: 0 all clear, 3 a
+    threshold breached, 1 an error (no data, bad file or config).
     """
-    from .config import ConfigError, load_monitor_config
+    from .config import load_monitor_config
     from .io import registry
-    from .io.tables import TableError
     from .jobs import monitor_job
-    from .monitoring.checks import NOT_ENOUGH
-    from .monitoring.current import MonitorError
+    from .monitoring.report import summary_lines
     from .settings import settings
 
     if input_path is not None and (since or days is not None):
         raise click.ClickException("--since/--days select logged predictions; not with --input")
     if input_path is not None and not input_path.is_file():
         raise click.ClickException(f"input file not found: {input_path}")
-    start = _since(since, days)
-    try:
-        config = load_monitor_config(config_path)
-        report = monitor_job(
-            registry.model_dir(model_dir),
-            output,
-            config,
-            log_path=settings().prediction_log,
-            input_path=input_path,
-            since=start,
-            labels_path=labels_path,
-        )
-    except (registry.RegistryError, MonitorError, TableError, ConfigError) as error:
-        raise click.ClickException(str(error)) from None
-    for line in report["breaches"]:
+    start, config = _since(since, days), load_monitor_config(config_path)
+    report = monitor_job(
+        registry.model_dir(model_dir), output, config, log_path=settings().prediction_log,
+        input_path=input_path, since=start, labels_path=labels_path,
+    )  # fmt: skip
+    for line in summary_lines(report, config.min_rows, output):
         click.echo(line)
-    unjudged = sorted({c["check"] for c in report["checks"] if c["status"] == NOT_ENOUGH})
-    if unjudged:
-        click.echo(
-            f"note: not enough data to judge {', '.join(unjudged)} "
-            f"(min_rows {config.min_rows}, {report['rows']} rows)"
-        )
-    quality = report["quality"]
-    if quality is not None:
-        click.echo(
-            f"labels: {quality['matched']} of {quality['labels']} matched logged predictions "
-            f"({quality['matched_champion']} from model {report['model_version']})"
-        )
-    alerts = len(report["breaches"])
-    click.echo(
-        f"monitoring {report['status']}: {alerts} alert(s) in {len(report['checks'])} checks "
-        f"on {report['rows']} rows, model {report['model_version']}; "
-        f"report in {output / 'report.md'}"
-    )
-    if alerts:
+    if report["breaches"]:
         raise SystemExit(ALERT_EXIT)
 
 
 @main.command()
 @model_dir_option
 @click.argument("version", required=False)
-@click.option(
-    "--force", is_flag=True, help="Skip the comparison with the champion (not the baseline)."
-)
+@click.option("--force", is_flag=True, help="Skip the comparison with the champion.")
 def promote(model_dir: Path | None, version: str | None, force: bool) -> None:
     """Make VERSION the champion if it passes the gate; without VERSION, list the versions."""
-    from .io import registry
+    from .io import promotion, registry
 
     root = registry.model_dir(model_dir)
     if version:
-        try:
-            reason = promotion.promote(root, version, force=force)
-        except (registry.RegistryError, PromotionRefused) as error:
-            raise click.ClickException(str(error)) from None
+        reason = promotion.promote(root, version, force=force)
         click.echo(f"champion is now {version}: {reason}")
         return
     current = registry.current_champion(root)
     for name in registry.versions(root):
-        click.echo(("* " if name == current else "  ") + _version_summary(root, name))
-
-
-def _version_summary(root: Path, version: str) -> str:
-    """One line per version: name, creation time and primary test metric."""
-    from .io import registry
-
-    document = registry.read_metadata(root, version)
-    metrics = document.get("metrics", {})
-    try:
-        metric = metrics["primary_metric"]
-        score = f"test {metric} {metrics['test'][metrics['champion']][metric]:.4f}"
-    except (KeyError, TypeError):
-        score = "no test metrics"
-    return f"{version}  {document.get('created_at', '?')}  {score}"
+        click.echo(("* " if name == current else "  ") + registry.describe(root, name))
 
 
 @main.command()
 @model_dir_option
 def rollback(model_dir: Path | None) -> None:
     """Restore the champion that the last promotion replaced (recorded in history.jsonl)."""
-    from .io import registry
+    from .io import promotion, registry
 
     root = registry.model_dir(model_dir)
-    try:
-        previous = registry.current_champion(root)
-        restored = promotion.rollback(root)
-    except registry.RegistryError as error:
-        raise click.ClickException(str(error)) from None
+    previous = registry.current_champion(root)
+    restored = promotion.rollback(root)
     click.echo(f"rolled back: champion is now {restored} (was {previous})")
 
 
@@ -549,11 +389,6 @@ if importlib.util.find_spec(f"{__package__}.serving") is not None:
     @click.option("--port", type=int, default=8000, show_default=True)
     def serve(host: str, port: int) -> None:
         """Serve the champion model over HTTP (GET /health, POST /predict)."""
-        from .io.registry import RegistryError
+        from .serving.app import serve as run_server
 
-        try:
-            from .serving.app import serve as run_server
-
-            run_server(host, port)
-        except (RegistryError, SchemaError) as error:
-            raise click.ClickException(str(error)) from None
+        run_server(host, port)

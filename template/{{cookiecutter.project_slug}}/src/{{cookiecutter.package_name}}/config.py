@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy import stats
 
+from .core.errors import ProjectError
 from .core.schema import Schema, SchemaError, parse_schema, problems
 from .settings import settings
 
@@ -27,7 +28,7 @@ FROZEN = ConfigDict(frozen=True, extra="forbid")
 M = TypeVar("M", bound=BaseModel)
 
 
-class ConfigError(ValueError):
+class ConfigError(ProjectError, ValueError):
     """The training config is missing or invalid."""
 
 

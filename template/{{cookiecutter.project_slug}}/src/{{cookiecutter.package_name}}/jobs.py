@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from .config import MonitorConfig, TrainConfig
 from .core import clock
+from .core.errors import ProjectError
 from .core.gate import PromotionRefused
 from .core.model import PredictionError, predict_frame
 from .core.schema import Schema
@@ -38,7 +39,7 @@ from .training.train import TrainingResult, train
 CANARY_ROWS = 20
 
 
-class CanaryError(RuntimeError):
+class CanaryError(ProjectError, RuntimeError):
     """The stored artifact could not be loaded or scored: it is not promoted."""
 
 
@@ -105,7 +106,7 @@ def _train_job(
     started = clock.iso()
     with stopwatch.stage("load_validate"):
         frame = read_table(data_path)
-        check(frame, schema, f"training data {data_path}")
+        check(frame, schema, f"training data {data_path}", consequence="refusing to train on it")
         check_config(schema, config, frame)
         data = _data_record(data_path, len(frame))
     run_id, commit = new_run_id(), git_commit()

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import ProjectError
 
-class PromotionRefused(RuntimeError):
+
+class PromotionRefused(ProjectError, RuntimeError):
     """The challenger failed the gate: not better than the baseline, or worse than the champion."""
 
 

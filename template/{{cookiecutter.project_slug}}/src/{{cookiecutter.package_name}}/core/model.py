@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from .errors import ProjectError
 from .schema import Schema
 
 PROBABILITY_PREFIX = "proba_"
 
 
-class PredictionError(RuntimeError):
+class PredictionError(ProjectError, RuntimeError):
     """The model produced unusable output (NaN or infinite values)."""
 
 

@@ -9,12 +9,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .errors import ProjectError
+
 ProblemType = Literal["binary_classification", "multiclass_classification", "regression"]
 Role = Literal["feature", "target", "id", "ignored"]
 ColumnType = Literal["numeric", "categorical", "boolean", "string"]
 
 
-class SchemaError(ValueError):
+class SchemaError(ProjectError, ValueError):
     """The schema file is missing or does not describe a usable dataset."""
 
 

@@ -10,17 +10,20 @@ import numpy as np
 import pandas as pd
 
 from .coerce import booleans, categories, numbers
+from .errors import ProjectError
 from .schema import Column, Schema
 
 VIOLATION_COLUMNS = ["column", "check", "expected", "count", "examples"]
 
 
-class DataValidationError(ValueError):
+class DataValidationError(ProjectError, ValueError):
     """Data that breaks the schema; ``violations`` holds the table from ``validate``."""
 
-    def __init__(self, what: str, violations: pd.DataFrame) -> None:
-        super().__init__(f"{what} failed validation: {len(violations)} violation(s)")
+    def __init__(self, what: str, violations: pd.DataFrame, consequence: str = "") -> None:
+        then = f"; {consequence}" if consequence else ""
+        super().__init__(f"{what} failed validation: {len(violations)} violation(s){then}")
         self.violations = violations
+        self.details = format_violations(violations)
 
 
 def expectation(column: Column, check: str) -> str:
@@ -103,11 +106,13 @@ def _violation(column: Column, check: str, count: int, examples: str) -> dict[st
     }
 
 
-def check(df: pd.DataFrame, schema: Schema, what: str, require_target: bool = True) -> None:
-    """Raise DataValidationError if ``df`` breaks the schema."""
+def check(
+    df: pd.DataFrame, schema: Schema, what: str, require_target: bool = True, consequence: str = ""
+) -> None:
+    """Raise DataValidationError if ``df`` (named ``what``) breaks the schema."""
     violations = validate(df, schema, require_target=require_target)
     if len(violations):
-        raise DataValidationError(what, violations)
+        raise DataValidationError(what, violations, consequence)
 
 
 def row_problems(df: pd.DataFrame, schema: Schema) -> pd.Series:

@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from ..core import clock
+from ..core.errors import ProjectError
 from .atomic import process_gone, process_name
 
 COLUMNS = (
@@ -87,7 +88,7 @@ def _insert(rows: int) -> str:
     return "INSERT OR IGNORE INTO predictions VALUES " + ", ".join([_ROW] * rows)
 
 
-class BatchRunBusy(RuntimeError):
+class BatchRunBusy(ProjectError, RuntimeError):
     """Another live process is logging the same batch run (same file, same model)."""
 
 

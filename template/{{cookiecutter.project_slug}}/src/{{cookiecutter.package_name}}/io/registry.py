@@ -36,6 +36,7 @@ from typing import Any
 from sklearn.pipeline import Pipeline
 
 from ..core import clock
+from ..core.errors import ProjectError
 from ..core.model import LoadedModel
 from ..core.schema import Schema, SchemaError, parse_schema
 from ..settings import settings
@@ -52,7 +53,7 @@ PINNED_LIBRARY = "scikit-learn"
 VERSION_NAME = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
 
 
-class RegistryError(RuntimeError):
+class RegistryError(ProjectError, RuntimeError):
     """No usable model: none trained yet, unknown version, or an artifact failing its checks."""
 
 
@@ -283,6 +284,18 @@ def load(root: Path, version: str | None = None) -> LoadedModel:
             "or other library versions; retrain it (`make train`) in this project"
         ) from error
     return LoadedModel(pipeline, document, schema)
+
+
+def describe(root: Path, version: str) -> str:
+    """One line about a version: its name, creation time and primary test metric."""
+    document = read_metadata(root, version)
+    metrics = document.get("metrics", {})
+    try:
+        metric = metrics["primary_metric"]
+        score = f"test {metric} {metrics['test'][metrics['champion']][metric]:.4f}"
+    except (KeyError, TypeError):
+        score = "no test metrics"
+    return f"{version}  {document.get('created_at', '?')}  {score}"
 
 
 def load_reference(root: Path, version: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..core.errors import ProjectError
 from . import atomic
 
 #: Environment variable naming the store; ``DEFAULT_LOCATION`` when it is unset.
@@ -27,7 +28,7 @@ LOCATION_HELP = "Runs store directory [default: $RUNS_DIR or runs]."
 INDEX_FILE = "index.jsonl"
 
 
-class RunNotFoundError(LookupError):
+class RunNotFoundError(ProjectError, LookupError):
     """The store holds no run with that id."""
 
 

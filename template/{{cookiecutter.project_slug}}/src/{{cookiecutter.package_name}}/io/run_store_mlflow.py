@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..core.errors import ProjectError
 from ..core import clock
 
 LOCATION_ENV = "MLFLOW_TRACKING_URI"
@@ -35,7 +36,7 @@ _MAX_PARAM = 6000  # MLflow's limit on a param value
 _BATCH = 100  # MLflow's limit on params (and tags) per log_batch call
 
 
-class RunNotFoundError(LookupError):
+class RunNotFoundError(ProjectError, LookupError):
     """The store holds no run with that id."""
 
 

@@ -18,12 +18,13 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from ..core.errors import ProjectError
 from . import atomic
 
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
 
-class TableError(ValueError):
+class TableError(ProjectError, ValueError):
     """A file that cannot be used: wrong extension, missing, unreadable, or missing columns."""
 
 

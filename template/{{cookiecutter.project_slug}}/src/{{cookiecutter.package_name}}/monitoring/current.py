@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from ..core.coerce import coerce_features
+from ..core.errors import ProjectError
 from ..core.model import LoadedModel, predict_frame
 from ..core.schema import Schema
 from ..core.validation import row_problems
@@ -24,7 +25,7 @@ from ..io.tables import columns, read_chunks
 from . import drift
 
 
-class MonitorError(RuntimeError):
+class MonitorError(ProjectError, RuntimeError):
     """Nothing to monitor (no logged predictions) or an unusable input or labels file."""
 
 

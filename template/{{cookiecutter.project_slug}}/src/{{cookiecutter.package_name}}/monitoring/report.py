@@ -25,6 +25,29 @@ def breach_lines(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def summary_lines(report: dict[str, Any], min_rows: int, output: Path) -> list[str]:
+    """What ``monitor`` prints: the breaches, what could not be judged, the labels, a verdict."""
+    lines = list(report["breaches"])
+    unjudged = sorted({c["check"] for c in report["checks"] if c["status"] == NOT_ENOUGH})
+    if unjudged:
+        lines.append(
+            f"note: not enough data to judge {', '.join(unjudged)} "
+            f"(min_rows {min_rows}, {report['rows']} rows)"
+        )
+    quality = report["quality"]
+    if quality is not None:
+        lines.append(
+            f"labels: {quality['matched']} of {quality['labels']} matched logged predictions "
+            f"({quality['matched_champion']} from model {report['model_version']})"
+        )
+    lines.append(
+        f"monitoring {report['status']}: {len(report['breaches'])} alert(s) in "
+        f"{len(report['checks'])} checks on {report['rows']} rows, model "
+        f"{report['model_version']}; report in {output / 'report.md'}"
+    )
+    return lines
+
+
 def _plot(path: Path, title: str, details: dict[str, Any]) -> None:
     figure = Figure(figsize=(6.5, 3.8), layout="constrained")
     FigureCanvasAgg(figure)

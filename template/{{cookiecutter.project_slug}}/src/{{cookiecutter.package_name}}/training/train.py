@@ -42,6 +42,7 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from ..config import Distribution, SearchConfig, TrainConfig
+from ..core.errors import ProjectError
 from ..core.metrics import model_metrics, primary_metric
 from ..core.schema import Schema
 from .features import build_preprocessor
@@ -52,7 +53,7 @@ FAMILIES = (BASELINE, "linear", "hist_gradient_boosting", "random_forest")
 MODEL_STEP = "model__"
 
 
-class TrainingError(RuntimeError):
+class TrainingError(ProjectError, RuntimeError):
     """A search failed: scikit-learn refused the data or a setting (the message says which)."""
 
 
