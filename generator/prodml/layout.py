@@ -38,6 +38,14 @@ VARIANTS: tuple[tuple[str, str, Mapping[str, str]], ...] = (
         },
     ),
     (
+        "src/{package_name}/serving/server.py",
+        "serving",
+        {
+            "fastapi": "src/{package_name}/serving/server_fastapi.py",
+            "flask": "src/{package_name}/serving/server_flask.py",
+        },
+    ),
+    (
         "tests/serving/conftest.py",
         "serving",
         {

@@ -389,6 +389,6 @@ if importlib.util.find_spec(f"{__package__}.serving") is not None:
     @click.option("--port", type=int, default=8000, show_default=True)
     def serve(host: str, port: int) -> None:
         """Serve the champion model over HTTP (GET /health, POST /predict)."""
-        from .serving.app import serve as run_server
+        from .serving.server import serve as run_server
 
         run_server(host, port)

@@ -5,7 +5,9 @@ variable is named once::
 
     MODEL_DIR=models  SCHEMA_PATH=configs/schema.yaml  PREDICTION_LOG=logs/predictions.db
     PREDICTION_LOG_RETENTION_DAYS=90  MAX_BATCH_SIZE=1000  MAX_BODY_BYTES=10485760  LOG_LEVEL=INFO
-    REQUEST_TIMEOUT_SECONDS=30
+    REQUEST_TIMEOUT_SECONDS=30  RUNS_DIR=runs  MLFLOW_TRACKING_URI=sqlite:///mlflow.db
+
+(``RUNS_DIR`` is the local runs store, ``MLFLOW_TRACKING_URI`` MLflow's: a project uses one.)
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class Settings(BaseSettings):
         30.0, gt=0, description="time for a request's head, then its body, to arrive (else 408)"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    runs_dir: Path = Field(Path("runs"), description="the local runs store")
+    mlflow_tracking_uri: str = Field("sqlite:///mlflow.db", description="MLflow's runs store")
 
 
 def settings() -> Settings:

@@ -2,7 +2,7 @@
 
 ``call(method, path, json=..., raw=..., headers=...)`` returns ``(status, text, headers)``.
 ``start_api(model_dir)`` opens such a client on another registry; ``live_url`` is the base URL
-of the real server (``api.http_server``: uvicorn as ``serve`` runs it, in a thread) for tests
+of the real server (``server.http_server``: uvicorn as ``serve`` runs it, in a thread) for tests
 that need concurrent connections or raw sockets.
 """
 
@@ -80,7 +80,8 @@ def live_url(
     monkeypatch.setenv("MODEL_DIR", str(model_dir))
     monkeypatch.setenv("SCHEMA_PATH", str(schema_path))
     monkeypatch.setenv("PREDICTION_LOG", str(prediction_log_path))
-    from {{ cookiecutter.package_name }}.serving.app import create_app, http_server
+    from {{ cookiecutter.package_name }}.serving.app import create_app
+    from {{ cookiecutter.package_name }}.serving.server import http_server
 
     port = free_port()
     server = http_server(create_app(), "127.0.0.1", port)

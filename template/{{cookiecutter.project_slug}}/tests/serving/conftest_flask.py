@@ -2,7 +2,7 @@
 
 ``call(method, path, json=..., raw=..., headers=...)`` returns ``(status, text, headers)``.
 ``start_api(model_dir)`` opens such a client on another registry; ``live_url`` is the base URL
-of the real server (``api.http_server``, in a thread) for tests that need concurrent connections.
+of the real server (``server.http_server``, in a thread) for tests that need concurrent connections.
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ def live_url(
     monkeypatch.setenv("PREDICTION_LOG", str(prediction_log_path))
     import gevent
 
-    from {{ cookiecutter.package_name }}.serving.app import create_app, http_server
+    from {{ cookiecutter.package_name }}.serving.app import create_app
+    from {{ cookiecutter.package_name }}.serving.server import http_server
 
     app = create_app()
     running: dict[str, Any] = {}

@@ -372,11 +372,7 @@ def asyncio_loop(service: Service, requests: Requests) -> list[list[dict[str, An
     """Submit ``requests`` from handlers that run in the same asyncio loop iteration."""
 
     async def handle() -> list[list[dict[str, Any]]]:
-        loop = asyncio.get_running_loop()
-        futures = [
-            service.submit(records, rid, time.perf_counter(), loop.create_future(), loop.call_soon)
-            for rid, records in requests
-        ]
+        futures = [service.submit(records, rid, time.perf_counter()) for rid, records in requests]
         return list(await asyncio.gather(*futures))
 
     return asyncio.run(handle())
@@ -386,11 +382,13 @@ def asyncio_loop(service: Service, requests: Requests) -> list[list[dict[str, An
 def gevent_loop(service: Service, requests: Requests) -> list[list[dict[str, Any]]]:
     """Submit ``requests`` from greenlets that run in the same gevent loop iteration."""
     import gevent
-    from gevent.event import AsyncResult
+
+    from {{ cookiecutter.package_name }}.serving.app import GeventLoop
+
+    service.loop = GeventLoop()
 
     def handle(rid: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        started = time.perf_counter()
-        return service.submit(records, rid, started, AsyncResult(), gevent.spawn).get()
+        return service.submit(records, rid, time.perf_counter()).get()
 
     greenlets = [gevent.spawn(handle, rid, records) for rid, records in requests]
     gevent.joinall(greenlets, raise_error=True)

@@ -21,7 +21,8 @@ from test_api import real_record  # tests/serving is on sys.path (pytest's defau
 
 from {{ cookiecutter.package_name }}.core.schema import Schema
 from {{ cookiecutter.package_name }}.io.prediction_log import PredictionLog
-from {{ cookiecutter.package_name }}.serving import app, service
+from {{ cookiecutter.package_name }}.serving import server as http
+from {{ cookiecutter.package_name }}.serving import service
 from {{ cookiecutter.package_name }}.serving.observability import JsonFormatter
 
 #: The request timeout of the live servers here (REQUEST_TIMEOUT_SECONDS), and their idle limit.
@@ -179,7 +180,7 @@ def server(
 ) -> Iterator[tuple[str, int]]:
     """(host, port) of the live server with a request timeout and idle limit of ``TIMEOUT``."""
     monkeypatch.setenv("REQUEST_TIMEOUT_SECONDS", str(TIMEOUT))
-    monkeypatch.setattr(app, "KEEP_ALIVE_SECONDS", TIMEOUT)
+    monkeypatch.setattr(http, "KEEP_ALIVE_SECONDS", TIMEOUT)
     base = request.getfixturevalue("live_url")  # started with the settings above
     host, port = base.removeprefix("http://").split(":")
     yield host, int(port)

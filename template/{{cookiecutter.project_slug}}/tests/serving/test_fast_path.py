@@ -19,7 +19,7 @@ from test_api_properties import SCHEMA, valid_records
 from {{ cookiecutter.package_name }}.config import FeatureConfig, SelectionConfig, TrainConfig
 from {{ cookiecutter.package_name }}.core.model import LoadedModel, predict_frame
 from {{ cookiecutter.package_name }}.core.schema import Schema
-from {{ cookiecutter.package_name }}.serving import fast_path, service
+from {{ cookiecutter.package_name }}.serving import service, trees
 from {{ cookiecutter.package_name }}.serving.fast_path import FastModel, probe_records
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.training.train import build_pipeline, target_series
@@ -176,7 +176,7 @@ def test_a_mode_that_raises_on_the_probe_records_is_refused(
     def broken(start: np.ndarray, terms: np.ndarray) -> np.ndarray:
         raise FloatingPointError("overflow in a changed library")
 
-    monkeypatch.setattr(fast_path, "_sequential_sum", broken)  # used by compiled trees only
+    monkeypatch.setattr(trees, "_sequential_sum", broken)  # used by compiled trees only
     pipeline, _ = fitted[case]
     fast = FastModel(pipeline, schema)
     assert fast.reasons[0].startswith("compiled: FloatingPointError"), fast.reasons

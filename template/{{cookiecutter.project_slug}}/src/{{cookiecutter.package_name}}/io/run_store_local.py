@@ -14,17 +14,15 @@ point leaves both whole.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from ..core.errors import ProjectError
+from ..settings import settings
 from . import atomic
 
-#: Environment variable naming the store; ``DEFAULT_LOCATION`` when it is unset.
+#: The environment variable naming the store (``settings.Settings.runs_dir``).
 LOCATION_ENV = "RUNS_DIR"
-DEFAULT_LOCATION = "runs"
-LOCATION_HELP = "Runs store directory [default: $RUNS_DIR or runs]."
 INDEX_FILE = "index.jsonl"
 
 
@@ -34,12 +32,12 @@ class RunNotFoundError(ProjectError, LookupError):
 
 def location(given: str | Path | None = None) -> str:
     """The runs store: ``given``, else ``$RUNS_DIR``, else ``runs``."""
-    return str(given or os.environ.get(LOCATION_ENV) or DEFAULT_LOCATION)
+    return str(given or settings().runs_dir)
 
 
 def store_in(directory: Path) -> str:
-    """The location of a store kept inside ``directory`` (tests, benchmarks)."""
-    return str(directory)
+    """A store kept in ``directory`` (tests, benchmarks): its ``runs`` folder."""
+    return str(directory / "runs")
 
 
 def record_run(store: str | Path, record: dict[str, Any]) -> None:

@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ProjectError
 from ..core import clock
+from ..core.errors import ProjectError
+from ..settings import settings
 
+#: The environment variable naming the store (``settings.Settings.mlflow_tracking_uri``).
 LOCATION_ENV = "MLFLOW_TRACKING_URI"
-DEFAULT_LOCATION = "sqlite:///mlflow.db"
-LOCATION_HELP = "MLflow tracking URI [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]."
 ARTIFACTS_DIR = "mlartifacts"
 RECORD_ARTIFACT = "run.json"
 EXPERIMENT = (__package__ or "runs").split(".")[0]
@@ -42,7 +42,7 @@ class RunNotFoundError(ProjectError, LookupError):
 
 def location(given: str | Path | None = None) -> str:
     """The tracking URI: ``given``, else ``$MLFLOW_TRACKING_URI``, else sqlite:///mlflow.db."""
-    return str(given or os.environ.get(LOCATION_ENV) or DEFAULT_LOCATION)
+    return str(given or settings().mlflow_tracking_uri)
 
 
 def store_in(directory: Path) -> str:

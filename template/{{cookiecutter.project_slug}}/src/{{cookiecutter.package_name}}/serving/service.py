@@ -33,6 +33,7 @@ a client that goes away before its body is read is counted and logged as status 
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sqlite3
 import threading
@@ -40,7 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from ..core import clock
 from ..core.model import LoadedModel
@@ -109,7 +110,22 @@ class Future(Protocol):
     def set_exception(self, exception: BaseException) -> None: ...
 
 
-F = TypeVar("F", bound=Future)
+class EventLoop(Protocol):
+    """The server's event loop, as ``Service`` batches on it: a new future, and a way to run a
+    function once the handlers that are ready now have run."""
+
+    def future(self) -> Any: ...
+    def call_soon(self, function: Callable[[], None]) -> object: ...
+
+
+class AsyncioLoop:
+    """The running asyncio loop (uvicorn's)."""
+
+    def future(self) -> asyncio.Future[list[dict[str, Any]]]:
+        return asyncio.get_running_loop().create_future()
+
+    def call_soon(self, function: Callable[[], None]) -> object:
+        return asyncio.get_running_loop().call_soon(function)
 
 
 class _Pending(threading.local):
@@ -145,9 +161,16 @@ def load_for_serving(schema: Schema, config: Settings) -> LoadedModel:
 class Service:
     """The served model and everything a request touches besides HTTP."""
 
-    def __init__(self, schema: Schema, config: Settings, logger_name: str = "api") -> None:
+    def __init__(
+        self,
+        schema: Schema,
+        config: Settings,
+        logger_name: str = "api",
+        loop: EventLoop | None = None,
+    ) -> None:
         self.schema = schema
         self.settings = config
+        self.loop: EventLoop = loop or AsyncioLoop()
         self.metrics = Metrics(schema)
         self.logger = json_logger(logger_name, config.log_level)
         self._access_log = AccessLog(self.logger)
@@ -244,29 +267,20 @@ class Service:
         if self.log is not None:
             self.log.close()
 
-    def submit(
-        self,
-        records: Sequence[dict[str, Any]],
-        request_id: str,
-        started: float,
-        future: F,
-        call_soon: Callable[[Callable[[], None]], object],
-    ) -> F:
-        """Queue ``records`` to be scored with the other requests of this event-loop iteration.
-
-        ``future`` (asyncio's or gevent's) gets one ``{"prediction", "probabilities"?}`` per
-        record, each logged under the request id, or the error; ``call_soon`` is the loop's way to
-        run a function after the handlers that are ready now. ``started`` is the request's
-        ``time.perf_counter()`` at arrival (for the logged latency).
-        """
+    def submit(self, records: Sequence[dict[str, Any]], request_id: str, started: float) -> Any:
+        """Queue ``records`` to be scored with the other requests of this event-loop iteration;
+        return the loop's future of their outputs (one ``{"prediction", "probabilities"?}`` per
+        record, each logged under the request id) or of the error. ``started`` is the request's
+        ``time.perf_counter()`` at arrival (for the logged latency)."""
         if self.fast is None or self.model is None:
             raise NotReady(self.error)
         if self.log is None and not self._log_writable():
             raise NotReady(self.log_error)
+        future = self.loop.future()
         pending = self._pending.jobs
         pending.append(_Job(records, request_id, started, future))
         if len(pending) == 1:
-            call_soon(self._run_pending)
+            self.loop.call_soon(self._run_pending)
         return future
 
     def _run_pending(self) -> None:
