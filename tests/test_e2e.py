@@ -157,7 +157,7 @@ def project_python(project: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def champion(project: Path, package: str) -> str:
-    code = f"from {package} import registry; print(registry.champion(registry.model_dir()))"
+    code = f"from {package}.io import registry; print(registry.champion(registry.model_dir()))"
     result = project_python(project, "-c", code)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
@@ -462,7 +462,7 @@ def test_wheel_install_generates_a_project_offline(tmp_path):
     )  # fmt: skip
     assert new.returncode == 0, new.stderr
     project = tmp_path / "out" / "churn-model"
-    assert "flask" in (project / "src" / "churn_model" / "api.py").read_text()
+    assert "flask" in (project / "src" / "churn_model" / "serving" / "app.py").read_text()
     where = subprocess.run(
         [venv / "bin" / "python", "-c", "import prodml.generate as g; print(g.template_dir())"],
         cwd=tmp_path, capture_output=True, text=True,

@@ -64,7 +64,7 @@ class Project:
 
     def champion_loads(self, models: str = "models") -> str:
         code = (
-            f"from pathlib import Path; from {PACKAGE} import registry; "
+            f"from pathlib import Path; from {PACKAGE}.io import registry; "
             f"print(registry.load(Path({models!r})).version)"
         )
         done = subprocess.run(

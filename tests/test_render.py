@@ -37,35 +37,43 @@ def expected_files(a: dict[str, str]) -> set[str]:
         "docs/data-card.md", "docs/design.md", "docs/ml-test-score.md", "docs/model-card.md",
         "docs/runbook.md",
         *(f"{pkg}/{module}.py" for module in (
-            "__init__", "__main__", "artifact", "atomic", "cli", "config", "data", "drift", "eda",
-            "config_check", "evaluate", "gate",
-            "features", "figures", "jobs", "metrics", "monitor", "monitor_report", "predict",
-            "prediction_log", "quality", "registry", "reporting", "schema", "settings",
-            "run_store", "tables", "tracking", "train",
+            "__init__", "__main__", "cli", "config", "jobs", "settings",
+            "core/__init__", "core/clock", "core/coerce", "core/errors", "core/gate",
+            "core/metrics", "core/model", "core/schema", "core/validation",
+            "io/__init__", "io/artifact", "io/atomic", "io/prediction_log", "io/promotion",
+            "io/registry", "io/run_store", "io/tables",
+            "data/__init__", "data/eda", "data/sample",
+            "training/__init__", "training/config_check", "training/evaluate",
+            "training/features", "training/figures", "training/reporting", "training/tracking",
+            "training/train",
+            "scoring/__init__", "scoring/log_rows", "scoring/predict",
+            "monitoring/__init__", "monitoring/checks", "monitoring/current", "monitoring/drift",
+            "monitoring/quality", "monitoring/report",
         )),
         *(f"tests/{module}.py" for module in (
-            "conftest", "test_cli", "test_data", "test_drift", "test_eda", "test_evaluate",
-            "test_feature_governance", "test_features", "test_lifecycle", "test_metrics",
-            "test_monitor",
-            "test_predict", "test_prediction_log", "test_registry", "test_reporting",
-            "test_run_store", "test_schema", "test_staleness", "test_tracking", "test_train",
+            "conftest", "test_cli", "test_lifecycle",
+            "core/test_metrics", "core/test_schema",
+            "io/test_prediction_log", "io/test_registry", "io/test_run_store",
+            "data/test_eda", "data/test_sample",
+            "training/test_evaluate", "training/test_feature_governance", "training/test_features",
+            "training/test_reporting", "training/test_staleness", "training/test_tracking",
+            "training/test_train",
+            "scoring/test_predict",
+            "monitoring/test_drift", "monitoring/test_monitor",
         )),
     }  # fmt: skip
     if a["serving"] != "none":
         expected |= {
-            f"{pkg}/api.py",
-            f"{pkg}/contract.py",
-            f"{pkg}/serving.py",
-            f"{pkg}/fast_path.py",
-            f"{pkg}/observability.py",
+            *(f"{pkg}/serving/{module}.py" for module in (
+                "__init__", "app", "contract", "fast_path", "observability", "server", "service",
+                "trees",
+            )),
+            *(f"tests/serving/{module}.py" for module in (
+                "conftest", "test_api", "test_api_faults", "test_api_properties", "test_fast_path",
+            )),
             "benchmarks/bench_api.py",
             "benchmarks/load.py",
-            "tests/api/conftest.py",
-            "tests/api/test_api.py",
-            "tests/api/test_api_properties.py",
-            "tests/api/test_api_faults.py",
-            "tests/api/test_fast_path.py",
-        }
+        }  # fmt: skip
     if a["docker"] == "yes":
         expected |= {"Dockerfile", ".dockerignore", "docker-compose.yml", "deploy/prometheus.yml"}
     if a["ci"] == "github":

@@ -133,8 +133,8 @@ class Server:
 def a_record(project: Path) -> dict:
     """A valid request: the first complete row of the project's sample data."""
     code = (
-        f"import json; from {PACKAGE}.data import generate_sample\n"
-        f"from {PACKAGE}.schema import load_schema\n"
+        f"import json; from {PACKAGE}.data.sample import generate_sample\n"
+        f"from {PACKAGE}.config import load_schema\n"
         "s = load_schema(); row = generate_sample(s, rows=50, seed=1).dropna().iloc[0]\n"
         "kinds = {'boolean': bool, 'numeric': float, 'categorical': str}\n"
         "print(json.dumps({c.name: kinds[c.type](row[c.name]) for c in s.features}))"
