@@ -257,6 +257,27 @@ def check_gitlab(project: Path, combo: dict[str, str]) -> None:
         assert jobs["build-image"]["needs"] == [{"job": "test", "artifacts": True}]
 
 
+def check_readme_layout(project: Path, answers: dict[str, str]) -> None:
+    """The README's Layout tree names every module of the package, under its folder."""
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Layout\n\n```text\n(.*?)```", readme, re.S)
+    assert block, "README.md has a ## Layout tree"
+    listed, folder = set(), ""
+    for line in block.group(1).splitlines():
+        name = line.strip().split(" ")[0]
+        if line.startswith("  ") and not line.startswith("    ") and name.endswith("/"):
+            folder = name
+        elif line.startswith("    ") and name.endswith(".py"):
+            listed.add(folder + name)
+        elif line.startswith("  ") and name.endswith(".py"):
+            listed.add(name)
+    package = project / "src" / answers["package_name"]
+    modules = {
+        str(p.relative_to(package)) for p in package.rglob("*.py") if p.name != "__init__.py"
+    } - {"__main__.py"}
+    assert modules == listed, (sorted(modules - listed), sorted(listed - modules))
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp("renders")
@@ -274,6 +295,8 @@ def test_every_combination_renders_exactly_its_files(combo, workdir):
     # Exactly the files these answers call for.
     written = {str(p.relative_to(project)) for p in files(project)}
     assert written == expected_files(recorded)
+
+    check_readme_layout(project, recorded)
 
     for path in files(project):
         text = path.read_text(encoding="utf-8")
