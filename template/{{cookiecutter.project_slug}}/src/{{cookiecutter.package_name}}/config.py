@@ -5,15 +5,19 @@ the monitoring thresholds (``configs/monitor.yaml``). Environment settings are `
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy import stats
+from yaml.nodes import Node
 
 from .core.errors import ProjectError
 from .core.schema import Schema, SchemaError, parse_schema, problems
 from .settings import settings
+
+if TYPE_CHECKING:
+    from scipy.stats._distn_infrastructure import rv_frozen
 
 DEFAULT_CONFIG_PATH = Path("configs/train.yaml")
 DEFAULT_MONITOR_CONFIG_PATH = Path("configs/monitor.yaml")
@@ -21,6 +25,12 @@ DEFAULT_MONITOR_CONFIG_PATH = Path("configs/monitor.yaml")
 #: The tunable model families, simplest first (ties between families go to the simpler one).
 Family = Literal["linear", "hist_gradient_boosting", "random_forest"]
 Scalar = int | float | str | bool | None
+
+
+def is_family(name: str) -> TypeGuard[Family]:
+    """Whether ``name`` is a tunable family (the baseline is not one)."""
+    return name in get_args(Family)
+
 
 FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -51,13 +61,14 @@ class Distribution(BaseModel):
             raise ValueError(f"invalid range [{low}, {high}]")
         return self
 
-    def frozen(self) -> Any:
+    def frozen(self) -> rv_frozen:
         """The scipy distribution that RandomizedSearchCV samples from."""
         if self.uniform is not None:
             return stats.uniform(self.uniform[0], self.uniform[1] - self.uniform[0])
         if self.loguniform is not None:
             return stats.loguniform(*self.loguniform)
-        return stats.randint(*self.randint)  # type: ignore[misc]
+        assert self.randint is not None  # _one_range: exactly one range is set
+        return stats.randint(*self.randint)
 
 
 class SearchConfig(BaseModel):
@@ -116,6 +127,11 @@ class FeatureConfig(BaseModel):
         return self
 
 
+def _linear_only() -> dict[Family, SearchConfig]:
+    """The default candidates: the linear family alone."""
+    return {"linear": SearchConfig()}
+
+
 class TrainConfig(BaseModel):
     """How to split, which candidates to tune and how, and the promotion margin."""
 
@@ -132,7 +148,7 @@ class TrainConfig(BaseModel):
         0.0, ge=0.0, description="promotion gate: margin over the baseline (primary metric)"
     )
     features: FeatureConfig = Field(default_factory=FeatureConfig)
-    models: dict[Family, SearchConfig] = Field(default_factory=lambda: {"linear": SearchConfig()})
+    models: dict[Family, SearchConfig] = Field(default_factory=_linear_only)
 
     @model_validator(mode="after")
     def _linear_is_a_candidate(self) -> TrainConfig:
@@ -144,9 +160,10 @@ class TrainConfig(BaseModel):
 class _SafeLoader(yaml.SafeLoader):
     """YAML without aliases: ``*name`` can make a small file expand to gigabytes."""
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
         if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
+            # types-PyYAML leaves Parser.peek_event unannotated; it returns the AliasEvent.
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
             raise yaml.YAMLError(f"aliases (*name) are not allowed in config files ({mark})")
         return super().compose_node(parent, index)
 

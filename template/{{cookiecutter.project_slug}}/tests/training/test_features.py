@@ -12,7 +12,6 @@ from {{ cookiecutter.package_name }}.config import (
     ConfigError,
     FeatureConfig,
 )
-from {{ cookiecutter.package_name }}.core.coerce import coerce_types, numbers
 from {{ cookiecutter.package_name }}.core.schema import Schema
 from {{ cookiecutter.package_name }}.io.tables import read_table
 from {{ cookiecutter.package_name }}.training.features import build_preprocessor
@@ -57,36 +56,6 @@ def test_unknown_category_is_encoded_as_all_zeros(schema: Schema, sample: pd.Dat
     row.loc[row.index[0], name] = "brand-new"
     encoded = pd.Series(pipeline.transform(row)[0], index=pipeline.get_feature_names_out())
     assert (encoded[[n for n in encoded.index if f"__{name}_" in n]] == 0).all()
-
-
-def test_coerce_types_normalises_json_and_csv_values() -> None:
-    raw = pd.DataFrame({"n": ["1.5", None], "c": [3, None], "b": ["true", False]})
-    out = coerce_types(raw, {"n": "numeric", "c": "categorical", "b": "boolean"})
-    assert out["n"].tolist()[0] == 1.5 and np.isnan(out["n"].tolist()[1])
-    assert out["c"].tolist()[0] == "3" and pd.isna(out["c"].tolist()[1])
-    assert out["b"].tolist() == [1.0, 0.0]
-
-
-def test_coerce_types_typed_columns_give_what_the_per_value_rules_give() -> None:
-    """Float booleans and text categoricals take vectorized paths: same values as object columns."""
-    raw = pd.DataFrame({"b": [1.0, 0.0, -0.0, 2.0, np.nan], "c": ["a", None, "b", "c", "d"]})
-    raw["c"] = raw["c"].astype("str")
-    types = {"b": "boolean", "c": "categorical"}
-    out = coerce_types(raw, types)
-    pd.testing.assert_frame_equal(out, coerce_types(raw.astype(object), types))
-    assert out["b"].tolist()[:2] == [1.0, 0.0] and out["b"].iloc[2:].isna().all()
-    assert out["c"].dtype == object and out["c"].tolist()[2:] == ["b", "c", "d"]
-
-
-@pytest.mark.parametrize("dtype", [object, "str"])
-def test_numbers_parse_text_as_pandas_does_whichever_parser_runs(dtype) -> None:
-    clean = pd.Series(["12.19", "-0.5", "1e3", None, "+7", ".25"], dtype=dtype)
-    dirty = pd.Series(["12.19", "oops", " 3", None, "1_0"], dtype=dtype)
-    for text in (clean, dirty):  # clean text goes through Arrow, dirty through pandas
-        expected = pd.to_numeric(text, errors="coerce").astype(float)
-        pd.testing.assert_series_equal(numbers(text), expected)
-    mixed = pd.Series([1.5, "2.5", None], dtype=object)
-    assert numbers(mixed).tolist()[:2] == [1.5, 2.5] and np.isnan(numbers(mixed).iloc[2])
 
 
 def test_csv_round_trip_gives_identical_features(

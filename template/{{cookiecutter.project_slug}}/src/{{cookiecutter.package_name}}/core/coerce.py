@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .schema import Schema
+from .schema import ColumnType, Schema
 
 #: The one boolean vocabulary (text, compared in lower case).
 BOOLEAN_TEXT = {"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0, "1.0": 1.0, "0.0": 0.0}
@@ -77,21 +77,27 @@ def categories(values: pd.Series, declared: Sequence[str] = ()) -> pd.Series:
         kept = values[present]
         mapping = {value: category_text(value, lookup) for value in pd.unique(kept)}
         out[present] = kept.map(mapping).to_numpy(dtype=object)
-    return pd.Series(out, index=values.index, dtype=object)
+    texts: pd.Series = pd.Series(out, index=values.index, dtype=object)
+    return texts
 
 
 def numbers(values: pd.Series) -> pd.Series:
-    """``values`` as floats, NaN where missing or not a number (``pd.to_numeric``, coerced).
-
-    Text that is all numbers is parsed by Arrow: several times faster than pandas, same values.
-    """
+    """``values`` as floats, NaN where missing or not a number (``pd.to_numeric``, coerced;
+    booleans are not numbers). Text that is all numbers is parsed by Arrow: several times faster
+    than pandas, same values."""
+    missing: pd.Series = pd.Series(np.nan, index=values.index, dtype=float)
+    if pd.api.types.is_bool_dtype(values):
+        return missing  # a boolean is not a number
     if not pd.api.types.is_numeric_dtype(values):
+        if values.dtype == object:
+            values = values.where(~values.map(lambda v: isinstance(v, bool)))
         try:
             parsed = pc.cast(pa.array(values, type=pa.string(), from_pandas=True), pa.float64())
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             pass  # a value that is not a number, or not text: pandas makes it NaN
         else:
-            return pd.Series(parsed.to_numpy(zero_copy_only=False), values.index, float)
+            floats: pd.Series = pd.Series(parsed.to_numpy(zero_copy_only=False), values.index, float)
+            return floats
     return pd.to_numeric(values, errors="coerce").astype(float)
 
 
@@ -105,13 +111,20 @@ def booleans(values: pd.Series) -> pd.Series:
     ):
         number = values.astype(float)
         known = (number == 1.0) | ((number == 0.0) & ~np.signbit(number))
-        return number.where(known)
+        read: pd.Series = number.where(known)
+        return read
     present = values.notna().to_numpy()
     out = np.full(len(values), np.nan)
     if present.any():
         lowered = values[present].astype(str).str.lower()
         out[present] = lowered.map(BOOLEAN_TEXT).to_numpy(dtype=float, na_value=np.nan)
-    return pd.Series(out, index=values.index, dtype=float)
+    read = pd.Series(out, index=values.index, dtype=float)
+    return read
+
+
+def boolean_value(value: object) -> float | None:
+    """One present value as ``booleans`` reads it: 1.0, 0.0, or None if it is not a boolean."""
+    return BOOLEAN_TEXT.get(str(value).lower())
 
 
 def coerce_types(
@@ -122,7 +135,7 @@ def coerce_types(
     """The features as the pipeline reads them: ``types`` (name -> numeric | categorical |
     boolean) in that order, categorical values matched to ``categories_of[name]``. Columns not
     in ``types`` are dropped. This is the fitted pipeline's first step."""
-    out = pd.DataFrame(index=df.index)
+    out: pd.DataFrame = pd.DataFrame(index=df.index)
     for name, kind in types.items():
         values = df[name]
         if kind == "categorical":
@@ -134,7 +147,7 @@ def coerce_types(
     return out
 
 
-def feature_types(schema: Schema) -> tuple[dict[str, str], dict[str, list[str]]]:
+def feature_types(schema: Schema) -> tuple[dict[str, ColumnType], dict[str, list[str]]]:
     """The arguments of ``coerce_types`` for the schema's features."""
     types = {c.name: c.type for c in schema.features}
     declared = {c.name: list(c.categories or ()) for c in schema.features if c.categories}

@@ -86,7 +86,10 @@ def multiclass_metrics(
     proba, labels = proba[:, order], sorted(classes)
 
     def roc_auc(average: str) -> float:
-        return roc_auc_score(y_true, proba, multi_class="ovr", average=average, labels=labels)
+        score: float = roc_auc_score(
+            y_true, proba, multi_class="ovr", average=average, labels=labels
+        )
+        return score
 
     thunks: Thunks = {
         "roc_auc_macro": lambda: roc_auc("macro"),

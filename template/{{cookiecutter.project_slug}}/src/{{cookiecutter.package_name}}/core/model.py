@@ -41,7 +41,7 @@ class LoadedModel:
 def predict_frame(model: LoadedModel, features: pd.DataFrame) -> pd.DataFrame:
     """One row per input: ``prediction`` and, for classification, ``proba_<class>`` columns."""
     pipeline = model.pipeline
-    out = pd.DataFrame(index=features.index)
+    out: pd.DataFrame = pd.DataFrame(index=features.index)
     if model.schema.is_classification:
         proba = pipeline.predict_proba(features)
         classes = model.classes

@@ -6,6 +6,8 @@ model is given.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import numpy as np
 import pandas as pd
 
@@ -130,7 +132,7 @@ def row_problems(df: pd.DataFrame, schema: Schema) -> pd.Series:
             reasons.append(pd.Series(text, index=bad.index, dtype=object))
     if not reasons:
         return pd.Series(dtype=object)
-    joined = pd.concat(reasons).groupby(level=0, sort=True).agg("; ".join)
+    joined: pd.Series = pd.concat(reasons).groupby(level=0, sort=True).agg("; ".join)
     return joined.astype(object)
 
 
@@ -142,8 +144,8 @@ def unexpected_columns(df: pd.DataFrame, schema: Schema) -> list[str]:
 
 def format_violations(violations: pd.DataFrame) -> str:
     """The violation table as aligned plain text, one violation per line."""
-    header = dict(zip(VIOLATION_COLUMNS, VIOLATION_COLUMNS, strict=True))
-    lines = [header, *violations.astype(str).to_dict(orient="records")]
+    header: dict[Hashable, object] = {k: k for k in VIOLATION_COLUMNS}
+    lines: list[dict[Hashable, object]] = [header, *violations.astype(str).to_dict("records")]
     widths = {k: max(len(str(line[k])) for line in lines) for k in VIOLATION_COLUMNS}
     text = [
         "  ".join(

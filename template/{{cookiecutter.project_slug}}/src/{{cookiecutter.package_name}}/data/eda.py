@@ -61,11 +61,12 @@ def target_indicators(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
 def correlated_pairs(numeric: pd.DataFrame, threshold: float = HIGH_CORRELATION) -> pd.DataFrame:
     """Pairs of numeric columns whose absolute Pearson correlation exceeds ``threshold``."""
     corr = numeric.corr()
+    names, r = list(corr.columns), corr.to_numpy(dtype=float)
     rows = [
-        {"first": a, "second": b, "r": corr.loc[a, b]}
-        for i, a in enumerate(corr.columns)
-        for b in corr.columns[i + 1 :]
-        if abs(corr.loc[a, b]) > threshold
+        {"first": a, "second": names[j], "r": r[i, j]}
+        for i, a in enumerate(names)
+        for j in range(i + 1, len(names))
+        if abs(r[i, j]) > threshold
     ]
     return pd.DataFrame(rows, columns=["first", "second", "r"])
 

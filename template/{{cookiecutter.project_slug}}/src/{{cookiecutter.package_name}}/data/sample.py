@@ -48,10 +48,10 @@ def _signal(column: Column, values: np.ndarray, rng: np.random.Generator) -> np.
         effects = (effects - effects.mean()) / (effects.std() or 1.0)
         return np.array([dict(zip(categories, effects, strict=True))[v] for v in values])
     numeric = values.astype(float)
-    scaled = (numeric - numeric.mean()) / (numeric.std() or 1.0)
+    scaled: np.ndarray = (numeric - numeric.mean()) / (numeric.std() or 1.0)
     shape = rng.integers(3)
     drawn = rng.normal(0.0, 1.0)
-    weight = np.copysign(max(abs(drawn), MIN_WEIGHT), drawn)
+    weight = float(np.copysign(max(abs(drawn), MIN_WEIGHT), drawn))
     if shape == 0 or column.type == "boolean":  # a square of 0/1 values is still 0/1: linear
         return weight * scaled
     if shape == 1:
@@ -66,8 +66,9 @@ def _target(schema: Schema, score: np.ndarray, rng: np.random.Generator) -> np.n
         low = target.min if target.min is not None else 0.0
         high = target.max if target.max is not None else low + 100.0
         middle, spread = low + 0.35 * (high - low), 0.12 * (high - low)
-        standard = (latent - latent.mean()) / (latent.std() or 1.0)
-        return np.round(np.clip(middle + spread * standard, low, high), 2)
+        standard: np.ndarray = (latent - latent.mean()) / (latent.std() or 1.0)
+        values: np.ndarray = np.round(np.clip(middle + spread * standard, low, high), 2)
+        return values
     classes = np.array(schema.classes, dtype=object)
     # Imbalanced classes: the first class is the majority, later classes get rarer.
     shares = np.array([0.8, 0.2]) if len(classes) == 2 else np.geomspace(1.0, 0.25, len(classes))
@@ -98,7 +99,7 @@ def generate_sample(schema: Schema, rows: int = 3000, seed: int = 42) -> pd.Data
     for column in schema.columns:
         if column.role in ("id", "ignored"):
             frame[column.name] = [f"{column.name[:1].upper()}{i:06d}" for i in range(1, rows + 1)]
-    df = pd.DataFrame({c.name: frame[c.name] for c in schema.columns})
+    df: pd.DataFrame = pd.DataFrame({c.name: frame[c.name] for c in schema.columns})
     for name in schema.features_of_type("boolean"):
         df[name] = df[name].astype("Int64")  # written as 0/1, empty when missing
     return df

@@ -258,13 +258,13 @@ class PredictionLog:
 
         Columns: ``COLUMNS`` with ``inputs`` and ``outputs`` decoded into dicts.
         """
-        query, params = "SELECT * FROM logged WHERE 1=1", []
+        query, params = "SELECT * FROM logged WHERE 1=1", list[str]()
         if since:
             query, params = query + " AND timestamp >= ?", [*params, since]
         if source:
             query, params = query + " AND source = ?", [*params, source]
         rows = self._connection.execute(query + " ORDER BY timestamp, item", params).fetchall()
-        frame = pd.DataFrame(rows, columns=list(COLUMNS))
+        frame: pd.DataFrame = pd.DataFrame(rows, columns=list(COLUMNS))
         frame["inputs"] = [json.loads(text) for text in frame["inputs"]]
         frame["outputs"] = [json.loads(text) for text in frame["outputs"]]
         return frame

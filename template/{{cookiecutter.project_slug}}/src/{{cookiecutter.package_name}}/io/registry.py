@@ -192,6 +192,7 @@ def history(root: Path) -> list[dict[str, Any]]:
 def current_champion(root: Path) -> str | None:
     """The champion's version name (the history's last entry), or None before the first one."""
     entries = history(root)
+    name: str
     if entries:
         name = entries[-1]["version"]
     else:  # a registry promoted by hand: only the pointer
@@ -310,4 +311,5 @@ def load_reference(root: Path, version: str) -> dict[str, Any]:
         )
     if sha256(file) != expected:
         raise RegistryError(f"checksum mismatch for {file}: refusing a modified reference")
-    return json.loads(file.read_text(encoding="utf-8"))
+    reference: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
+    return reference

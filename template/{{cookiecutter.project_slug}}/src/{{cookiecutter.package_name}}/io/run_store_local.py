@@ -92,4 +92,5 @@ def read_run(store: str | Path, run_id: str) -> dict[str, Any]:
     path = Path(store) / f"{run_id}.json"
     if "/" in run_id or not path.is_file():
         raise RunNotFoundError(f"no run {run_id!r} in {store}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return record

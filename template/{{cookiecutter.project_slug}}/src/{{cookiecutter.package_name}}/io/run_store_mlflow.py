@@ -20,11 +20,15 @@ import re
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core import clock
 from ..core.errors import ProjectError
 from ..settings import settings
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
 
 #: The environment variable naming the store (``settings.Settings.mlflow_tracking_uri``).
 LOCATION_ENV = "MLFLOW_TRACKING_URI"
@@ -56,27 +60,34 @@ def _sqlite_file(uri: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
-def _client(uri: str):
+def _client(uri: str) -> MlflowClient:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
 
 
-def _experiment_id(client, uri: str, create: bool) -> str | None:
+def _existing_experiment(client: MlflowClient) -> str | None:
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    return None if experiment is None else experiment.experiment_id
+
+
+def _experiment_id(client: MlflowClient, uri: str) -> str:
+    """The experiment's id, creating it (artifacts next to a sqlite database) if need be."""
     from mlflow.exceptions import MlflowException
 
-    experiment = client.get_experiment_by_name(EXPERIMENT)
-    if experiment is not None:
-        return experiment.experiment_id
-    if not create:
-        return None
+    existing = _existing_experiment(client)
+    if existing is not None:
+        return existing
     database = _sqlite_file(uri)
     artifacts = (database.resolve().parent / ARTIFACTS_DIR).as_uri() if database else None
     try:
         return client.create_experiment(EXPERIMENT, artifact_location=artifacts)
     except MlflowException:  # created meanwhile by another process
-        return client.get_experiment_by_name(EXPERIMENT).experiment_id
+        existing = _existing_experiment(client)
+        if existing is None:
+            raise
+        return existing
 
 
 def _flatten(value: Any, prefix: str) -> dict[str, Any]:
@@ -147,7 +158,7 @@ def record_run(store: str | Path, record: dict[str, Any]) -> None:
     if database is not None:
         database.parent.mkdir(parents=True, exist_ok=True)
     client = _client(uri)
-    experiment = _experiment_id(client, uri, create=True)
+    experiment = _experiment_id(client, uri)
     run = client.create_run(
         experiment, start_time=_start_time(record), tags=_tags(record), run_name=record["run_id"]
     )
@@ -162,7 +173,7 @@ def record_run(store: str | Path, record: dict[str, Any]) -> None:
     client.set_terminated(run_id, status="FAILED" if failed else "FINISHED")
 
 
-def _summary(run) -> dict[str, Any]:
+def _summary(run: Run) -> dict[str, Any]:
     tags, metrics = run.data.tags, run.data.metrics
     champion, metric = tags.get("champion"), tags.get("primary_metric")
     return {
@@ -178,16 +189,17 @@ def _summary(run) -> dict[str, Any]:
     }
 
 
-def _runs(store: str | Path, filter_string: str = "") -> list:
+def _runs(store: str | Path, filter_string: str = "") -> list[Run]:
     uri = location(store)
     database = _sqlite_file(uri)
     if database is not None and not database.is_file():
         return []  # nothing recorded yet: do not create an empty database by looking
     client = _client(uri)
-    experiment = _experiment_id(client, uri, create=False)
+    experiment = _existing_experiment(client)
     if experiment is None:
         return []
-    found, token = [], None
+    found: list[Run] = []
+    token: str | None = None
     while True:
         page = client.search_runs([experiment], filter_string, max_results=1000, page_token=token)
         found.extend(page)
@@ -210,4 +222,5 @@ def read_run(store: str | Path, run_id: str) -> dict[str, Any]:
     client = _client(location(store))
     with tempfile.TemporaryDirectory() as directory:
         path = client.download_artifacts(runs[-1].info.run_id, RECORD_ARTIFACT, directory)
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        record: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+        return record

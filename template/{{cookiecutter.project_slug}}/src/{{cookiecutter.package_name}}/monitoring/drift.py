@@ -20,6 +20,9 @@ QUANTILES = 1000
 #: Floor on a bin's share in PSI, so an empty bin does not make the index infinite.
 EPSILON = 1e-4
 
+#: Numbers as a profile stores them (a list, from JSON) or as they are computed (an array).
+Floats = Sequence[float] | np.ndarray
+
 
 def _present(values: pd.Series) -> pd.Series:
     return values[values.notna()]
@@ -52,7 +55,7 @@ def categorical_profile(values: pd.Series) -> dict[str, Any]:
     }
 
 
-def bin_shares(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+def bin_shares(values: np.ndarray, edges: Floats) -> np.ndarray:
     """Share of ``values`` in each bin: (-inf, e0), [e0, e1), ..., [e_last, inf)."""
     if not len(values):
         return np.zeros(len(edges) + 1)
@@ -60,7 +63,7 @@ def bin_shares(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     return np.bincount(index, minlength=len(edges) + 1) / len(values)
 
 
-def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
+def psi(expected: Floats, actual: Floats) -> float:
     """Population stability index: sum((a - e) * ln(a / e)) over bins, shares floored at EPSILON.
 
     Rule of thumb: < 0.1 stable, 0.1-0.25 moderate shift, > 0.25 major shift.
@@ -70,7 +73,7 @@ def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def ks_test(reference_quantiles: Sequence[float], current: np.ndarray) -> tuple[float, float]:
+def ks_test(reference_quantiles: Floats, current: np.ndarray) -> tuple[float, float]:
     """Two-sample KS statistic and p-value of the current values against the reference quantiles.
 
     The reference's quantiles stand in for its sample (``QUANTILES`` values), which caps the
@@ -90,9 +93,7 @@ def category_shares(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
     return np.append(known, other) / total
 
 
-def chi_square(
-    reference: Sequence[float], current_counts: Sequence[float]
-) -> tuple[float, float, float]:
+def chi_square(reference: Floats, current_counts: Floats) -> tuple[float, float, float]:
     """Goodness of fit of current counts to reference shares: statistic, p-value, Cramér's V.
 
     Reference shares are floored at EPSILON (a value unseen in training is then a large

@@ -200,11 +200,11 @@ def predict_file(
             with suppress(Exception):  # e.g. a full disk: the next run clears it
                 batch_log.abandon_batch(str(request_id))
     logged = background.logged if background is not None else 0
-    scored = output.rows if output is not None else 0
+    scored_rows = output.rows
     return BatchSummary(
         rows,
-        scored,
-        rows - scored,
+        scored_rows,
+        rows - scored_rows,
         logged,
         model.version,
         output_path,

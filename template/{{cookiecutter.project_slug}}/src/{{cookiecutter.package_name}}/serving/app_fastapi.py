@@ -70,6 +70,8 @@ from .service import (
 
 _HEADER = b"x-request-id"
 _JSON = "application/json"
+#: A route's documented responses, as FastAPI's ``responses=`` takes them.
+Responses = dict[int | str, dict[str, Any]]
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -210,20 +212,20 @@ class _Deadline:
         self.at = at
         self.timer: asyncio.TimerHandle | None = None
         self.task: asyncio.Task[Any] | None = None
-        self.waiting = self.expired = False
+        self.waiting = self.fired = False
 
     async def wait(self, receive: Receive) -> Message:
         if self.timer is None:
             loop = asyncio.get_running_loop()
             self.task = asyncio.current_task()
             self.timer = loop.call_later(max(0.0, self.at - time.perf_counter()), self._expire)
-        if self.expired:
+        if self.expired():
             raise SlowRequest
         self.waiting = True
         try:
             return await receive()
         except asyncio.CancelledError:
-            if not self.expired:
+            if not self.expired():
                 raise
             uncancel = getattr(self.task, "uncancel", None)  # Python 3.11+
             if uncancel is not None:
@@ -232,8 +234,13 @@ class _Deadline:
         finally:
             self.waiting = False
 
+    def expired(self) -> bool:
+        """Whether the timer fired: a call, read afresh after an await (the timer fires during
+        one), where a type checker would keep a narrowed attribute."""
+        return self.fired
+
     def _expire(self) -> None:
-        self.expired = True
+        self.fired = True
         if self.waiting and self.task is not None:
             self.task.cancel()
 
@@ -272,11 +279,13 @@ def create_app(config: Settings | None = None) -> FastAPI:
     )
     app.state.service = service
     app.add_middleware(RequestContext, service=service)
-    invalid = {422: {"model": ValidationErrorResponse, "description": "Invalid fields"}}
-    not_ready = {
+    invalid: Responses = {
+        422: {"model": ValidationErrorResponse, "description": "Invalid fields"}
+    }
+    not_ready: Responses = {
         503: {"model": MessageResponse, "description": "No model loaded, or no prediction log"}
     }
-    too_large = {413: {"model": MessageResponse, "description": "Body over MAX_BODY_BYTES"}}
+    too_large: Responses = {413: {"model": MessageResponse, "description": "Body over MAX_BODY_BYTES"}}
 
     async def scored(records: list[dict[str, Any]], state: Any) -> list[dict[str, Any]]:
         """The records' outputs, scored with the other requests of this loop iteration."""

@@ -68,7 +68,7 @@ def _json(body: Any, status: int = 200, close: bool = False) -> Response:
 class GeventLoop:
     """gevent's loop, as ``Service`` batches on it: a greenlet runs after the ready ones."""
 
-    def future(self) -> AsyncResult:
+    def future(self) -> AsyncResult[list[dict[str, Any]]]:
         return AsyncResult()
 
     def call_soon(self, function: Callable[[], None]) -> object:

@@ -8,9 +8,13 @@ booleans), known categories, true/false booleans, required vs nullable fields, n
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
+import pandas as pd
+
 from pydantic import (
+    BeforeValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ..core.coerce import boolean_value, category_lookup, category_text, numbers
 from ..core.schema import Column, Schema
 
 REQUEST_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
@@ -101,17 +106,53 @@ class MessageResponse(BaseModel):
     detail: str
 
 
+def _as_category(lookup: dict[str, str]) -> Any:
+    """A validator giving the declared category a string or number stands for (``coerce``)."""
+
+    def read(value: Any) -> Any:
+        if isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
+            return category_text(value, lookup)
+        return value
+
+    return BeforeValidator(read)
+
+
+def _as_boolean(value: Any) -> Any:
+    """What ``coerce.booleans`` reads as a boolean: the numbers 1 and 0, ``BOOLEAN_TEXT``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return value
+    number = boolean_value(value)
+    return value if number is None else bool(number)
+
+
+def _as_number(value: Any) -> Any:
+    """Numeric text (as a CSV holds it) read as ``coerce.numbers`` reads it; other values as
+    they are, for pydantic's strict float to judge."""
+    if isinstance(value, str):
+        number = numbers(pd.Series([value])).iloc[0]
+        return value if math.isnan(number) else float(number)
+    return value
+
+
 def _field(column: Column) -> tuple[Any, Any]:
-    """(annotation, default) of one feature in the request model."""
+    """(annotation, default) of one feature in the request model.
+
+    It accepts what batch scoring accepts of a JSON value (``core.coerce``): numbers (or numeric
+    text) for numeric features; booleans, 0/1 or true/false for boolean features; a category as
+    its text or, for a number-like category, as the number.
+    """
     annotation: Any
     if column.type == "numeric":
         annotation = Annotated[
-            float, Field(ge=column.min, le=column.max, allow_inf_nan=False, strict=True)
+            float,
+            Field(ge=column.min, le=column.max, allow_inf_nan=False, strict=True),
+            BeforeValidator(_as_number),
         ]
     elif column.type == "categorical":
-        annotation = Literal[tuple(column.categories or ())]
+        declared = tuple(column.categories or ())
+        annotation = Annotated[Literal[declared], _as_category(category_lookup(declared))]
     else:
-        annotation = StrictBool
+        annotation = Annotated[StrictBool, BeforeValidator(_as_boolean)]
     description = column.description or None
     if column.nullable:
         return annotation | None, Field(None, description=description)
@@ -120,8 +161,11 @@ def _field(column: Column) -> tuple[Any, Any]:
 
 def request_model(schema: Schema) -> type[BaseModel]:
     """A pydantic model with one field per feature; unknown fields are rejected."""
-    fields = {column.name: _field(column) for column in schema.features}
-    return create_model("PredictionRequest", __config__=REQUEST_CONFIG, **fields)
+    # (annotation, default) per feature, typed loosely: mypy checks ``**fields`` against
+    # create_model's own keyword parameters (``__base__``, ``__module__``...) too.
+    fields: dict[str, Any] = {column.name: _field(column) for column in schema.features}
+    model: type[BaseModel] = create_model("PredictionRequest", __config__=REQUEST_CONFIG, **fields)
+    return model
 
 
 def batch_model(record: type[BaseModel], max_records: int) -> type[BaseModel]:

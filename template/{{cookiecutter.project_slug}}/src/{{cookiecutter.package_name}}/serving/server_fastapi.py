@@ -6,9 +6,14 @@ only idle keep-alive connections), and a connection that sends nothing is closed
 checksum; ``http_server`` gives the tests the same server, not started.
 """
 
+from __future__ import annotations
+
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
 
 from ..io.registry import champion, verify
 from ..settings import Settings, settings
@@ -16,6 +21,10 @@ from .app import create_app
 from .contract import too_slow
 from .observability import json_logger
 from .service import KEEP_ALIVE_SECONDS, raw_response
+
+if TYPE_CHECKING:
+    import uvicorn
+    from uvicorn.server import ServerState
 
 
 class TimedHTTP(asyncio.Protocol):
@@ -33,7 +42,13 @@ class TimedHTTP(asyncio.Protocol):
 
     head_timeout = 30.0  # ``serve`` sets REQUEST_TIMEOUT_SECONDS
 
-    def __init__(self, config: Any, server_state: Any, app_state: Any, _loop: Any = None) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
         self.inner = AutoHTTPProtocol(  # type: ignore[call-arg]
@@ -50,7 +65,9 @@ class TimedHTTP(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self._arm(KEEP_ALIVE_SECONDS, transport.close)
-        self.inner.connection_made(_WriteWatch(transport, self._responding))
+        # A duck-typed transport (writes watched, the rest delegated), not a Transport subclass:
+        # BaseTransport's own methods would hide __getattr__'s delegation.
+        self.inner.connection_made(_WriteWatch(transport, self._responding))  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
         if not self.in_request:
@@ -74,11 +91,11 @@ class TimedHTTP(asyncio.Protocol):
         self.in_head = self.in_request = False
         self._arm(None)
 
-    def _arm(self, seconds: float | None, then: Any = None) -> None:
+    def _arm(self, seconds: float | None, then: Callable[[], object] | None = None) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        if seconds is not None:
+        if seconds is not None and then is not None:
             self.timer = self.loop.call_later(seconds, then)
 
     def _head_too_slow(self) -> None:
@@ -107,7 +124,7 @@ class TimedHTTP(asyncio.Protocol):
 class _WriteWatch:
     """A transport that calls ``on_write`` before each write, and is the transport otherwise."""
 
-    def __init__(self, transport: asyncio.Transport, on_write: Any) -> None:
+    def __init__(self, transport: asyncio.Transport, on_write: Callable[[], None]) -> None:
         self._transport, self._on_write = transport, on_write
 
     def write(self, data: bytes) -> None:
@@ -121,7 +138,7 @@ class _WriteWatch:
         return getattr(self._transport, name)
 
 
-def http_server(app: Any, host: str, port: int) -> Any:
+def http_server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
     """``app`` on uvicorn (a ``uvicorn.Server``, not started), with ``TimedHTTP``'s limits.
 
     The limits are the app's settings (``settings()`` for an app without a service).

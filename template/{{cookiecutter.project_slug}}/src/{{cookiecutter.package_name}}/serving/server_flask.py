@@ -17,7 +17,7 @@ import logging
 import signal
 import socket
 import time
-from typing import Any
+from typing import Any, cast
 
 import gevent
 from gevent.pywsgi import Input, WSGIHandler, WSGIServer
@@ -86,7 +86,8 @@ class _Handler(WSGIHandler):
             self.log_error("%s", too_slow("request line", self.server.request_timeout))
             return ""
 
-    def read_request(self, raw_requestline: str) -> bool:
+    # types-gevent says the parsed headers; gevent documents and returns a bool (True).
+    def read_request(self, raw_requestline: str) -> bool:  # type: ignore[override]
         """The head parsed, or a ValueError for a malformed one (answered by gevent with 400)."""
         try:
             parsed = bool(super().read_request(raw_requestline))
@@ -128,8 +129,11 @@ class _Handler(WSGIHandler):
     def _read_body(self) -> None:
         """Give the app the body in memory, read within the request timeout of the head."""
         self.limit_at = None
-        self.environ[HEAD_RECEIVED] = time.perf_counter()
-        source, declared = self.wsgi_input, self.content_length
+        environ, source = self.environ, self.wsgi_input
+        assert environ is not None and source is not None  # handle_one_request set them
+        environ[HEAD_RECEIVED] = time.perf_counter()
+        # None without a Content-Length header (types-gevent says int).
+        declared = cast("int | None", self.content_length)
         limit = self.server.max_body_bytes
         if not declared and not source.chunked_input:
             return
@@ -137,7 +141,9 @@ class _Handler(WSGIHandler):
             self._stop_reading(b"")
             return
         self._limit(self.server.request_timeout)  # the body's own time
-        parts, size, problem = [], 0, None
+        parts: list[bytes] = []
+        size = 0
+        problem: Exception | None = None
         try:
             if declared is not None:  # all of it in one read (it fails if the client leaves)
                 parts.append(source.read(declared))
@@ -160,16 +166,18 @@ class _Handler(WSGIHandler):
         if problem is not None or size > limit:
             self._stop_reading(body)
             if problem is not None:
-                self.environ[BODY_PROBLEM] = problem
+                environ[BODY_PROBLEM] = problem
         else:
-            self.environ["wsgi.input"] = io.BytesIO(body)
+            environ["wsgi.input"] = io.BytesIO(body)
 
     def _stop_reading(self, body: bytes) -> None:
         """Hand the app ``body`` and close the connection after the response: the rest of the
         request is not read (gevent would drain it first)."""
+        assert self.environ is not None  # handle_one_request set it
         self.close_connection = True
         self.environ["wsgi.input"] = io.BytesIO(body)
-        self.wsgi_input = Input(io.BytesIO(), 0)
+        # Any binary file will do: gevent only reads it (types-gevent asks for a BufferedReader).
+        self.wsgi_input = Input(io.BytesIO(), 0)  # type: ignore[arg-type]
 
 
 class _Idle(Exception):

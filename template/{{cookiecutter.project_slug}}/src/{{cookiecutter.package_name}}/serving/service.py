@@ -291,8 +291,10 @@ class Service:
                 continue
             if job.error is not None:
                 job.future.set_exception(job.error)
-            else:
+            elif job.outputs is not None:
                 job.future.set_result(job.outputs)
+            else:  # not reached: _run gives every job its outputs or its error
+                job.future.set_exception(RuntimeError("a scoring batch left a request unanswered"))
 
     def _run(self, jobs: list[_Job]) -> None:
         """Score and log ``jobs`` together; on failure one by one, so a failure stays its own."""

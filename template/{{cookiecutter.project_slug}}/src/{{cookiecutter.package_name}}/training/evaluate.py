@@ -58,6 +58,10 @@ def _measurable(schema: Schema, y: pd.Series) -> bool:
     return len(y) >= 2
 
 
+def _group_label(value: Any) -> str:  # an element of a Series of any dtype
+    return MISSING_GROUP if pd.isna(value) else category_text(value)
+
+
 def _fairness_rates(
     schema: Schema, model: BaseEstimator, x: pd.DataFrame, y: pd.Series
 ) -> dict[str, float | None]:
@@ -87,13 +91,15 @@ def group_metrics(
 
     A group whose metrics are undefined (a class missing from it) gets ``metrics: null``.
     """
-    labels = groups.map(lambda v: MISSING_GROUP if pd.isna(v) else category_text(v))
+    labels = groups.map(_group_label)
     rows = []
     for value, index in labels.groupby(labels, sort=True).groups.items():
         x, y = test.features.loc[index], test.target.loc[index]
-        measured = model_metrics(schema, model, x, y) if _measurable(schema, y) else None
-        if measured is not None and rates:
-            measured.update(_fairness_rates(schema, model, x, y))
+        measured: dict[str, float | None] | None = None
+        if _measurable(schema, y):
+            measured = {**model_metrics(schema, model, x, y)}
+            if rates:
+                measured.update(_fairness_rates(schema, model, x, y))
         rows.append({"value": str(value), "n": len(index), "metrics": measured})
     return sorted(rows, key=lambda row: -row["n"])
 

@@ -41,7 +41,9 @@ def _save(directory: Path, name: str, title: str, draw: Draw) -> Path:
     return path
 
 
-def _one_vs_rest(y_true: pd.Series, proba: np.ndarray, classes: list[str], schema: Schema):
+def _one_vs_rest(
+    y_true: pd.Series, proba: np.ndarray, classes: list[str], schema: Schema
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(label, is_class, probability) per curve: the positive class only for binary problems."""
     binary = schema.problem_type == "binary_classification"
     shown = schema.classes[-1:] if binary else schema.classes

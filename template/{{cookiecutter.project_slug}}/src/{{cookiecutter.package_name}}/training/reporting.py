@@ -37,7 +37,8 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def project_summary() -> str | None:
     """The project's one-line description from its installed package metadata."""
     for dist in importlib_metadata.packages_distributions().get(PACKAGE, []):
-        summary = importlib_metadata.metadata(dist).get("Summary")
+        metadata = importlib_metadata.metadata(dist)
+        summary = metadata["Summary"] if "Summary" in metadata else None
         if summary:
             return str(summary)
     return None
@@ -77,7 +78,7 @@ def cv_table(report: dict[str, Any]) -> list[str]:
 
 def group_table(rows: list[dict[str, Any]], names: list[str] | None = None) -> list[str]:
     """One row per group: its size and metrics (``names``: which ones; default all)."""
-    measured = next((row["metrics"] for row in rows if row["metrics"]), {})
+    measured: dict[str, Any] = next((row["metrics"] for row in rows if row["metrics"]), {})
     names = names or list(measured)
     body = [
         [

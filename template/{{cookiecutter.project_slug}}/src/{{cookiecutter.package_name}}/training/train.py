@@ -41,9 +41,9 @@ from sklearn.model_selection import (
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from ..config import Distribution, SearchConfig, TrainConfig
+from ..config import Distribution, SearchConfig, TrainConfig, is_family
 from ..core.errors import ProjectError
-from ..core.metrics import model_metrics, primary_metric
+from ..core.metrics import Metrics, model_metrics, primary_metric
 from ..core.schema import Schema
 from .features import build_preprocessor
 from .tracking import Progress, Stopwatch
@@ -161,7 +161,9 @@ def build_pipeline(
     return pipeline.set_params(**{_pipeline_key(k): v for k, v in (params or {}).items()})
 
 
-def _cv_scores(schema: Schema, estimator: BaseEstimator, x: pd.DataFrame, y: pd.Series) -> dict:
+def _cv_scores(
+    schema: Schema, estimator: BaseEstimator, x: pd.DataFrame, y: pd.Series
+) -> Metrics:
     return model_metrics(schema, estimator, x, y)
 
 
@@ -179,7 +181,7 @@ def make_search(
     family: str, schema: Schema, config: TrainConfig
 ) -> GridSearchCV | RandomizedSearchCV:
     """The configured grid or random search of one family, with K-fold cross-validation."""
-    spec = config.models.get(family, SearchConfig()) if family != BASELINE else SearchConfig()
+    spec = config.models.get(family, SearchConfig()) if is_family(family) else SearchConfig()
     space = {
         _pipeline_key(name): values.frozen() if isinstance(values, Distribution) else values
         for name, values in spec.space.items()
