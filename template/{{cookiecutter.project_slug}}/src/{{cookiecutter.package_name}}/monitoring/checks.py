@@ -96,26 +96,19 @@ def compare_feature(
     }
     if reference["kind"] == "numeric" and len(present) and reference["quantiles"]:
         statistic, pvalue = drift.ks_test(reference["quantiles"], present.to_numpy(dtype=float))
-        breached = pvalue < config.ks_pvalue and statistic > config.ks_statistic
-        rule = f"> {config.ks_statistic:g} and p < {config.ks_pvalue:g} (p = {pvalue:.2g})"
-        checks.append(
-            _check(
-                "ks", name, statistic, config.ks_statistic, enough=enough, breached=breached,
-                rule=rule,
-            )
-        )  # fmt: skip
+        test, size, prefix = "ks", statistic, ""
+        limit, p_limit = config.ks_statistic, config.ks_pvalue
         details["ks"] = {"statistic": statistic, "pvalue": pvalue}
     elif reference["kind"] == "categorical":
-        statistic, pvalue, effect = drift.chi_square(expected, current * len(present))
-        breached = pvalue < config.chi2_pvalue and effect > config.chi2_effect
-        rule = f"V > {config.chi2_effect:g} and p < {config.chi2_pvalue:g} (p = {pvalue:.2g})"
-        checks.append(
-            _check(
-                "chi2", name, effect, config.chi2_effect, enough=enough, breached=breached,
-                rule=rule,
-            )
-        )  # fmt: skip
-        details["chi2"] = {"statistic": statistic, "pvalue": pvalue, "cramers_v": effect}
+        statistic, pvalue, size = drift.chi_square(expected, current * len(present))
+        test, prefix = "chi2", "V "
+        limit, p_limit = config.chi2_effect, config.chi2_pvalue
+        details["chi2"] = {"statistic": statistic, "pvalue": pvalue, "cramers_v": size}
+    else:
+        return checks, details
+    rule = f"{prefix}> {limit:g} and p < {p_limit:g} (p = {pvalue:.2g})"
+    breached = pvalue < p_limit and size > limit  # a significant shift, and a large one
+    checks.append(_check(test, name, size, limit, enough=enough, breached=breached, rule=rule))
     return checks, details
 
 
