@@ -95,7 +95,8 @@ def validate(df: pd.DataFrame, schema: Schema, require_target: bool = True) -> p
             continue
         for check, bad in check_column(column, df[column.name]):
             rows.append(_violation(column, check, len(bad), _examples(bad)))
-    return pd.DataFrame(rows, columns=VIOLATION_COLUMNS)
+    violations: pd.DataFrame = pd.DataFrame(rows, columns=VIOLATION_COLUMNS)
+    return violations
 
 
 def _violation(column: Column, check: str, count: int, examples: str) -> dict[str, object]:

@@ -51,11 +51,15 @@ def target_indicators(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     Binary problems keep only the positive (last) class, so a group's mean is its target rate.
     """
     target = df[schema.target]
+    columns: dict[str, pd.Series]
     if not schema.is_classification:
-        return pd.DataFrame({f"mean {schema.target}": pd.to_numeric(target, errors="coerce")})
-    labels = target.astype(str)
-    classes = schema.classes[-1:] if len(schema.classes) == 2 else schema.classes
-    return pd.DataFrame({f"rate {c}": (labels == c).astype(float) for c in classes})
+        columns = {f"mean {schema.target}": pd.to_numeric(target, errors="coerce")}
+    else:
+        labels = target.astype(str)
+        classes = schema.classes[-1:] if len(schema.classes) == 2 else schema.classes
+        columns = {f"rate {c}": (labels == c).astype(float) for c in classes}
+    indicators: pd.DataFrame = pd.DataFrame(columns)
+    return indicators
 
 
 def correlated_pairs(numeric: pd.DataFrame, threshold: float = HIGH_CORRELATION) -> pd.DataFrame:
@@ -68,7 +72,8 @@ def correlated_pairs(numeric: pd.DataFrame, threshold: float = HIGH_CORRELATION)
         for j in range(i + 1, len(names))
         if abs(r[i, j]) > threshold
     ]
-    return pd.DataFrame(rows, columns=["first", "second", "r"])
+    pairs: pd.DataFrame = pd.DataFrame(rows, columns=["first", "second", "r"])
+    return pairs
 
 
 def variance_inflation(numeric: pd.DataFrame) -> pd.Series:
@@ -85,7 +90,8 @@ def variance_inflation(numeric: pd.DataFrame) -> pd.Series:
         total = float(((target - target.mean()) ** 2).sum())
         r_squared = 1.0 - residual / total if total > 0 else 1.0
         vif[name] = np.inf if r_squared >= 1.0 else 1.0 / (1.0 - r_squared)
-    return pd.Series(vif, name="vif")
+    inflation: pd.Series = pd.Series(vif, name="vif")
+    return inflation
 
 
 def quantile_bins(values: pd.Series, bins: int = QUANTILE_BINS) -> pd.Series:
@@ -93,14 +99,22 @@ def quantile_bins(values: pd.Series, bins: int = QUANTILE_BINS) -> pd.Series:
     binned = pd.qcut(values, q=bins, duplicates="drop")
     labels = [str(interval) for interval in binned.cat.categories]
     text = binned.astype(str).where(values.notna(), MISSING_LABEL)
-    return pd.Series(pd.Categorical(text, categories=[*labels, MISSING_LABEL]), index=values.index)
+    return _ordered(text, labels)
 
 
 def category_groups(values: pd.Series) -> pd.Series:
     """Category labels in sorted order; missing values get their own last group."""
     text = values.map(category_text).where(values.notna(), MISSING_LABEL)
     labels = sorted(set(text) - {MISSING_LABEL})
-    return pd.Series(pd.Categorical(text, categories=[*labels, MISSING_LABEL]), index=values.index)
+    return _ordered(text, labels)
+
+
+def _ordered(text: pd.Series, labels: list[str]) -> pd.Series:
+    """``text`` as an ordered categorical: ``labels``, then the missing values' group last."""
+    groups: pd.Series = pd.Series(
+        pd.Categorical(text, categories=[*labels, MISSING_LABEL]), index=text.index
+    )
+    return groups
 
 
 def _grid(count: int, draw: Callable[[Axes, int], None], path: Path, columns: int = 3) -> None:

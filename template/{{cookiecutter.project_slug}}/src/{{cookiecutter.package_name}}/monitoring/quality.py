@@ -37,7 +37,10 @@ def read_labels(path: Path, target: str) -> pd.DataFrame:
         labels["item"] = 0
     labels = labels.dropna(subset=["request_id", target])
     labels["item"] = pd.to_numeric(labels["item"], errors="coerce").fillna(0).astype(int)
-    return labels[["request_id", "item", target]].drop_duplicates(["request_id", "item"])
+    unique: pd.DataFrame = labels[["request_id", "item", target]].drop_duplicates(
+        ["request_id", "item"]
+    )
+    return unique
 
 
 def join_labels(labels: pd.DataFrame, log_path: Path) -> pd.DataFrame:
@@ -46,7 +49,8 @@ def join_labels(labels: pd.DataFrame, log_path: Path) -> pd.DataFrame:
         raise MonitorError(f"no prediction log at {log_path} to join the labels to")
     logged = PredictionLog(log_path).read()
     logged = logged[logged["request_id"].isin(set(labels["request_id"]))]
-    return logged.merge(labels, on=["request_id", "item"], how="inner")
+    joined: pd.DataFrame = logged.merge(labels, on=["request_id", "item"], how="inner")
+    return joined
 
 
 def live_metric(model: LoadedModel, joined: pd.DataFrame, metric: str) -> float:

@@ -78,7 +78,8 @@ def _set_aside(chunk: pd.DataFrame, schema: Schema, rejects: AtomicWriter) -> pd
     bad.insert(0, "reason", problems)
     bad.insert(0, "row", problems.index)
     rejects.write(bad)
-    return chunk.drop(index=problems.index)
+    valid: pd.DataFrame = chunk.drop(index=problems.index)
+    return valid
 
 
 @dataclass(frozen=True)

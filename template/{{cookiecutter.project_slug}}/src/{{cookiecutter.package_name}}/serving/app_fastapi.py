@@ -279,13 +279,13 @@ def create_app(config: Settings | None = None) -> FastAPI:
     )
     app.state.service = service
     app.add_middleware(RequestContext, service=service)
-    invalid: Responses = {
-        422: {"model": ValidationErrorResponse, "description": "Invalid fields"}
-    }
+    invalid: Responses = {422: {"model": ValidationErrorResponse, "description": "Invalid fields"}}
     not_ready: Responses = {
         503: {"model": MessageResponse, "description": "No model loaded, or no prediction log"}
     }
-    too_large: Responses = {413: {"model": MessageResponse, "description": "Body over MAX_BODY_BYTES"}}
+    too_large: Responses = {
+        413: {"model": MessageResponse, "description": "Body over MAX_BODY_BYTES"}
+    }
 
     async def scored(records: list[dict[str, Any]], state: Any) -> list[dict[str, Any]]:
         """The records' outputs, scored with the other requests of this loop iteration."""

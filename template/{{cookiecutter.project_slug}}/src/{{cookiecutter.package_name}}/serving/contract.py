@@ -12,10 +12,9 @@ import math
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-
 from pydantic import (
-    BeforeValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -110,7 +109,9 @@ def _as_category(lookup: dict[str, str]) -> Any:
     """A validator giving the declared category a string or number stands for (``coerce``)."""
 
     def read(value: Any) -> Any:
-        if isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool)):
+        if isinstance(value, str) or (
+            isinstance(value, int | float) and not isinstance(value, bool)
+        ):
             return category_text(value, lookup)
         return value
 

@@ -63,7 +63,7 @@ def _imputer(step: SimpleImputer, categorical: bool) -> Op:
         fill = statistics.tolist()
 
         def impute_objects(x: np.ndarray) -> np.ndarray:
-            out = x.copy()
+            out: np.ndarray = x.copy()
             for (row, column), value in np.ndenumerate(x):
                 if value is None or _is_nan(value):
                     out[row, column] = fill[column]
@@ -308,7 +308,10 @@ class FastModel:
 
     def _frame(self, records: Sequence[Record]) -> pd.DataFrame:
         names = self.schema.feature_names
-        return pd.DataFrame([[r.get(n) for n in names] for r in records], columns=names)
+        frame: pd.DataFrame = pd.DataFrame(
+            [[r.get(n) for n in names] for r in records], columns=names
+        )
+        return frame
 
     def _reference(self, records: Sequence[Record]) -> np.ndarray:
         frame = self._frame(records)

@@ -127,9 +127,7 @@ def _hist_gradient_boosting(model: Any) -> Callable[[np.ndarray], np.ndarray]:
         raw = np.empty((x.shape[0], per_iteration), dtype=np.float64, order="F")
         for k in range(per_iteration):
             raw[:, k] = _sequential_sum(np.full(x.shape[0], baseline[k]), values[:, :, k])
-        scores: np.ndarray = (
-            loss.predict_proba(raw) if classify else loss.link.inverse(raw.ravel())
-        )
+        scores: np.ndarray = loss.predict_proba(raw) if classify else loss.link.inverse(raw.ravel())
         return scores
 
     return score

@@ -37,8 +37,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def project_summary() -> str | None:
     """The project's one-line description from its installed package metadata."""
     for dist in importlib_metadata.packages_distributions().get(PACKAGE, []):
-        metadata = importlib_metadata.metadata(dist)
-        summary = metadata["Summary"] if "Summary" in metadata else None
+        summary = importlib_metadata.metadata(dist).json.get("summary")
         if summary:
             return str(summary)
     return None

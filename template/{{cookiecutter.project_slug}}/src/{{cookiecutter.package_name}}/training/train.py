@@ -161,9 +161,7 @@ def build_pipeline(
     return pipeline.set_params(**{_pipeline_key(k): v for k, v in (params or {}).items()})
 
 
-def _cv_scores(
-    schema: Schema, estimator: BaseEstimator, x: pd.DataFrame, y: pd.Series
-) -> Metrics:
+def _cv_scores(schema: Schema, estimator: BaseEstimator, x: pd.DataFrame, y: pd.Series) -> Metrics:
     return model_metrics(schema, estimator, x, y)
 
 
