@@ -4,7 +4,8 @@ Every valid combination (2,880) is rendered and checked for its exact file set, 
 parsing and the answers file. The linters (ruff, hadolint, actionlint, pre-commit's hooks) run
 on every combination of the options that change files or code (bake.STRUCTURAL: 180), with
 license and python_version, which only change text, rotated so that every value and every pair
-of them appears.
+of them appears. mypy (strict, as the project configures it) runs on every package variant
+(serving x tracking) for the oldest and the newest Python a project can target.
 """
 
 import json
@@ -52,7 +53,7 @@ def expected_files(a: dict[str, str]) -> set[str]:
         )),
         *(f"tests/{module}.py" for module in (
             "conftest", "test_cli", "test_lifecycle",
-            "core/test_metrics", "core/test_schema",
+            "core/test_coerce", "core/test_metrics", "core/test_schema",
             "io/test_prediction_log", "io/test_registry", "io/test_run_store",
             "data/test_eda", "data/test_sample",
             "training/test_evaluate", "training/test_feature_governance", "training/test_features",
@@ -338,3 +339,18 @@ def test_linters_pass_on_every_structural_combination(combo, tmp_path):
         check_github(project, combo)
     if combo["ci"] == "gitlab":
         check_gitlab(project, combo)
+
+
+PYTHONS = sorted(
+    next(o.choices for o in OPTIONS if o.name == "python_version"),
+    key=lambda version: tuple(map(int, version.split("."))),
+)
+
+
+@pytest.mark.parametrize("python", (PYTHONS[0], PYTHONS[-1]))
+@pytest.mark.parametrize("tracking", next(o.choices for o in OPTIONS if o.name == "tracking"))
+@pytest.mark.parametrize("serving", next(o.choices for o in OPTIONS if o.name == "serving"))
+def test_mypy_strict_passes_on_every_package_variant(serving, tracking, python, tmp_path):
+    project = bake(tmp_path, serving=serving, tracking=tracking, python_version=python)
+    result = tool("mypy", "--cache-dir", tmp_path / "mypy-cache", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
