@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from bake import ROOT, tree
@@ -358,3 +360,85 @@ def test_plain_cookiecutter_refuses_bad_answers_and_writes_nothing(tmp_path, bar
     assert result.returncode != 0
     assert "package_name='sklearn' is not valid" in result.stderr
     assert listing(out) == []
+
+
+@pytest.fixture
+def penguins(tmp_path) -> Path:
+    """A real-shaped file: an id, free text, 'NA' for missing, dates, a boolean, unlabelled
+    rows and an integer target coded as text labels."""
+    rng = numpy.random.default_rng(3)
+    rows = 240
+    lines = ["penguin_id,nickname,species,island,bill_mm,mass_g,tagged,seen_on,sex"]
+    for i in range(rows):
+        bill = "NA" if i % 17 == 0 else f"{rng.normal(44, 5):.1f}"
+        sex = "" if i % 23 == 0 else ("female", "male")[int(rng.integers(2))]
+        lines.append(
+            f"P{i:04d},bird {i} {rng.integers(10**6)},{('Adelie', 'Gentoo', 'Chinstrap')[i % 3]},"
+            f"{('Biscoe', 'Dream', 'Torgersen')[int(rng.integers(3))]},{bill},"
+            f"{rng.normal(4200, 600):.0f},{('true', 'false')[i % 2]},"
+            f"2024-0{1 + i % 9}-1{i % 10},{sex}"
+        )
+    path = tmp_path / "penguins.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_new_with_data_infers_an_explained_schema_and_ships_the_file(tmp_path, penguins):
+    result = run("new", "Penguins", "--no-input", "--no-git", "-o", tmp_path / "out",
+                 "--data", penguins, "--target", "species")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "out" / "penguins"
+    assert (project / "data" / "raw" / "penguins.csv").read_bytes() == penguins.read_bytes()
+    text = (project / "configs" / "schema.yaml").read_text(encoding="utf-8")
+    schema = yaml.safe_load(text)
+    columns = {c["name"]: c for c in schema["columns"]}
+    assert schema["problem_type"] == "multiclass_classification"
+    assert schema["id"] == "penguin_id" and schema["na_values"] == ["NA"]
+    assert columns["species"]["categories"] == ["Adelie", "Chinstrap", "Gentoo"]
+    assert columns["nickname"]["role"] == "ignored" and columns["seen_on"]["role"] == "ignored"
+    assert columns["bill_mm"] == {"name": "bill_mm", "type": "numeric", "nullable": True, "min": 0}
+    assert columns["tagged"]["type"] == "boolean"
+    assert columns["sex"]["nullable"] and columns["island"]["type"] == "categorical"
+    assert "# categorical: 3 distinct values in 240 rows" in text
+    recorded = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))["context"]
+    assert recorded["cookiecutter"]["dataset"] == "penguins.csv"
+    assert recorded["cookiecutter"]["problem_type"] == "multiclass_classification"
+    assert "DATA ?= data/raw/penguins.csv" in (project / "Makefile").read_text(encoding="utf-8")
+
+
+def test_new_with_data_renders_the_inferred_problem_type_unless_told(tmp_path, penguins):
+    result = run("new", "mass", "--no-input", "--no-git", "-o", tmp_path, "--data", penguins,
+                 "--target", "mass_g")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((tmp_path / "mass" / ".cruft.json").read_text(encoding="utf-8"))
+    assert recorded["context"]["cookiecutter"]["problem_type"] == "regression"
+    assert "RMSE" in (tmp_path / "mass" / "configs" / "train.yaml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--target", "specie"], "no column 'specie' (did you mean 'species'?)"),
+        ([], "--data needs --target: one of penguin_id, nickname, species"),
+        (["--target", "species", "--problem-type", "regression"], "needs a numeric target"),
+        (["--target", "species", "--id", "island"], "an id must be present and unique"),
+    ],
+)
+def test_data_that_fits_no_schema_exits_2_and_writes_nothing(tmp_path, penguins, args, fragment):
+    result = run("new", "p", "--no-input", "-o", tmp_path / "out", "--data", penguins, *args)
+    assert result.exit_code == 2 and fragment in result.output, result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_data_options_without_data_are_a_usage_error(tmp_path):
+    result = run("new", "--no-input", "-o", tmp_path, "--target", "y")
+    assert result.exit_code == 2 and "go with --data" in result.output
+    assert listing(tmp_path) == []
+
+
+def test_interactive_new_with_data_asks_for_the_target_among_the_columns(tmp_path, penguins):
+    answers = "\n" * 4 + "\n".join(["nope", "species"]) + "\n" * 20
+    result = run("new", "birds", "-o", tmp_path, "--no-git", "--data", penguins, input=answers)
+    assert result.exit_code == 0, result.output
+    assert "nope" in result.output and "is not one of" in result.output
+    assert 'target: "species"' in (tmp_path / "birds" / "configs" / "schema.yaml").read_text()

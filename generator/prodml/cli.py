@@ -87,6 +87,33 @@ def _ask(option: Option, default: str, answers: Mapping[str, str]) -> str:
     return click.prompt(label, default=default, value_proc=check, err=True)
 
 
+def _ask_target(path: Path, no_input: bool) -> str:
+    """The target column, chosen from the file's columns (a usage error with --no-input)."""
+    columns = _columns(path)
+    if no_input:
+        raise click.UsageError(f"--data needs --target: one of {', '.join(columns)}")
+    return click.prompt(
+        "\nThe column to predict (target)", type=click.Choice(columns), show_choices=True, err=True
+    )
+
+
+def _columns(path: Path) -> list[str]:
+    """The column names of a CSV (its header) or Parquet file; a usage error otherwise."""
+    import csv
+
+    try:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.ParquetFile(path).schema_arrow.names)
+        if path.suffix.lower() == ".csv":
+            with path.open(encoding="utf-8-sig", newline="") as file:
+                return next(csv.reader(file), [])
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError) as err:
+        raise click.UsageError(f"--data {path}: cannot read its columns ({err})") from None
+    raise click.UsageError(f"--data {path}: expected a .csv or .parquet file")
+
+
 class Terminated(SystemExit):
     """SIGTERM, raised in the main thread so that generation cleans up as it does on Ctrl-C."""
 
@@ -150,6 +177,17 @@ def main() -> None:
     "--replay", type=click.Path(exists=True, path_type=Path),
     help="Regenerate from a project's recorded answers (.cruft.json).",
 )  # fmt: skip
+@click.option(
+    "--data", "data_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Build on this CSV or Parquet file: schema inferred, file copied to data/raw/.",
+)  # fmt: skip
+@click.option("--target", help="With --data: the column to predict (asked if not given).")
+@click.option(
+    "--problem-type", type=click.Choice(BY_NAME["problem_type"].choices),
+    help="With --data: override the inferred problem type.",
+)  # fmt: skip
+@click.option("--id", "id_column", help="With --data: the id column [default: inferred].")
+@click.option("--ignore", multiple=True, help="With --data: a column the model must not use.")
 def new(
     name: str | None,
     no_input: bool,
@@ -161,12 +199,34 @@ def new(
     git: bool,
     lock: bool,
     replay: Path | None,
+    data_path: Path | None,
+    target: str | None,
+    problem_type: str | None,
+    id_column: str | None,
+    ignore: tuple[str, ...],
 ) -> None:
-    """Create a new ML project called NAME (the project_name answer)."""
+    """Create a new ML project called NAME (the project_name answer).
+
+    With --data FILE --target COL the project is built on that file: the schema is inferred
+    (each column's choice explained in configs/schema.yaml) and training, the API, monitoring
+    and the project's tests run on it from the first commit.
+    """
     from prodml import answers as answers_file
     from prodml import generate
 
     fixed = _parse_settings(settings)
+    dataset = None
+    if data_path is None and (target or problem_type or id_column or ignore):
+        raise click.UsageError("--target, --problem-type, --id and --ignore go with --data")
+    if data_path is not None:
+        if replay is not None:
+            raise click.UsageError("--replay takes every answer from the file: drop --data")
+        target = target or _ask_target(data_path, no_input)
+        problem_type = problem_type or fixed.get("problem_type")
+        dataset = generate.Dataset(data_path, target, problem_type, id_column, ignore)
+        fixed["dataset"] = dataset.name
+        # A placeholder until the data says: generation renders with the inferred type.
+        fixed.setdefault("problem_type", problem_type or BY_NAME["problem_type"].default)
     defaults: dict[str, str] = {}
     if replay is not None:
         if name or settings or config:
@@ -186,6 +246,8 @@ def new(
     else:
         if config is not None:
             defaults = _read_config(config)
+        if dataset is not None:
+            defaults.setdefault("description", f"Predict {target} from {dataset.name}.")
         if name is not None:
             fixed.setdefault("project_name", name)
     try:
@@ -199,7 +261,11 @@ def new(
                 _print_tree(generate.preview(chosen), str(output_dir / chosen["project_slug"]))
                 click.echo("dry run: nothing was written", err=True)
                 return
-            project, warnings = generate.create(chosen, output_dir, force=force, git=git, lock=lock)
+            project, warnings = generate.create(
+                chosen, output_dir, force=force, git=git, lock=lock, data=dataset
+            )
+        except generate.DataRejected as err:
+            raise click.UsageError(str(err)) from None
         except generate.GenerationError as err:
             raise click.ClickException(str(err)) from None
     for warning in warnings:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -26,6 +27,47 @@ from prodml.lock import lock as lock_dependencies
 
 class GenerationError(RuntimeError):
     """Generation failed; the message says why and what to do."""
+
+
+class DataRejected(GenerationError):
+    """The ``--data`` file yields no usable schema (a usage error): nothing was written."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The user's data file (``prodml new --data``) and the roles given for its columns."""
+
+    path: Path
+    target: str
+    problem_type: str | None = None
+    id_column: str | None = None
+    ignore: tuple[str, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        """Its file name in the project's data/raw/ (``sample.csv`` is the synthetic sample's)."""
+        name = self.path.name
+        return f"data{self.path.suffix.lower()}" if name.lower().startswith("sample.") else name
+
+
+def infer_schema(project: Path, package: str, data: Dataset) -> str:
+    """The schema the rendered project's own inference writes for ``data`` (its YAML text):
+    ``python -m <package> schema infer``, run from the project's source tree."""
+    command = [sys.executable, "-m", package, "schema", "infer", str(data.path.resolve()),
+               "--target", data.target]  # fmt: skip
+    if data.problem_type:
+        command += ["--problem-type", data.problem_type]
+    if data.id_column:
+        command += ["--id", data.id_column]
+    for name in data.ignore:
+        command += ["--ignore", name]
+    env = {**os.environ, "PYTHONPATH": str(project / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        reason = lines[-1].removeprefix("Error: ") if lines else f"exit status {result.returncode}"
+        raise DataRejected(f"--data {data.path}: {reason}")
+    return result.stdout
 
 
 def template_dir() -> Path:
@@ -140,8 +182,12 @@ def create(
     force: bool = False,
     git: bool = True,
     lock: bool = False,
+    data: Dataset | None = None,
 ) -> tuple[Path, list[str]]:
     """Generate the project into ``output_dir``; return its path and any warnings.
+
+    With ``data`` the project is built on the user's file: its schema inferred, the file copied
+    to ``data/raw/``, and the problem type the inference found used for the whole render.
 
     ``lock`` resolves the project's dependencies into its lock file (``make lock``) before the
     initial commit; it needs the package index, and degrades to a warning without it.
@@ -165,6 +211,8 @@ def create(
     succeeded = False
     try:
         project = render(answers, staging)
+        if data is not None:
+            project = _adopt(project, answers, data, staging)
         if lock and (warning := lock_dependencies(project)):
             warnings.append(warning)
         if git and (warning := init_git(project, answers)):
@@ -178,6 +226,23 @@ def create(
         if created is not None and not succeeded:
             shutil.rmtree(created, ignore_errors=True)
     return target, warnings
+
+
+def _adopt(project: Path, answers: Mapping[str, str], data: Dataset, staging: Path) -> Path:
+    """Put ``data`` into the rendered ``project``: the inferred schema and the file itself. A
+    problem type other than the answers' re-renders the project with the inferred one."""
+    import yaml
+
+    schema = infer_schema(project, answers["package_name"], data)
+    inferred = yaml.safe_load(schema)["problem_type"]
+    if inferred != answers["problem_type"]:
+        shutil.rmtree(project)
+        project = render({**answers, "problem_type": inferred}, staging)
+    (project / "configs" / "schema.yaml").write_text(schema, encoding="utf-8")
+    raw = project / "data" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(data.path, raw / data.name)
+    return project
 
 
 def preview(answers: Mapping[str, str]) -> list[str]:

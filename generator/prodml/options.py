@@ -78,6 +78,15 @@ def _check_email(value: str) -> str | None:
     return None if _EMAIL.fullmatch(value) else "an address like 'you@example.com'"
 
 
+_DATASET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.(csv|parquet)")
+
+
+def _check_dataset(value: str) -> str | None:
+    if not _DATASET.fullmatch(value):
+        return "a file name in data/raw/ ending in .csv or .parquet, such as customers.csv"
+    return None
+
+
 def _check_year(value: str) -> str | None:
     return None if _YEAR.fullmatch(value) else "a four-digit year such as 2026"
 
@@ -157,6 +166,13 @@ OPTIONS: tuple[Option, ...] = (
         "What the model predicts; picks the sample dataset, metrics and baseline.",
         "binary_classification",
         choices=("binary_classification", "multiclass_classification", "regression"),
+    ),
+    Option(
+        "dataset",
+        "Training data file in data/raw/: sample.csv is the synthetic demo (make data); "
+        "prodml new --data FILE sets it.",
+        "sample.csv",
+        check=_check_dataset,
     ),
     Option(
         "serving",

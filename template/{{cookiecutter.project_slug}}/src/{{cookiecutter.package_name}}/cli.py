@@ -17,13 +17,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from .cli_schema import schema
 from .core.errors import ProjectError
 
 if TYPE_CHECKING:
     from .core.schema import Schema
     from .jobs import Outputs
 
-DEFAULT_DATA = Path("data/raw/sample.csv")
+#: The training data file (``make data`` writes the synthetic ``SAMPLE_DATA`` from the schema).
+DEFAULT_DATA = Path("data/raw/{{ cookiecutter.dataset }}")
+SAMPLE_DATA = Path("data/raw/sample.csv")
 #: Exit status of ``monitor`` when a threshold is breached (1 is an error, 0 all clear).
 ALERT_EXIT = 3
 #: Optional dependencies (the ``train`` extra) some commands need.
@@ -118,7 +121,7 @@ def main() -> None:
 
 @main.command()
 @schema_option
-@_path("--output", default=DEFAULT_DATA, show_default=True)
+@_path("--output", default=SAMPLE_DATA, show_default=True)
 @click.option("--rows", type=click.IntRange(min=50), default=3000, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 def data(schema_file: Path | None, output: Path, rows: int, seed: int) -> None:
@@ -141,7 +144,8 @@ def validate(schema_file: Path | None, path: Path, no_target: bool) -> None:
     from .core.validation import DataValidationError, check, unexpected_columns
     from .io.tables import read_table
 
-    frame, schema = read_table(path), _schema(schema_file)
+    schema = _schema(schema_file)
+    frame = read_table(path, missing=schema.na_values)
     extra = unexpected_columns(frame, schema)
     if extra:
         click.echo(f"note: columns not in the schema are never used: {', '.join(extra)}")
@@ -162,7 +166,9 @@ def eda(schema_file: Path | None, data_path: Path, output: Path) -> None:
     from .data.eda import write_report
     from .io.tables import read_table
 
-    click.echo(f"wrote {write_report(read_table(data_path), _schema(schema_file), output)}")
+    schema = _schema(schema_file)
+    frame = read_table(data_path, missing=schema.na_values)
+    click.echo(f"wrote {write_report(frame, schema, output)}")
 
 
 @main.command()
@@ -299,19 +305,6 @@ def predict(
         )
 
 
-def _since(since: str | None, days: float | None) -> str | None:
-    """The start of the monitoring window as an ISO time, from --since or --days."""
-    from .core import clock
-
-    if since and days is not None:
-        raise click.ClickException("give --since or --days, not both")
-    if days is not None:
-        return clock.iso(clock.now() - days * 86400, digits=6)
-    if since and not since[:4].isdigit():
-        raise click.ClickException(f"--since must be an ISO time such as 2026-01-31, not {since}")
-    return since
-
-
 @main.command()
 @model_dir_option
 @_path(
@@ -340,6 +333,7 @@ def monitor(
     threshold breached, 1 an error (no data, bad file or config).
     """
     from .config import load_monitor_config
+    from .core import clock
     from .io import registry
     from .jobs import monitor_job
     from .monitoring.report import summary_lines
@@ -349,7 +343,7 @@ def monitor(
         raise click.ClickException("--since/--days select logged predictions; not with --input")
     if input_path is not None and not input_path.is_file():
         raise click.ClickException(f"input file not found: {input_path}")
-    start, config = _since(since, days), load_monitor_config(config_path)
+    start, config = clock.window_start(since, days), load_monitor_config(config_path)
     report = monitor_job(
         registry.model_dir(model_dir), output, config, log_path=settings().prediction_log,
         input_path=input_path, since=start, labels_path=labels_path,
@@ -401,3 +395,6 @@ if importlib.util.find_spec(f"{__package__}.serving") is not None:
         from .serving.server import serve as run_server  # type: ignore[import-not-found,unused-ignore]
 
         run_server(host, port)
+
+
+main.add_command(schema)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from .config import MonitorConfig, TrainConfig
@@ -66,8 +67,18 @@ class TrainOutcome:
     report: dict[str, Any] | None
 
 
-def _data_record(path: Path, rows: int) -> dict[str, Any]:
-    return {"path": str(path), "sha256": registry.sha256(path), "rows": rows}
+def _labelled_data(
+    path: Path, schema: Schema, what: str, consequence: str = ""
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The valid file's labelled rows and its record (path, sha256, rows used). A nullable
+    target's unlabelled rows are left out, and counted in the record."""
+    frame = read_table(path, missing=schema.na_values)
+    check(frame, schema, what, consequence=consequence)
+    labelled = frame[frame[schema.target].notna()].reset_index(drop=True)
+    record = {"path": str(path), "sha256": registry.sha256(path), "rows": len(labelled)}
+    if len(labelled) < len(frame):
+        record["unlabelled_rows"] = len(frame) - len(labelled)
+    return labelled, record
 
 
 def _canary(root: Path, version: str, result: TrainingResult) -> None:
@@ -105,10 +116,10 @@ def _train_job(
     stopwatch = Stopwatch(progress)
     started = clock.iso()
     with stopwatch.stage("load_validate"):
-        frame = read_table(data_path)
-        check(frame, schema, f"training data {data_path}", consequence="refusing to train on it")
+        frame, data = _labelled_data(
+            data_path, schema, f"training data {data_path}", "refusing to train on it"
+        )
         check_config(schema, config, frame)
-        data = _data_record(data_path, len(frame))
     run_id, commit = new_run_id(), git_commit()
     result = train(frame, schema, config, progress)
     stopwatch.durations.update(result.durations)
@@ -163,9 +174,7 @@ def _train_job(
 def evaluate_job(data_path: Path, outputs: Outputs, version: str | None = None) -> dict[str, Any]:
     """Evaluate ``version`` (default: the champion) on the test split of ``data_path``."""
     model = registry.load(outputs.models, version)
-    frame = read_table(data_path)
-    check(frame, model.schema, f"evaluation data {data_path}")
-    data = _data_record(data_path, len(frame))
+    frame, data = _labelled_data(data_path, model.schema, f"evaluation data {data_path}")
     return write_evaluation(model, frame, data, outputs.reports, outputs.model_card)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import calendar
 import time
 
+from .errors import ProjectError
+
 
 def now() -> float:
     """Seconds since the epoch."""
@@ -44,3 +46,14 @@ def parse(text: str) -> float:
 def days_since(text: str, seconds: float | None = None) -> float:
     """Days from the ISO time ``text`` to ``seconds`` (default: now)."""
     return ((now() if seconds is None else seconds) - parse(text)) / 86400.0
+
+
+def window_start(since: str | None, days: float | None) -> str | None:
+    """The start of a time window as ISO time: ``since`` (checked), or ``days`` before now."""
+    if since and days is not None:
+        raise ProjectError("give --since or --days, not both")
+    if days is not None:
+        return iso(now() - days * 86400, digits=6)
+    if since and not since[:4].isdigit():
+        raise ProjectError(f"--since must be an ISO time such as 2026-01-31, not {since}")
+    return since

@@ -75,6 +75,8 @@ class Schema(BaseModel):
     problem_type: ProblemType
     target: str
     id: str | None = None
+    #: Cell texts that mean "missing" in the data files (an empty cell always does).
+    na_values: tuple[str, ...] = ()
     columns: tuple[Column, ...]
     feature_budget: FeatureBudget = Field(default_factory=FeatureBudget)
 
@@ -104,8 +106,6 @@ class Schema(BaseModel):
                 )
             if self.problem_type == "binary_classification" and count != 2:
                 raise ValueError("a binary target must have exactly two categories")
-        if target.nullable:
-            raise ValueError("the target cannot be nullable")
         return self
 
     @property

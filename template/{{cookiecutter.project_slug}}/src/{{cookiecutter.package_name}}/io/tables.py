@@ -64,8 +64,9 @@ def columns(path: Path, what: str = "input") -> list[str]:
     return names
 
 
-def read_table(path: Path, what: str = "data") -> pd.DataFrame:
-    """A whole CSV or Parquet file: CSV text as written (only empty cells are missing).
+def read_table(path: Path, what: str = "data", missing: Sequence[str] = ()) -> pd.DataFrame:
+    """A whole CSV or Parquet file: CSV text as written, where empty cells and the ``missing``
+    texts (the schema's ``na_values``) are missing.
 
     TableError saying what is wrong: missing, unreadable, not CSV or Parquet, duplicate columns.
     """
@@ -73,17 +74,22 @@ def read_table(path: Path, what: str = "data") -> pd.DataFrame:
     columns(path, what)
     try:
         if kind == "parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(path, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+            return _without(pd.read_parquet(path), missing)
+        return pd.read_csv(
+            path, keep_default_na=False, na_values=["", *missing], encoding="utf-8-sig"
+        )
     except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as error:
         raise TableError(f"could not read {path} as {kind}: {_first_line(error)}") from None
 
 
-def read_chunks(path: Path, chunk_rows: int, usecols: Sequence[str]) -> Iterator[pd.DataFrame]:
+def read_chunks(
+    path: Path, chunk_rows: int, usecols: Sequence[str], missing: Sequence[str] = ()
+) -> Iterator[pd.DataFrame]:
     """The ``usecols`` of ``path`` in chunks of ``chunk_rows`` rows, indexed by row position.
 
-    CSV cells are read as text, exactly as written (empty cells are missing), so a chunk's
-    types never depend on its neighbours; Parquet columns keep the file's types.
+    CSV cells are read as text, exactly as written (empty cells and the ``missing`` texts are
+    missing), so a chunk's types never depend on its neighbours; Parquet columns keep the
+    file's types (their ``missing`` texts are missing too).
     """
     kind = file_format(path, "input")
     start = 0
@@ -92,14 +98,16 @@ def read_chunks(path: Path, chunk_rows: int, usecols: Sequence[str]) -> Iterator
             batches = pq.ParquetFile(path).iter_batches(
                 batch_size=chunk_rows, columns=list(usecols)
             )
-            chunks: Iterator[pd.DataFrame] = (batch.to_pandas() for batch in batches)
+            chunks: Iterator[pd.DataFrame] = (
+                _without(batch.to_pandas(), missing) for batch in batches
+            )
         else:
             chunks = pd.read_csv(
                 path,
                 chunksize=chunk_rows,
                 usecols=list(usecols),
                 keep_default_na=False,
-                na_values=[""],
+                na_values=["", *missing],
                 dtype=str,
             )
         for chunk in chunks:
@@ -110,6 +118,17 @@ def read_chunks(path: Path, chunk_rows: int, usecols: Sequence[str]) -> Iterator
         raise TableError(
             f"could not read {path} as {kind} (after row {start}): {_first_line(error)}"
         ) from None
+
+
+def _without(frame: pd.DataFrame, missing: Sequence[str]) -> pd.DataFrame:
+    """``frame`` with the ``missing`` texts in its text columns made missing."""
+    if not missing:
+        return frame
+    for name in frame.columns:
+        values = frame[name]
+        if not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            frame[name] = values.where(~values.isin(list(missing)))
+    return frame
 
 
 def _first_line(error: BaseException) -> str:

@@ -89,7 +89,7 @@ def current_from_file(path: Path, model: LoadedModel, chunk_rows: int = 50_000) 
     if missing:
         raise MonitorError(f"{path} is missing column(s): {', '.join(missing)}")
     features, predictions, rows, violations = [], [], 0, 0
-    for chunk in read_chunks(path, chunk_rows, schema.feature_names):
+    for chunk in read_chunks(path, chunk_rows, schema.feature_names, schema.na_values):
         rows += len(chunk)
         problems = row_problems(chunk, schema)
         violations += len(problems)

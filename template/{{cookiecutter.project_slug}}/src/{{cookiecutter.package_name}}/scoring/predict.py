@@ -161,7 +161,7 @@ def predict_file(
         # (measured on 2 cores when the main thread still built the JSON: 92k rows/s, not 69k).
         threads = max(1, (os.cpu_count() or 1) - 1) if background is not None else None
         with threadpool_limits(limits=threads):
-            for chunk in read_chunks(input_path, chunk_rows, wanted):
+            for chunk in read_chunks(input_path, chunk_rows, wanted, schema.na_values):
                 rows += len(chunk)
                 valid = _set_aside(chunk, schema, rejects)
                 if not len(valid):

@@ -1,0 +1,57 @@
+"""``python -m <package> schema ...``: the schema commands (registered by ``cli``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import get_args
+
+import click
+
+from .core.schema import ProblemType
+
+
+@click.group()
+def schema() -> None:
+    """The feature schema (configs/schema.yaml)."""
+
+
+@schema.command("infer")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--target", required=True, help="The column to predict.")
+@click.option(
+    "--problem-type", type=click.Choice(get_args(ProblemType)), help="[default: inferred]"
+)
+@click.option("--id", "id_column", help="The id column [default: inferred from names].")
+@click.option("--ignore", multiple=True, help="A column the model must not use (repeatable).")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the schema here [default: print it].",
+)  # fmt: skip
+def infer(
+    path: Path,
+    target: str,
+    problem_type: ProblemType | None,
+    id_column: str | None,
+    ignore: tuple[str, ...],
+    output: Path | None,
+) -> None:
+    """Infer a schema from a CSV or Parquet file: a commented YAML; exit 2 if none fits."""
+    from .data.infer import InferenceError, infer_schema, missing_text
+    from .io.atomic import write_text
+    from .io.tables import read_table
+
+    frame = read_table(path)
+    na_values = missing_text(frame)
+    frame = read_table(path, missing=na_values) if na_values else frame
+    try:
+        text = infer_schema(
+            frame, target, problem_type=problem_type, id_column=id_column, ignore=ignore,
+            na_values=na_values, source=path.name,
+        )  # fmt: skip
+    except InferenceError as error:
+        raise click.UsageError(str(error)) from None
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_text(output, text)
+        click.echo(f"wrote {output}", err=True)

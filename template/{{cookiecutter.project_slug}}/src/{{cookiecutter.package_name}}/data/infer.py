@@ -1,0 +1,293 @@
+"""Schema inference: a first ``configs/schema.yaml`` from a data file, each choice explained.
+
+``python -m <package> schema infer FILE --target COL`` (and ``prodml new --data``) call
+``infer_schema``. Every column gets a type, a role and its nullability from the values in the
+file, and a comment saying why; ``--id``, ``--ignore`` and ``--problem-type`` override a choice.
+The result is validated as the project will read it before it is returned.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from ..core.coerce import BOOLEAN_TEXT, number_text
+from ..core.errors import ProjectError
+from ..core.schema import ProblemType, parse_schema
+
+#: Cell texts that mean "missing" in common exports (R, pandas, SQL, spreadsheets); the ones a
+#: file uses become the schema's ``na_values``.
+MISSING_TEXT = ("NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A", "<NA>", "?")
+#: A column missing in more than this share of rows is left out of the model.
+MOSTLY_MISSING = 0.5
+#: Text with more distinct values than this (or than half its rows) is free text, not a category.
+MAX_CATEGORIES = 50
+#: An integer target with at most this many values is a set of classes, not a quantity.
+MAX_CLASSES = 10
+#: Names of label values taken as the positive class of a binary target (it is listed last).
+POSITIVE = {"1", "true", "yes", "y", "positive", "pos"}
+ID_NAME = re.compile(r"(^|[_\s-])(id|key|uuid|guid)$|^id[_\s-]", re.IGNORECASE)
+
+
+class InferenceError(ProjectError, ValueError):
+    """The file cannot yield a usable schema: the message says why and what to pass instead."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One column's inferred entry and the reason, written as a comment above it."""
+
+    entry: dict[str, Any]
+    reason: str
+
+
+def missing_text(frame: pd.DataFrame) -> list[str]:
+    """The ``MISSING_TEXT`` values that are whole cells somewhere in ``frame``'s text columns."""
+    found: set[str] = set()
+    for name in frame.columns:
+        values = frame[name]
+        if not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            found.update(set(values.dropna().astype(str).unique()) & set(MISSING_TEXT))
+    return sorted(found)
+
+
+def _rows(count: int) -> str:
+    return f"{count} row{'s' if count != 1 else ''}"
+
+
+def _numeric(values: pd.Series) -> pd.Series | None:
+    """The present values as floats if every one is a number, else None."""
+    present = values.dropna()
+    if pd.api.types.is_bool_dtype(present):
+        return None
+    parsed = pd.to_numeric(present, errors="coerce")
+    return None if parsed.isna().any() else parsed.astype(float)
+
+
+def _is_integer(numbers: pd.Series) -> bool:
+    return bool(len(numbers)) and bool(np.all(np.mod(numbers.to_numpy(), 1) == 0))
+
+
+def _texts(values: pd.Series) -> list[str]:
+    """Distinct present values as category text (numbers in their canonical form), sorted."""
+    texts = {number_text(v) or str(v) for v in values.dropna().unique()}
+    return sorted(
+        texts, key=lambda t: (number_text(t) is None, float(t) if number_text(t) else 0, t)
+    )
+
+
+def _column(name: str, values: pd.Series, id_taken: bool) -> Choice:
+    """A feature, id or ignored column, from its values alone."""
+    rows, present = len(values), values.dropna()
+    missing = rows - len(present)
+    nullable = {"nullable": True} if missing else {}
+    distinct = present.nunique()
+    if not len(present):
+        return Choice(
+            {"role": "ignored", "type": "string", "nullable": True}, "every value missing"
+        )
+    if missing / rows > MOSTLY_MISSING:
+        return Choice(
+            {"role": "ignored", "type": "string", "nullable": True},
+            f"mostly missing ({missing} of {_rows(rows)})",
+        )
+    if distinct == 1:
+        return Choice(
+            {"role": "ignored", "type": "string", **nullable}, "constant: one value in every row"
+        )
+    numbers = _numeric(present)
+    unique = distinct == len(present) and not missing
+    if (
+        unique
+        and not id_taken
+        and ID_NAME.search(name)
+        and (numbers is None or _is_integer(numbers))
+    ):
+        return Choice(
+            {"role": "id", "type": "string"}, f"id: unique in {_rows(rows)}, id-like name"
+        )
+    texts = {str(v).lower() for v in present.unique()}
+    if texts <= set(BOOLEAN_TEXT) and len({BOOLEAN_TEXT[t] for t in texts}) == 2:
+        return Choice(
+            {"type": "boolean", **nullable}, f"boolean: only {' and '.join(sorted(texts))}"
+        )
+    if numbers is not None:
+        if _is_integer(numbers) and distinct == 2:
+            categories = _texts(present)
+            return Choice(
+                {"type": "categorical", **nullable, "categories": categories},
+                f"integer-coded categorical: two codes ({', '.join(categories)})",
+            )
+        low, high = float(numbers.min()), float(numbers.max())
+        bound = {"min": 0} if low >= 0 else {}
+        why = f"numeric: {distinct} values, {low:g} to {high:g}" + (
+            "; never negative" if bound else ""
+        )
+        if _is_integer(numbers) and distinct <= MAX_CLASSES:
+            why += " (integer codes? make it categorical)"
+        return Choice({"type": "numeric", **nullable, **bound}, why)
+    if _looks_like_dates(present):
+        return Choice(
+            {"role": "ignored", "type": "string", **nullable},
+            "dates: not a feature type yet; derive numbers from it (e.g. age in days) to use it",
+        )
+    if unique or distinct > MAX_CATEGORIES or distinct > len(present) / 2:
+        kind = "all-unique text" if unique else f"free text: {distinct} distinct values"
+        return Choice({"role": "ignored", "type": "string", **nullable}, f"{kind} in {_rows(rows)}")
+    categories = _texts(present)
+    rare = int((present.astype(str).value_counts() < 5).sum())
+    note = f"; {rare} seen in fewer than 5 rows" if rare else ""
+    return Choice(
+        {"type": "categorical", **nullable, "categories": categories},
+        f"categorical: {distinct} distinct values in {_rows(rows)}{note} "
+        "(an unseen value is scored as none of them)",
+    )
+
+
+def _looks_like_dates(present: pd.Series) -> bool:
+    sample = present.astype(str).head(200)
+    if not sample.str.contains(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", regex=True).all():
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().all())
+
+
+def _problem_type(values: pd.Series, given: ProblemType | None) -> tuple[ProblemType, str]:
+    present = values.dropna()
+    numbers = _numeric(present)
+    classes = present.nunique()
+    if given is not None:
+        if given == "regression" and numbers is None:
+            raise InferenceError(
+                f"--problem-type regression needs a numeric target; {values.name!r} holds text"
+            )
+        return given, "given with --problem-type"
+    if numbers is not None and not (_is_integer(numbers) and classes <= MAX_CLASSES):
+        return "regression", f"numeric target with {classes} distinct values"
+    if classes == 2:
+        return "binary_classification", "the target has two classes"
+    return "multiclass_classification", f"the target has {classes} classes"
+
+
+def _target(values: pd.Series, problem_type: ProblemType) -> Choice:
+    present = values.dropna()
+    unlabelled = len(values) - len(present)
+    nullable = {"nullable": True} if unlabelled else {}
+    note = f"; {_rows(unlabelled)} unlabelled: left out of training" if unlabelled else ""
+    if problem_type == "regression":
+        return Choice({"role": "target", "type": "numeric", **nullable}, f"target{note}")
+    texts = present.map(lambda v: number_text(v) or str(v))
+    counts = texts.value_counts()
+    if len(counts) < 2:
+        raise InferenceError(f"target {values.name!r} has one class only: nothing to learn")
+    small = counts[counts < 2]
+    if len(small):
+        raise InferenceError(
+            f"target {values.name!r}: class(es) {', '.join(map(repr, small.index))} have one row; "
+            "a model cannot be trained and tested on them: merge or drop those rows"
+        )
+    classes = _texts(texts)
+    why = f"target: {len(classes)} classes"
+    if problem_type == "binary_classification":
+        if len(classes) != 2:
+            raise InferenceError(
+                f"--problem-type binary_classification needs two classes; {values.name!r} has "
+                f"{len(classes)}"
+            )
+        positive = [c for c in classes if c.lower() in POSITIVE] or [str(counts.idxmin())]
+        classes = [c for c in classes if c != positive[0]] + [positive[0]]
+        why += f"; positive class {positive[0]!r} listed last (reorder to change it)"
+    return Choice(
+        {"role": "target", "type": "categorical", **nullable, "categories": classes}, why + note
+    )
+
+
+def infer_schema(
+    frame: pd.DataFrame,
+    target: str,
+    *,
+    problem_type: ProblemType | None = None,
+    id_column: str | None = None,
+    ignore: Sequence[str] = (),
+    na_values: Sequence[str] = (),
+    source: str = "the data",
+) -> str:
+    """The schema YAML (with a comment per column) for ``frame``; InferenceError if none fits."""
+    named = [target, *([id_column] if id_column else []), *ignore]
+    for name in named:
+        if name not in frame.columns:
+            close = difflib.get_close_matches(name, [str(c) for c in frame.columns], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InferenceError(f"{source} has no column {name!r}{hint}")
+    if id_column == target or target in ignore:
+        raise InferenceError(f"{target!r} is the target: it cannot also be the id or ignored")
+    if frame[target].notna().sum() < 20:
+        raise InferenceError(f"target {target!r} has fewer than 20 labelled rows: too few to train")
+    kind, kind_why = _problem_type(frame[target], problem_type)
+    choices: dict[str, Choice] = {}
+    for name in frame.columns:
+        values = frame[name]
+        if name == target:
+            choices[name] = _target(values, kind)
+        elif name == id_column:
+            if values.isna().any() or values.nunique() != len(values):
+                raise InferenceError(
+                    f"--id {name!r}: an id must be present and unique in every row"
+                )
+            choices[name] = Choice({"role": "id", "type": "string"}, "id: given with --id")
+        elif name in ignore:
+            nullable = {"nullable": True} if values.isna().any() else {}
+            choices[name] = Choice(
+                {"role": "ignored", "type": "string", **nullable}, "given with --ignore"
+            )
+        else:
+            taken = id_column is not None or any(
+                c.entry.get("role") == "id" for c in choices.values()
+            )
+            choices[name] = _column(str(name), values, taken)
+    if not any(c.entry.get("role", "feature") == "feature" for c in choices.values()):
+        raise InferenceError(
+            f"{source}: no column can be a feature (each is the target, an id, or ignored)"
+        )
+    text = _render(choices, kind, kind_why, target, na_values, source, len(frame))
+    parse_schema(yaml.safe_load(text), "inferred schema")  # what the project will read
+    return text
+
+
+def _render(
+    choices: dict[str, Choice],
+    problem_type: ProblemType,
+    problem_why: str,
+    target: str,
+    na_values: Sequence[str],
+    source: str,
+    rows: int,
+) -> str:
+    """The YAML text: JSON scalars (valid YAML) keep any column name or category exact."""
+    ids = [name for name, c in choices.items() if c.entry.get("role") == "id"]
+    lines = [
+        f"# Inferred from {source} ({_rows(rows)}); the comment above each column says why.",
+        "# Review it: types, roles and bounds are this project's contract for every row it",
+        '# trains on, scores and serves (keys: see the README\'s "Your own data"). Numeric',
+        "# columns get no max: a new row may exceed the largest value seen.",
+        f"problem_type: {problem_type}  # {problem_why}",
+        f"target: {json.dumps(target)}",
+    ]
+    if ids:
+        lines.append(f"id: {json.dumps(ids[0])}")
+    if na_values:
+        lines.append(f"na_values: {json.dumps(list(na_values))}  # how this file writes missing")
+    lines.append("columns:")
+    for name, choice in choices.items():
+        lines.append(f"  # {choice.reason}")
+        lines.append(f"  - name: {json.dumps(name)}")
+        lines.extend(f"    {key}: {json.dumps(value)}" for key, value in choice.entry.items())
+    return "\n".join(lines) + "\n"

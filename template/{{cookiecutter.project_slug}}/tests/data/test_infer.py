@@ -1,0 +1,105 @@
+"""Schema inference: its schema holds the file it read; data that fits no schema is refused."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.core.schema import Schema, parse_schema
+from {{ cookiecutter.package_name }}.core.validation import validate
+from {{ cookiecutter.package_name }}.data.infer import InferenceError, infer_schema, missing_text
+
+
+def inferred(frame: pd.DataFrame, target: str, **roles: object) -> Schema:
+    return parse_schema(yaml.safe_load(infer_schema(frame, target, **roles)))  # type: ignore[arg-type]
+
+
+def test_the_schema_inferred_from_the_sample_accepts_every_row_of_it(
+    sample: pd.DataFrame, schema: Schema
+) -> None:
+    found = inferred(sample, schema.target)
+    assert found.problem_type == schema.problem_type
+    if schema.is_classification:
+        assert set(found.classes) == set(schema.classes)
+    assert validate(sample, found).empty, "no inferred bound or category rejects its own data"
+    assert found.features, "some column stays a feature"
+
+
+def test_every_column_gets_a_comment_saying_why(sample: pd.DataFrame, schema: Schema) -> None:
+    text = infer_schema(sample, schema.target)
+    entries = [line for line in text.splitlines() if line.startswith("  - name: ")]
+    comments = [line for line in text.splitlines() if line.startswith("  # ")]
+    assert len(entries) == len(sample.columns) == len(comments)
+
+
+def test_real_file_shapes_are_read_as_a_user_means_them() -> None:
+    rows = 60
+    frame = pd.DataFrame({
+        "order id": [f"O{i:03d}" for i in range(rows)],
+        "note": [f"free text number {i}" for i in range(rows)],
+        "amount": [None if i % 7 == 0 else float(i) for i in range(rows)],
+        "code": [1 + i % 2 for i in range(rows)],
+        "flag": ["true" if i % 3 else "false" for i in range(rows)],
+        "when": [f"2024-01-{1 + i % 28:02d}" for i in range(rows)],
+        "same": ["x"] * rows,
+        "label": [None if i % 10 == 0 else ("spam", "ham")[i % 2] for i in range(rows)],
+    })  # fmt: skip
+    found = inferred(frame, "label")
+    kinds = {c.name: (c.role, c.type) for c in found.columns}
+    assert kinds == {
+        "order id": ("id", "string"),
+        "note": ("ignored", "string"),
+        "amount": ("feature", "numeric"),
+        "code": ("feature", "categorical"),
+        "flag": ("feature", "boolean"),
+        "when": ("ignored", "string"),
+        "same": ("ignored", "string"),
+        "label": ("target", "categorical"),
+    }
+    assert found.column("amount").nullable and found.column("amount").min == 0
+    assert found.column("amount").max is None, "no hard max: a new row may exceed the largest seen"
+    assert found.column("code").categories == ("1", "2")
+    assert found.column("label").nullable, "unlabelled rows are allowed (left out of training)"
+
+
+def test_missing_value_texts_a_file_uses_become_na_values() -> None:
+    frame = pd.DataFrame({"x": ["1", "NA", "3"], "y": ["a", "N/A", "none"], "z": [1, 2, 3]})
+    assert missing_text(frame) == ["N/A", "NA"]
+
+
+@pytest.mark.parametrize(
+    ("target", "roles", "fragment"),
+    [
+        ("labl", {}, "no column 'labl' (did you mean 'label'?)"),
+        ("label", {"problem_type": "regression"}, "needs a numeric target"),
+        ("label", {"id_column": "x"}, "an id must be present and unique"),
+        ("label", {"ignore": ["label"]}, "cannot also be the id or ignored"),
+        ("one", {}, "one class only"),
+    ],
+)
+def test_what_fits_no_schema_is_refused_naming_the_problem(
+    target: str, roles: dict[str, object], fragment: str
+) -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0] * 20, "label": ["a", "b"] * 20, "one": ["k"] * 40})
+    with pytest.raises(InferenceError, match=re.escape(fragment)):
+        infer_schema(frame, target, **roles)  # type: ignore[arg-type]
+
+
+def test_schema_infer_command_writes_the_file_or_exits_2(
+    tmp_path, sample: pd.DataFrame, schema: Schema
+) -> None:
+    data = tmp_path / "data.csv"
+    sample.to_csv(data, index=False)
+    out = tmp_path / "schema.yaml"
+    result = CliRunner().invoke(
+        main, ["schema", "infer", str(data), "--target", schema.target, "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert parse_schema(yaml.safe_load(out.read_text(encoding="utf-8"))).target == schema.target
+    refused = CliRunner().invoke(main, ["schema", "infer", str(data), "--target", "no such column"])
+    assert refused.exit_code == 2 and "no column 'no such column'" in refused.output
