@@ -52,9 +52,9 @@ def expected_files(a: dict[str, str]) -> set[str]:
             "monitoring/quality", "monitoring/report",
         )),
         *(f"tests/{module}.py" for module in (
-            "conftest", "test_cli", "test_lifecycle",
+            "conftest", "test_cli", "test_jobs", "test_lifecycle",
             "core/test_coerce", "core/test_metrics", "core/test_schema",
-            "io/test_prediction_log", "io/test_registry", "io/test_run_store",
+            "io/test_prediction_log", "io/test_registry", "io/test_run_store", "io/test_tables",
             "data/test_eda", "data/test_infer", "data/test_sample",
             "training/test_evaluate", "training/test_feature_governance", "training/test_features",
             "training/test_reporting", "training/test_staleness", "training/test_tracking",
