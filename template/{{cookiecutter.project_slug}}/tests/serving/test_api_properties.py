@@ -101,6 +101,8 @@ def test_mutated_record_is_a_prediction_or_a_client_error(call, record: dict[str
     status, text, _ = call("POST", "/predict", raw=encode(record))
     assert_answer(status, text, False, SCHEMA)
     assert (status == 200) == batch_accepts(record), text
+    if status == 200:
+        assert json.loads(text)["ignored"] == sorted(set(record) - set(SCHEMA.feature_names))
 
 
 @PROPERTY_SETTINGS
@@ -115,11 +117,13 @@ def test_mutated_batch_is_predictions_or_a_client_error(
 
 
 def batch_accepts(record: dict[str, Any]) -> bool:
-    """Whether batch scoring takes this record as a row: only the schema's features (the required
-    ones present), JSON scalars (NaN and infinities are not JSON), and no row problem."""
+    """Whether batch scoring takes this record as a row: the required features present, JSON
+    scalars (NaN and infinities are not JSON), and no row problem. Other fields are ignored, as
+    batch scoring ignores columns that are not features."""
     required = {c.name for c in SCHEMA.features if not c.nullable}
-    if not set(record) <= set(SCHEMA.feature_names) or not required <= set(record):
+    if not required <= set(record):
         return False
+    record = {name: value for name, value in record.items() if name in SCHEMA.feature_names}
     values = record.values()
     if any(
         isinstance(v, list | dict) or (isinstance(v, float) and not math.isfinite(v))

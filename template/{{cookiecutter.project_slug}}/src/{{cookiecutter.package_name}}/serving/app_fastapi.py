@@ -57,6 +57,7 @@ from .contract import (
     client_error,
     errors,
     request_model,
+    split,
     too_slow,
 )
 from .observability import UNMATCHED, request_id
@@ -324,9 +325,11 @@ def create_app(config: Settings | None = None) -> FastAPI:
         """Score one record."""
         state = request.state
         rid = state.request_id
-        record = _validated(record_model, await request.body()).model_dump()
-        output = (await scored([record], state))[0]
-        return _json({**output, "model_version": service.version, "request_id": rid})
+        records, ignored = split([_validated(record_model, await request.body())])
+        output = (await scored(records, state))[0]
+        return _json(
+            {**output, "model_version": service.version, "request_id": rid, "ignored": ignored}
+        )
 
     @app.post(
         "/predict/batch",
@@ -345,9 +348,12 @@ def create_app(config: Settings | None = None) -> FastAPI:
         """Score up to ``MAX_BATCH_SIZE`` records, in order."""
         state = request.state
         rid = state.request_id
-        records = [r.model_dump() for r in payload.records]  # type: ignore[attr-defined]
+        records, ignored = split(payload.records)  # type: ignore[attr-defined]
         outputs = await scored(records, state)
-        return _json({"predictions": outputs, "model_version": service.version, "request_id": rid})
+        return _json(
+            {"predictions": outputs, "model_version": service.version, "request_id": rid,
+             "ignored": ignored}
+        )  # fmt: skip
 
     @app.get("/model", response_model=ModelResponse, responses=not_ready)
     async def model() -> Response:

@@ -39,6 +39,7 @@ from .contract import (
     client_error,
     errors,
     request_model,
+    split,
     too_slow,
 )
 from .observability import REQUEST_ID_HEADER, UNMATCHED, request_id
@@ -162,18 +163,22 @@ def create_app(config: Settings | None = None) -> Flask:
 
     @app.post("/predict")
     def predict() -> Response:
-        record = record_model.model_validate_json(body()).model_dump()
-        output = scored([record])[0]
-        return _json({**output, "model_version": service.version, "request_id": g.request_id})
+        records, ignored = split([record_model.model_validate_json(body())])
+        output = scored(records)[0]
+        return _json(
+            {**output, "model_version": service.version, "request_id": g.request_id,
+             "ignored": ignored}
+        )  # fmt: skip
 
     @app.post("/predict/batch")
     def predict_batch() -> Response:
         payload = batch_request.model_validate_json(body())
-        records = [r.model_dump() for r in payload.records]  # type: ignore[attr-defined]
+        records, ignored = split(payload.records)  # type: ignore[attr-defined]
         outputs = scored(records)
         return _json(
-            {"predictions": outputs, "model_version": service.version, "request_id": g.request_id}
-        )
+            {"predictions": outputs, "model_version": service.version, "request_id": g.request_id,
+             "ignored": ignored}
+        )  # fmt: skip
 
     @app.get("/model")
     def model() -> Response:

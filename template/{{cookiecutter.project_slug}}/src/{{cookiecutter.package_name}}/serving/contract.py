@@ -1,8 +1,10 @@
 """The API contract: request models generated from the schema, and the response models.
 
 Both web servers validate requests with ``request_model(schema)`` and ``batch_model(...)``, so
-the API accepts exactly what the schema allows: numeric ranges (finite numbers only, not text or
-booleans), known categories, true/false booleans, required vs nullable fields, no unknown fields.
+the API accepts exactly what the schema allows of the features: numeric ranges (finite numbers
+only, not text or booleans), known categories, true/false booleans, required vs nullable fields.
+Other fields (an id, an ignored column, anything else) are accepted and ignored, as batch
+scoring ignores such columns, and the response names them (``ignored``).
 ``errors`` turns a validation failure into the field-level ``detail`` list both servers return.
 """
 
@@ -27,8 +29,10 @@ from pydantic_core import PydanticCustomError
 from ..core.coerce import boolean_value, category_lookup, category_text, numbers
 from ..core.schema import Column, Schema
 
-REQUEST_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+REQUEST_CONFIG = ConfigDict(extra="allow", allow_inf_nan=False, frozen=True)
 
+#: What a response's ``ignored`` lists.
+IGNORED = "fields sent that are not features: accepted, and not used by the model"
 #: The error type of a batch with more records than allowed (answered with 413, not 422).
 TOO_MANY_RECORDS = "too_many_records"
 
@@ -45,6 +49,7 @@ class PredictionResponse(Prediction):
 
     model_version: str
     request_id: str
+    ignored: list[str] = Field(default_factory=list, description=IGNORED)
 
 
 class BatchResponse(BaseModel):
@@ -53,6 +58,7 @@ class BatchResponse(BaseModel):
     predictions: list[Prediction]
     model_version: str
     request_id: str
+    ignored: list[str] = Field(default_factory=list, description=IGNORED)
 
 
 class HealthResponse(BaseModel):
@@ -161,12 +167,18 @@ def _field(column: Column) -> tuple[Any, Any]:
 
 
 def request_model(schema: Schema) -> type[BaseModel]:
-    """A pydantic model with one field per feature; unknown fields are rejected."""
+    """A pydantic model with one field per feature; other fields are kept aside (``split``)."""
     # (annotation, default) per feature, typed loosely: mypy checks ``**fields`` against
     # create_model's own keyword parameters (``__base__``, ``__module__``...) too.
     fields: dict[str, Any] = {column.name: _field(column) for column in schema.features}
     model: type[BaseModel] = create_model("PredictionRequest", __config__=REQUEST_CONFIG, **fields)
     return model
+
+
+def split(records: list[BaseModel]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Validated records as feature values, and the names of the other fields they sent."""
+    ignored = sorted({name for record in records for name in record.model_extra or {}})
+    return [record.model_dump(exclude=set(ignored)) for record in records], ignored
 
 
 def batch_model(record: type[BaseModel], max_records: int) -> type[BaseModel]:
