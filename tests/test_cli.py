@@ -404,6 +404,8 @@ def test_new_with_data_infers_an_explained_schema_and_ships_the_file(tmp_path, p
     assert recorded["cookiecutter"]["dataset"] == "penguins.csv"
     assert recorded["cookiecutter"]["problem_type"] == "multiclass_classification"
     assert "DATA ?= data/raw/penguins.csv" in (project / "Makefile").read_text(encoding="utf-8")
+    card = (project / "docs" / "data-card.md").read_text(encoding="utf-8")
+    assert card.startswith("# Data card: penguins.csv") and "| `nickname` | ignored |" in card
 
 
 def test_new_with_data_renders_the_inferred_problem_type_unless_told(tmp_path, penguins):

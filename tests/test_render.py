@@ -43,7 +43,7 @@ def expected_files(a: dict[str, str]) -> set[str]:
             "core/metrics", "core/model", "core/schema", "core/validation",
             "io/__init__", "io/artifact", "io/atomic", "io/prediction_log", "io/promotion",
             "io/registry", "io/run_store", "io/tables",
-            "data/__init__", "data/eda", "data/infer", "data/sample",
+            "data/__init__", "data/card", "data/eda", "data/infer", "data/sample",
             "training/__init__", "training/config_check", "training/evaluate",
             "training/features", "training/figures", "training/reporting", "training/tracking",
             "training/train",

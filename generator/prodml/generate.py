@@ -50,11 +50,16 @@ class Dataset:
         return f"data{self.path.suffix.lower()}" if name.lower().startswith("sample.") else name
 
 
-def infer_schema(project: Path, package: str, data: Dataset) -> str:
-    """The schema the rendered project's own inference writes for ``data`` (its YAML text):
-    ``python -m <package> schema infer``, run from the project's source tree."""
+#: What the project's inference writes for ``--data``: the path each file goes to in the project.
+INFERRED = {"schema.yaml": Path("configs/schema.yaml"), "data-card.md": Path("docs/data-card.md")}
+
+
+def infer_schema(project: Path, package: str, data: Dataset, into: Path) -> None:
+    """Write the schema and data card the rendered project's own inference makes of ``data``
+    (``python -m <package> schema infer``, run from its source tree) into ``into``."""
     command = [sys.executable, "-m", package, "schema", "infer", str(data.path.resolve()),
-               "--target", data.target]  # fmt: skip
+               "--target", data.target, "--output", str(into / "schema.yaml"),
+               "--data-card", str(into / "data-card.md")]  # fmt: skip
     if data.problem_type:
         command += ["--problem-type", data.problem_type]
     if data.id_column:
@@ -67,7 +72,6 @@ def infer_schema(project: Path, package: str, data: Dataset) -> str:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         reason = lines[-1].removeprefix("Error: ") if lines else f"exit status {result.returncode}"
         raise DataRejected(f"--data {data.path}: {reason}")
-    return result.stdout
 
 
 def template_dir() -> Path:
@@ -229,16 +233,19 @@ def create(
 
 
 def _adopt(project: Path, answers: Mapping[str, str], data: Dataset, staging: Path) -> Path:
-    """Put ``data`` into the rendered ``project``: the inferred schema and the file itself. A
-    problem type other than the answers' re-renders the project with the inferred one."""
+    """Put ``data`` into the rendered ``project``: the inferred schema and data card, and the
+    file itself. A problem type other than the answers' re-renders with the inferred one."""
     import yaml
 
-    schema = infer_schema(project, answers["package_name"], data)
-    inferred = yaml.safe_load(schema)["problem_type"]
-    if inferred != answers["problem_type"]:
+    inferred = staging / "inferred"
+    inferred.mkdir()
+    infer_schema(project, answers["package_name"], data, inferred)
+    schema = yaml.safe_load((inferred / "schema.yaml").read_text(encoding="utf-8"))
+    if schema["problem_type"] != answers["problem_type"]:
         shutil.rmtree(project)
-        project = render({**answers, "problem_type": inferred}, staging)
-    (project / "configs" / "schema.yaml").write_text(schema, encoding="utf-8")
+        project = render({**answers, "problem_type": schema["problem_type"]}, staging)
+    for name, destination in INFERRED.items():
+        shutil.copyfile(inferred / name, project / destination)
     raw = project / "data" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(data.path, raw / data.name)

@@ -27,6 +27,10 @@ def schema() -> None:
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
     help="Write the schema here [default: print it].",
 )  # fmt: skip
+@click.option(
+    "--data-card", type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a data card (Markdown) of the file here, e.g. docs/data-card.md.",
+)  # fmt: skip
 def infer(
     path: Path,
     target: str,
@@ -34,24 +38,30 @@ def infer(
     id_column: str | None,
     ignore: tuple[str, ...],
     output: Path | None,
+    data_card: Path | None,
 ) -> None:
     """Infer a schema from a CSV or Parquet file: a commented YAML; exit 2 if none fits."""
+    from .data.card import data_card as card_text
     from .data.infer import InferenceError, infer_schema, missing_text
     from .io.atomic import write_text
+    from .io.registry import sha256
     from .io.tables import read_table
 
     frame = read_table(path)
     na_values = missing_text(frame)
     frame = read_table(path, missing=na_values) if na_values else frame
     try:
-        text = infer_schema(
+        found = infer_schema(
             frame, target, problem_type=problem_type, id_column=id_column, ignore=ignore,
             na_values=na_values, source=path.name,
         )  # fmt: skip
     except InferenceError as error:
         raise click.UsageError(str(error)) from None
+    if data_card is not None:
+        write_text(data_card, card_text(found, frame, sha256(path)))
+        click.echo(f"wrote {data_card}", err=True)
     if output is None:
-        click.echo(text, nl=False)
+        click.echo(found.yaml(), nl=False)
     else:
-        write_text(output, text)
+        write_text(output, found.yaml())
         click.echo(f"wrote {output}", err=True)

@@ -16,7 +16,7 @@ from {{ cookiecutter.package_name }}.data.infer import InferenceError, infer_sch
 
 
 def inferred(frame: pd.DataFrame, target: str, **roles: object) -> Schema:
-    return parse_schema(yaml.safe_load(infer_schema(frame, target, **roles)))  # type: ignore[arg-type]
+    return parse_schema(yaml.safe_load(infer_schema(frame, target, **roles).yaml()))  # type: ignore[arg-type]
 
 
 def test_the_schema_inferred_from_the_sample_accepts_every_row_of_it(
@@ -31,7 +31,7 @@ def test_the_schema_inferred_from_the_sample_accepts_every_row_of_it(
 
 
 def test_every_column_gets_a_comment_saying_why(sample: pd.DataFrame, schema: Schema) -> None:
-    text = infer_schema(sample, schema.target)
+    text = infer_schema(sample, schema.target).yaml()
     entries = [line for line in text.splitlines() if line.startswith("  - name: ")]
     comments = [line for line in text.splitlines() if line.startswith("  # ")]
     assert len(entries) == len(sample.columns) == len(comments)
@@ -95,11 +95,13 @@ def test_schema_infer_command_writes_the_file_or_exits_2(
 ) -> None:
     data = tmp_path / "data.csv"
     sample.to_csv(data, index=False)
-    out = tmp_path / "schema.yaml"
-    result = CliRunner().invoke(
-        main, ["schema", "infer", str(data), "--target", schema.target, "-o", str(out)]
-    )
+    out, card = tmp_path / "schema.yaml", tmp_path / "data-card.md"
+    args = ["schema", "infer", str(data), "--target", schema.target, "-o", str(out)]
+    result = CliRunner().invoke(main, [*args, "--data-card", str(card)])
     assert result.exit_code == 0, result.output
     assert parse_schema(yaml.safe_load(out.read_text(encoding="utf-8"))).target == schema.target
+    text = card.read_text(encoding="utf-8")
+    assert f"# Data card: {data.name}" in text and f"{len(sample)} rows" in text
+    assert all(f"| `{name}` |" in text for name in sample.columns), "a row per column"
     refused = CliRunner().invoke(main, ["schema", "infer", str(data), "--target", "no such column"])
     assert refused.exit_code == 2 and "no column 'no such column'" in refused.output

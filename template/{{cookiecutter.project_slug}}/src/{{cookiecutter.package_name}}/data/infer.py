@@ -210,6 +210,45 @@ def _target(values: pd.Series, problem_type: ProblemType) -> Choice:
     )
 
 
+@dataclass(frozen=True)
+class Inferred:
+    """What inference found: a choice per column (in file order) and the problem type."""
+
+    source: str
+    rows: int
+    target: str
+    problem_type: ProblemType
+    problem_why: str
+    na_values: tuple[str, ...]
+    choices: dict[str, Choice]
+
+    def yaml(self) -> str:
+        """The schema as YAML, a comment above each column; JSON scalars (valid YAML) keep any
+        column name or category exact."""
+        ids = [name for name, c in self.choices.items() if c.entry.get("role") == "id"]
+        lines = [
+            f"# Inferred from {self.source} ({_rows(self.rows)}); the comment above each column "
+            "says why.",
+            "# Review it: types, roles and bounds are this project's contract for every row it",
+            '# trains on, scores and serves (keys: see the README\'s "Your own data"). Numeric',
+            "# columns get no max: a new row may exceed the largest value seen.",
+            f"problem_type: {self.problem_type}  # {self.problem_why}",
+            f"target: {json.dumps(self.target)}",
+        ]
+        if ids:
+            lines.append(f"id: {json.dumps(ids[0])}")
+        if self.na_values:
+            lines.append(
+                f"na_values: {json.dumps(list(self.na_values))}  # how the file writes missing"
+            )
+        lines.append("columns:")
+        for name, choice in self.choices.items():
+            lines.append(f"  # {choice.reason}")
+            lines.append(f"  - name: {json.dumps(name)}")
+            lines.extend(f"    {key}: {json.dumps(value)}" for key, value in choice.entry.items())
+        return "\n".join(lines) + "\n"
+
+
 def infer_schema(
     frame: pd.DataFrame,
     target: str,
@@ -219,8 +258,8 @@ def infer_schema(
     ignore: Sequence[str] = (),
     na_values: Sequence[str] = (),
     source: str = "the data",
-) -> str:
-    """The schema YAML (with a comment per column) for ``frame``; InferenceError if none fits."""
+) -> Inferred:
+    """A schema for ``frame`` (checked as the project will read it); InferenceError if none fits."""
     named = [target, *([id_column] if id_column else []), *ignore]
     for name in named:
         if name not in frame.columns:
@@ -257,37 +296,6 @@ def infer_schema(
         raise InferenceError(
             f"{source}: no column can be a feature (each is the target, an id, or ignored)"
         )
-    text = _render(choices, kind, kind_why, target, na_values, source, len(frame))
-    parse_schema(yaml.safe_load(text), "inferred schema")  # what the project will read
-    return text
-
-
-def _render(
-    choices: dict[str, Choice],
-    problem_type: ProblemType,
-    problem_why: str,
-    target: str,
-    na_values: Sequence[str],
-    source: str,
-    rows: int,
-) -> str:
-    """The YAML text: JSON scalars (valid YAML) keep any column name or category exact."""
-    ids = [name for name, c in choices.items() if c.entry.get("role") == "id"]
-    lines = [
-        f"# Inferred from {source} ({_rows(rows)}); the comment above each column says why.",
-        "# Review it: types, roles and bounds are this project's contract for every row it",
-        '# trains on, scores and serves (keys: see the README\'s "Your own data"). Numeric',
-        "# columns get no max: a new row may exceed the largest value seen.",
-        f"problem_type: {problem_type}  # {problem_why}",
-        f"target: {json.dumps(target)}",
-    ]
-    if ids:
-        lines.append(f"id: {json.dumps(ids[0])}")
-    if na_values:
-        lines.append(f"na_values: {json.dumps(list(na_values))}  # how this file writes missing")
-    lines.append("columns:")
-    for name, choice in choices.items():
-        lines.append(f"  # {choice.reason}")
-        lines.append(f"  - name: {json.dumps(name)}")
-        lines.extend(f"    {key}: {json.dumps(value)}" for key, value in choice.entry.items())
-    return "\n".join(lines) + "\n"
+    found = Inferred(source, len(frame), target, kind, kind_why, tuple(na_values), choices)
+    parse_schema(yaml.safe_load(found.yaml()), "inferred schema")  # what the project will read
+    return found

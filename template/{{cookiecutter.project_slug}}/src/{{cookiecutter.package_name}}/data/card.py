@@ -1,0 +1,74 @@
+"""The data card of a user's file (``schema infer --data-card``): what is known from the data.
+
+What the file says (size, hash, each column's role, type, missing share and why it was inferred
+so, the target's balance) is written out; what only its owner knows (where it comes from, the
+period, consent, known gaps) is asked, under the heading the model card's readers look for.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..core import clock
+from ..core.coerce import number_text
+from .infer import Inferred
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def data_card(found: Inferred, frame: pd.DataFrame, sha256: str) -> str:
+    """docs/data-card.md for the file ``found`` was inferred from (``frame``, as read)."""
+    labelled = int(frame[found.target].notna().sum())
+    lines = [
+        f"# Data card: {found.source}",
+        "",
+        f"Written by `schema infer` on {clock.iso()[:10]} from `{found.source}` "
+        f"({found.rows} rows, {len(frame.columns)} columns, sha256 `{sha256[:16]}...`); "
+        "`configs/schema.yaml` holds the same choices with their reasons. Training records the "
+        "hash of the file it used in every model's metadata, so a model traces back to it.",
+        "",
+        f"- **Task**: {found.problem_type.replace('_', ' ')}, predicting `{found.target}` "
+        f"({found.problem_why}).",
+        f"- **Labelled rows**: {labelled} of {found.rows}"
+        + ("; unlabelled rows are left out of training." if labelled < found.rows else "."),
+        "- **Missing values**: empty cells"
+        + (f" and {', '.join(f'`{v}`' for v in found.na_values)}" if found.na_values else "")
+        + ".",
+        "",
+        "## Columns",
+        "",
+        "| column | role | type | missing | inferred because |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, choice in found.choices.items():
+        missing = float(frame[name].isna().mean())
+        role, kind = choice.entry.get("role", "feature"), choice.entry["type"]
+        lines.append(
+            f"| `{_cell(name)}` | {role} | {kind} | {missing:.0%} | {_cell(choice.reason)} |"
+        )
+    lines += ["", "## Target", ""]
+    target = frame[found.target].dropna()
+    if found.problem_type == "regression":
+        numbers = pd.to_numeric(target, errors="coerce")
+        lines.append(
+            f"From {numbers.min():g} to {numbers.max():g}; median {numbers.median():g}, "
+            f"mean {numbers.mean():g}."
+        )
+    else:
+        shares = target.map(lambda v: number_text(v) or str(v)).value_counts(normalize=True)
+        lines += ["| class | share |", "| --- | --- |"]
+        lines += [f"| `{_cell(label)}` | {share:.1%} |" for label, share in shares.items()]
+    lines += [
+        "",
+        "## Provenance (for the data owner to answer)",
+        "",
+        "The file cannot tell these; a model card's readers need them before the model is used:",
+        "",
+        "- Where does the data come from, and which period and population does it cover?",
+        "- Was it collected with consent for this use; who may access it (licence, retention)?",
+        "- Which groups or cases are missing or under-represented; how were labels obtained?",
+        "- Which columns are personal or sensitive (mark them `sensitive: true` in the schema)?",
+    ]
+    return "\n".join(lines) + "\n"
