@@ -147,8 +147,7 @@ def _column(name: str, values: pd.Series, id_taken: bool) -> Choice:
     note = f"; {rare} seen in fewer than 5 rows" if rare else ""
     return Choice(
         {"type": "categorical", **nullable, "categories": categories},
-        f"categorical: {distinct} distinct values in {_rows(rows)}{note} "
-        "(an unseen value is scored as none of them)",
+        f"categorical: {distinct} distinct values in {_rows(rows)}{note}",
     )
 
 
@@ -231,7 +230,8 @@ class Inferred:
             "says why.",
             "# Review it: types, roles and bounds are this project's contract for every row it",
             '# trains on, scores and serves (keys: see the README\'s "Your own data"). Numeric',
-            "# columns get no max: a new row may exceed the largest value seen.",
+            "# columns get no max: a new row may exceed the largest value seen. A category not",
+            "# listed is refused (a reject in batch, 422 in the API): list it to accept it.",
             f"problem_type: {self.problem_type}  # {self.problem_why}",
             f"target: {json.dumps(self.target)}",
         ]
