@@ -24,10 +24,24 @@ def _column_rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
+#: Width of the values drawn for a numeric column that declares at most one bound.
+DEFAULT_SPAN = 100.0
+
+
+def _range(column: Column) -> tuple[float, float]:
+    """The interval values are drawn from: the declared bounds, else DEFAULT_SPAN wide from the
+    one declared (below a max, above a min), else [0, DEFAULT_SPAN]."""
+    if column.min is not None and column.max is not None:
+        return column.min, column.max
+    if column.max is not None:
+        return column.max - DEFAULT_SPAN, column.max
+    low = column.min if column.min is not None else 0.0
+    return low, low + DEFAULT_SPAN
+
+
 def _feature_values(column: Column, rows: int, rng: np.random.Generator) -> np.ndarray:
     if column.type == "numeric":
-        low = column.min if column.min is not None else 0.0
-        high = column.max if column.max is not None else low + 100.0
+        low, high = _range(column)
         # Right-skewed bulk in the lower part of the range, plus rare outliers near the maximum.
         values = low + (high - low) * 0.6 * rng.beta(2.0, 5.0, rows)
         outliers = rng.random(rows) < OUTLIER_RATE
@@ -63,8 +77,7 @@ def _target(schema: Schema, score: np.ndarray, rng: np.random.Generator) -> np.n
     target = schema.column(schema.target)
     latent = score + rng.normal(0.0, 0.5, len(score))
     if schema.problem_type == "regression":
-        low = target.min if target.min is not None else 0.0
-        high = target.max if target.max is not None else low + 100.0
+        low, high = _range(target)
         middle, spread = low + 0.35 * (high - low), 0.12 * (high - low)
         standard: np.ndarray = (latent - latent.mean()) / (latent.std() or 1.0)
         values: np.ndarray = np.round(np.clip(middle + spread * standard, low, high), 2)
@@ -74,6 +87,21 @@ def _target(schema: Schema, score: np.ndarray, rng: np.random.Generator) -> np.n
     shares = np.array([0.8, 0.2]) if len(classes) == 2 else np.geomspace(1.0, 0.25, len(classes))
     cuts = np.quantile(latent, np.cumsum(shares / shares.sum())[:-1])
     return classes[np.searchsorted(cuts, latent)]
+
+
+def _untrained_values(column: Column, rows: int, seed: int) -> object:
+    """Values of an id or ignored column, of its declared type: ids unique and increasing
+    (row order stands for time), text as codes such as ``C000001``."""
+    if column.type == "string":
+        prefix = column.name[:1].upper() if column.name[:1].isalpha() else "R"
+        return [f"{prefix}{i:06d}" for i in range(1, rows + 1)]
+    if column.type == "numeric" and column.role == "id":
+        if column.min is not None and column.max is not None:
+            return np.linspace(column.min, column.max, rows)
+        if column.max is not None:
+            return np.arange(rows, dtype=float) + (column.max - rows + 1)
+        return np.arange(rows, dtype=float) + (column.min if column.min is not None else 1.0)
+    return _feature_values(column, rows, _column_rng(seed, column.name))
 
 
 def generate_sample(schema: Schema, rows: int = 3000, seed: int = 42) -> pd.DataFrame:
@@ -98,8 +126,9 @@ def generate_sample(schema: Schema, rows: int = 3000, seed: int = 42) -> pd.Data
     frame[schema.target] = _target(schema, score, _column_rng(seed, schema.target))
     for column in schema.columns:
         if column.role in ("id", "ignored"):
-            frame[column.name] = [f"{column.name[:1].upper()}{i:06d}" for i in range(1, rows + 1)]
+            frame[column.name] = _untrained_values(column, rows, seed)
     df: pd.DataFrame = pd.DataFrame({c.name: frame[c.name] for c in schema.columns})
-    for name in schema.features_of_type("boolean"):
-        df[name] = df[name].astype("Int64")  # written as 0/1, empty when missing
+    for column in schema.columns:
+        if column.type == "boolean":  # written as 0/1, empty when missing
+            df[column.name] = df[column.name].astype("Int64")
     return df
