@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,21 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def plot_file_name(name: str, taken: set[str]) -> str:
+    """A file name for the plot of column ``name``, unique among ``taken`` (which it joins).
+
+    Column names are free text (``od280/od315``, ``mean radius``): the file name keeps only
+    characters that are safe in a path and a Markdown link, and never differs only by case.
+    """
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "column"
+    candidate, count = stem, 1
+    while candidate.lower() in taken:
+        count += 1
+        candidate = f"{stem}_{count}"
+    taken.add(candidate.lower())
+    return f"{candidate}.png"
+
+
 def write_report(report: dict[str, Any], output: Path) -> Path:
     """Write plots, report.json and report.md into ``output`` (replaced whole, once all is
     written); return the Markdown path."""
@@ -121,8 +137,9 @@ def write_report(report: dict[str, Any], output: Path) -> Path:
         plots.mkdir()
         subjects = {**report["features"], "prediction": report["prediction"]}
         report["plots"] = {}
+        taken: set[str] = set()
         for name, details in subjects.items():
-            path = plots / f"{name}.png"
+            path = plots / plot_file_name(name, taken)
             _plot(path, name, details)
             report["plots"][name] = path.relative_to(staging).as_posix()
         (staging / "report.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
