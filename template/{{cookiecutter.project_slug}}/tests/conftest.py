@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +12,7 @@ import yaml
 from threadpoolctl import threadpool_limits
 
 from {{ cookiecutter.package_name }}.config import TrainConfig, load_schema
-from {{ cookiecutter.package_name }}.core.schema import Schema
+from {{ cookiecutter.package_name }}.core.schema import Column, ColumnType, Schema
 from {{ cookiecutter.package_name }}.data.sample import generate_sample
 from {{ cookiecutter.package_name }}.io import promotion, registry, run_store
 from {{ cookiecutter.package_name }}.training.train import (
@@ -40,6 +42,93 @@ def config_path() -> Path:
 @pytest.fixture(scope="session")
 def schema() -> Schema:
     return load_schema(SCHEMA_PATH)
+
+
+# The tests hold for any valid schema: they derive their cases from it, never from the example's
+# columns. A test that needs a kind of column the schema lacks is skipped, saying so.
+
+
+def first_feature(schema: Schema, column_type: ColumnType) -> Column:
+    """The first feature of ``column_type``; the test is skipped when the schema has none."""
+    names = schema.features_of_type(column_type)
+    if not names:
+        pytest.skip(f"the schema has no {column_type} feature")
+    return schema.column(names[0])
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A declared bound of a numeric feature and a value just beyond it."""
+
+    column: Column
+    check: str  # the validation check it breaks: "max" or "min"
+    limit: float
+    beyond: float
+
+
+def a_bound(schema: Schema) -> Bound:
+    """The first declared max (else min) of a numeric feature; skipped when none is declared."""
+    numeric = [schema.column(name) for name in schema.features_of_type("numeric")]
+    for column in numeric:
+        if column.max is not None:
+            return Bound(column, "max", column.max, column.max + 1)
+    for column in numeric:
+        if column.min is not None:
+            return Bound(column, "min", column.min, column.min - 1)
+    pytest.skip("the schema declares no min or max on a numeric feature")
+
+
+@dataclass(frozen=True)
+class BadCell:
+    """A value a feature column refuses, and the validation check that refuses it."""
+
+    column: str
+    value: object
+    check: str
+
+    def put(self, frame: pd.DataFrame, rows: object) -> None:
+        """Write the value into ``frame`` at ``rows`` (index labels) of its column."""
+        frame[self.column] = frame[self.column].astype(object)
+        frame.loc[rows, self.column] = self.value
+
+
+def bad_cells(schema: Schema) -> list[BadCell]:
+    """One refused value per kind the schema allows: every schema has at least one (each type
+    has values it refuses), and a declared bound adds one."""
+    cells = []
+    kinds: dict[ColumnType, tuple[str, str]] = {
+        "numeric": ("oops", "numeric_type"),
+        "categorical": ("not-a-category", "category"),
+        "boolean": ("maybe", "boolean"),
+    }
+    for column_type, (value, check) in kinds.items():
+        names = schema.features_of_type(column_type)
+        if names:
+            cells.append(BadCell(names[0], value, check))
+    numeric = [schema.column(name) for name in schema.features_of_type("numeric")]
+    bounded = next((c for c in numeric if c.max is not None or c.min is not None), None)
+    if bounded is not None:
+        bound = a_bound(schema)
+        cells.insert(1, BadCell(bound.column.name, bound.beyond, bound.check))
+    return cells
+
+
+@pytest.fixture(scope="session")
+def feature_of(schema: Schema) -> Callable[[ColumnType], Column]:
+    """``feature_of("categorical")``: the schema's first feature of that type, or a skip."""
+    return lambda column_type: first_feature(schema, column_type)
+
+
+@pytest.fixture
+def bound(schema: Schema) -> Bound:
+    """A declared bound of a numeric feature (skipped when the schema declares none)."""
+    return a_bound(schema)
+
+
+@pytest.fixture(scope="session")
+def invalid_cells(schema: Schema) -> list[BadCell]:
+    """Refused values the schema's features allow: at least one for every schema."""
+    return bad_cells(schema)
 
 
 @pytest.fixture(scope="session")

@@ -131,10 +131,13 @@ def test_missing_input_files_give_clear_errors(run, config_path: Path) -> None:
 
 
 def test_predict_options_parquet_rejects_chunks_and_no_log(
-    run, tmp_path: Path, model_dir: Path, schema, sample
+    run, tmp_path: Path, model_dir: Path, schema, sample, invalid_cells
 ) -> None:
     frame = sample.head(80).drop(columns=schema.target)
-    frame.loc[5, schema.features_of_type("categorical")[0]] = "unknown"
+    cell = invalid_cells[0]
+    cell.put(frame, [5])
+    # Parquet columns are typed: the broken column goes as text, as a CSV would hold it.
+    frame[cell.column] = [None if pd.isna(value) else str(value) for value in frame[cell.column]]
     frame.to_parquet(tmp_path / "in.parquet", index=False)
     args = ["--input", "in.parquet", "--output", "out.parquet", "--model-dir", str(model_dir)]
     result = run("predict", *args, "--rejects", "bad.csv", "--chunk-size", "30", "--no-log")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,10 @@ from click.testing import CliRunner
 
 from {{ cookiecutter.package_name }} import jobs
 from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.core.gate import evidence
 from {{ cookiecutter.package_name }}.core.model import PredictionError
 from {{ cookiecutter.package_name }}.core.schema import Schema
-from {{ cookiecutter.package_name }}.io import run_store
+from {{ cookiecutter.package_name }}.io import registry, run_store
 from {{ cookiecutter.package_name }}.io.tables import read_table
 
 ROWS = 400
@@ -56,6 +58,13 @@ def _champion(tmp_path: Path) -> str:
     return (tmp_path / "models" / "champion").read_text().strip()
 
 
+def _score(tmp_path: Path, version: str) -> float:
+    """The version's primary test metric as the gate reads it, higher is better."""
+    metadata = json.loads((tmp_path / "models" / version / "metadata.json").read_text())
+    judged = evidence(metadata)
+    return judged.score if judged.higher_is_better else -judged.score
+
+
 def _scored_by(run, tmp_path: Path) -> set[str]:
     result = run("predict", "--input", "data/raw/sample.csv", "--output", "predictions.csv")
     assert result.exit_code == 0, result.output
@@ -73,22 +82,31 @@ def test_train_promote_and_roll_back(run, tmp_path: Path, schema: Schema, runs_h
     assert result.exit_code == 0, result.output
 
     result = run("train", "--config", "strong.yaml")
-    assert result.exit_code == 0, result.output
-    second = _champion(tmp_path)
-    assert second != first
+    (second,) = set(registry.versions(tmp_path / "models")) - {first}
+    # Which of the two is better is a property of the data: the gate's decisions follow it.
+    if _score(tmp_path, second) >= _score(tmp_path, first):
+        assert result.exit_code == 0, result.output
+        better, worse = second, first
+    else:  # train refuses a worse challenger; force it in to have a champion to roll back to
+        assert result.exit_code == 1 and "worse than champion" in result.output
+        assert _champion(tmp_path) == first
+        assert run("promote", "--force", second).exit_code == 0
+        assert run("promote", first).exit_code == 0, "the better model passes the gate"
+        better, worse = first, second
+    assert _champion(tmp_path) == better
 
-    # The worse model is refused by the gate (train refuses a worse challenger the same way).
-    result = run("promote", first)
-    assert result.exit_code == 1 and "worse than champion" in result.output
+    if _score(tmp_path, worse) < _score(tmp_path, better):  # ties are promoted
+        result = run("promote", worse)
+        assert result.exit_code == 1 and "worse than champion" in result.output
     listing = run("promote").output
-    assert f"* {second}" in listing and f"  {first}" in listing
-    assert _scored_by(run, tmp_path) == {second}
+    assert f"* {better}" in listing and f"  {worse}" in listing
+    assert _scored_by(run, tmp_path) == {better}
 
     result = run("rollback")
     assert result.exit_code == 0, result.output
-    assert f"champion is now {first}" in result.output
-    assert _champion(tmp_path) == first
-    assert _scored_by(run, tmp_path) == {first}
+    assert f"champion is now {worse}" in result.output
+    assert _champion(tmp_path) == worse
+    assert _scored_by(run, tmp_path) == {worse}
 
     # Data 5: no value of an id or ignored column in models, runs, reports or docs.
     hidden = [c.name for c in schema.columns if c.role in ("id", "ignored")]
@@ -120,19 +138,27 @@ def test_a_model_failing_the_canary_is_never_promoted(
     assert not (tmp_path / "models" / "champion").exists()
 
 
-def test_invalid_data_is_refused_with_the_reason(run, tmp_path: Path, schema: Schema) -> None:
+def test_invalid_data_is_refused_with_the_reason(
+    run, tmp_path: Path, schema: Schema, invalid_cells
+) -> None:
     assert run("data", "--rows", "200").exit_code == 0
     frame = read_table(tmp_path / "data" / "raw" / "sample.csv")
-    numeric = schema.column(schema.features_of_type("numeric")[0])
-    frame.loc[frame.index[:2], numeric.name] = numeric.max + 1
-    frame = frame.drop(columns=schema.features_of_type("categorical")[0])
+    cell = invalid_cells[0]
+    cell.put(frame, frame.index[:2])
+    others = [name for name in schema.feature_names if name != cell.column]
+    if others:
+        frame = frame.drop(columns=others[-1])
     frame.to_csv(tmp_path / "bad.csv", index=False)
 
     for args in (("validate", "bad.csv"), ("train", "--data", "bad.csv", "--config", "weak.yaml")):
         result = run(*args)
         assert result.exit_code == 1
         assert "Traceback" not in result.output
-        assert "expected" in result.output and f"<= {numeric.max:g}" in result.output
-        assert "column present" in result.output
+        assert "expected" in result.output
+        assert any(
+            line.startswith(cell.column) and cell.check in line
+            for line in result.output.splitlines()
+        ), result.output
+        assert ("column present" in result.output) == bool(others)
     assert "refusing to train on it" in result.output
     assert not (tmp_path / "models").exists()

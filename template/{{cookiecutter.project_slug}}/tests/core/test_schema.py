@@ -15,11 +15,12 @@ def _raw(schema: Schema) -> dict[str, Any]:
     return schema.model_dump(mode="json")
 
 
-def test_project_schema_declares_target_id_and_features(schema: Schema) -> None:
+def test_project_schema_declares_its_target_features_and_id_if_any(schema: Schema) -> None:
     assert schema.column(schema.target).role == "target"
-    assert schema.id is not None and schema.column(schema.id).role == "id"
+    if schema.id is not None:
+        assert schema.column(schema.id).role == "id"
     assert schema.features, "at least one feature"
-    assert {c.type for c in schema.features} >= {"numeric", "categorical"}
+    assert {c.type for c in schema.features} <= {"numeric", "categorical", "boolean"}
 
 
 def test_features_never_include_id_target_or_ignored_columns(schema: Schema) -> None:
@@ -40,12 +41,17 @@ def test_classes_follow_problem_type(schema: Schema) -> None:
         assert len(schema.classes) == (2 if schema.problem_type == "binary_classification" else 3)
 
 
+def _a_feature_as(raw: dict[str, Any], column_type: str) -> dict[str, Any]:
+    """The raw schema's first feature, turned into a plain column of ``column_type``."""
+    column: dict[str, Any] = next(c for c in raw["columns"] if c["role"] == "feature")
+    column.update(type=column_type, min=None, max=None, categories=None)
+    column.update(slice=False, sensitive=False)
+    return column
+
+
 def test_categorical_without_categories_is_refused(schema: Schema) -> None:
     raw = _raw(schema)
-    categorical = next(
-        c for c in raw["columns"] if c["type"] == "categorical" and c["role"] == "feature"
-    )
-    categorical["categories"] = None
+    _a_feature_as(raw, "categorical")
     with pytest.raises(SchemaError, match="categories"):
         parse_schema(raw)
 
@@ -80,8 +86,7 @@ def test_missing_schema_file_gives_clear_error(tmp_path: Path) -> None:
 def test_non_finite_numeric_bounds_are_refused(schema: Schema, bound: tuple[str, float]) -> None:
     """``min: .nan`` would let no value pass; ``max: .inf`` means no bound: leave it out."""
     raw = _raw(schema)
-    numeric = next(c for c in raw["columns"] if c["type"] == "numeric")
-    numeric[bound[0]] = bound[1]
+    _a_feature_as(raw, "numeric")[bound[0]] = bound[1]
     with pytest.raises(SchemaError, match=bound[0]):
         parse_schema(raw)
 

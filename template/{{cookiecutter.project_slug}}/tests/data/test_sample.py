@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import pytest
 
@@ -19,6 +21,9 @@ from {{ cookiecutter.package_name }}.core.validation import (
 from {{ cookiecutter.package_name }}.data.sample import generate_sample
 from {{ cookiecutter.package_name }}.io.tables import read_table
 
+if TYPE_CHECKING:  # the fixtures' types (conftest is not importable at run time)
+    from conftest import BadCell, Bound
+
 
 def _checks(violations: pd.DataFrame) -> set[tuple[str, str]]:
     return set(zip(violations["column"], violations["check"], strict=True))
@@ -34,7 +39,8 @@ def test_generator_is_deterministic(schema: Schema) -> None:
 def test_sample_is_valid_and_realistic(schema: Schema, sample: pd.DataFrame) -> None:
     assert list(sample.columns) == [c.name for c in schema.columns]
     assert validate(sample, schema).empty
-    assert sample[schema.id].is_unique
+    if schema.id:
+        assert sample[schema.id].is_unique
     for column in schema.features:
         missing = sample[column.name].isna().any()
         assert missing == column.nullable, f"{column.name}: missing values iff nullable"
@@ -54,17 +60,16 @@ def test_sample_survives_a_csv_round_trip(schema: Schema, sample: pd.DataFrame, 
     assert validate(read_table(path), schema).empty
 
 
-def test_out_of_range_value_is_caught(schema: Schema, sample: pd.DataFrame) -> None:
-    column = schema.column(schema.features_of_type("numeric")[0])
+def test_out_of_range_value_is_caught(schema: Schema, sample: pd.DataFrame, bound: Bound) -> None:
     bad = sample.copy()
-    bad.loc[bad.index[:2], column.name] = column.max + 1
+    bad.loc[bad.index[:2], bound.column.name] = bound.beyond
     violations = validate(bad, schema)
-    assert (column.name, "max") in _checks(violations)
-    assert violations.set_index("check").loc["max", "count"] == 2
+    assert (bound.column.name, bound.check) in _checks(violations)
+    assert violations.set_index("check").loc[bound.check, "count"] == 2
 
 
-def test_unknown_category_is_caught(schema: Schema, sample: pd.DataFrame) -> None:
-    name = schema.features_of_type("categorical")[0]
+def test_unknown_category_is_caught(schema: Schema, sample: pd.DataFrame, feature_of) -> None:
+    name = feature_of("categorical").name
     bad = sample.copy()
     bad[name] = bad[name].astype(object)
     bad.loc[bad.index[0], name] = "not-a-category"
@@ -79,36 +84,55 @@ def test_missing_required_column_is_caught(schema: Schema, sample: pd.DataFrame)
 
 
 def test_nulls_in_non_nullable_column_are_caught(schema: Schema, sample: pd.DataFrame) -> None:
-    name = next(c.name for c in schema.features if not c.nullable)
+    name = next((c.name for c in schema.features if not c.nullable), None)
+    if name is None:
+        pytest.skip("every feature of the schema is nullable")
     bad = sample.copy()
     bad[name] = bad[name].astype(object)
     bad.loc[bad.index[:3], name] = None
     assert (name, "not_null") in _checks(validate(bad, schema))
 
 
-def test_non_numeric_text_and_duplicate_ids_are_caught(
-    schema: Schema, sample: pd.DataFrame
+@pytest.mark.parametrize("kind", ["numeric", "categorical", "boolean"])
+def test_a_value_of_the_wrong_type_is_caught(
+    schema: Schema, sample: pd.DataFrame, invalid_cells: list[BadCell], kind: str
 ) -> None:
-    name = schema.features_of_type("numeric")[0]
+    cell = next((c for c in invalid_cells if schema.column(c.column).type == kind), None)
+    if cell is None:
+        pytest.skip(f"the schema has no {kind} feature")
     bad = sample.copy()
-    bad[name] = bad[name].astype(object)
-    bad.loc[bad.index[0], name] = "twelve"
+    cell.put(bad, bad.index[:1])
+    assert (cell.column, cell.check) in _checks(validate(bad, schema))
+
+
+def test_duplicate_ids_are_caught(schema: Schema, sample: pd.DataFrame) -> None:
+    if not schema.id:
+        pytest.skip("the schema declares no id column")
+    bad = sample.copy()
     bad.loc[bad.index[1], schema.id] = bad.loc[bad.index[2], schema.id]
-    assert {(name, "numeric_type"), (schema.id, "unique")} <= _checks(validate(bad, schema))
+    assert (schema.id, "unique") in _checks(validate(bad, schema))
 
 
-def test_below_minimum_infinite_and_non_boolean_values_are_caught(
-    schema: Schema, sample: pd.DataFrame
-) -> None:
-    numeric = schema.column(next(c for c in schema.feature_names if schema.column(c).min == 0))
-    boolean = schema.features_of_type("boolean")[0]
+def test_infinite_number_is_caught(schema: Schema, sample: pd.DataFrame, feature_of) -> None:
+    name = feature_of("numeric").name
     bad = sample.copy()
-    bad[boolean] = bad[boolean].astype(object)
-    bad.loc[bad.index[0], numeric.name] = -1
-    bad.loc[bad.index[1], numeric.name] = float("inf")
-    bad.loc[bad.index[2], boolean] = "maybe"
-    expected = {(numeric.name, "min"), (numeric.name, "finite"), (boolean, "boolean")}
-    assert expected <= _checks(validate(bad, schema))
+    bad.loc[bad.index[1], name] = float("inf")
+    assert (name, "finite") in _checks(validate(bad, schema))
+
+
+def test_every_declared_bound_is_enforced(schema: Schema, sample: pd.DataFrame) -> None:
+    bounds = [
+        (c.name, side, limit)
+        for c in schema.features
+        for side, limit in (("min", c.min), ("max", c.max))
+        if limit is not None
+    ]
+    if not bounds:
+        pytest.skip("the schema declares no min or max on a numeric feature")
+    for name, side, limit in bounds:
+        bad = sample.copy()
+        bad.loc[bad.index[0], name] = limit - 1 if side == "min" else limit + 1
+        assert (name, side) in _checks(validate(bad, schema)), (name, side)
 
 
 def test_ignored_columns_may_be_absent_and_unknown_columns_are_only_reported(
@@ -121,14 +145,15 @@ def test_ignored_columns_may_be_absent_and_unknown_columns_are_only_reported(
     assert unexpected_columns(sample, schema) == []
 
 
-def test_violation_table_is_readable(schema: Schema, sample: pd.DataFrame) -> None:
-    column = schema.column(schema.features_of_type("numeric")[0])
+def test_violation_table_is_readable(schema: Schema, sample: pd.DataFrame, bound: Bound) -> None:
+    name = bound.column.name
     bad = sample.copy()
-    bad.loc[bad.index[:2], column.name] = column.max + 1
-    bad = bad.drop(columns=schema.feature_names[-1])
+    bad.loc[bad.index[:2], name] = bound.beyond
+    bad = bad.drop(columns=next(n for n in reversed(schema.feature_names) if n != name))
     lines = format_violations(validate(bad, schema)).splitlines()
     assert lines[0].split() == ["column", "check", "expected", "count", "examples"]
-    assert any(line.startswith(column.name) and f"<= {column.max:g}" in line for line in lines)
+    expected = f"{'<=' if bound.check == 'max' else '>='} {bound.limit:g}"
+    assert any(line.startswith(name) and expected in line for line in lines)
     assert any("column present" in line for line in lines)
 
 
@@ -154,3 +179,22 @@ def test_a_new_schema_column_needs_no_code_change(schema: Schema) -> None:
     frame = generate_sample(extended, 200, seed=3)
     assert "new_score" in frame.columns and "new_score" in extended.feature_names
     assert validate(frame, extended).empty
+
+
+def test_columns_of_any_declared_shape_are_sampled_valid(schema: Schema) -> None:
+    """A numeric id, typed ignored columns, a bound on one side only: the sample still passes
+    validation (its own schema is only one of the shapes a user may write)."""
+    raw = schema.model_dump(mode="json")
+    columns = [c for c in raw["columns"] if c["role"] != "id"]
+    columns += [
+        {"name": "row_number", "role": "id", "type": "numeric", "max": 10_000},
+        {"name": "group", "role": "ignored", "type": "categorical", "categories": ["a", "b"]},
+        {"name": "flag", "role": "ignored", "type": "boolean"},
+        {"name": "below_zero", "type": "numeric", "max": -5},
+        {"name": "unbounded", "type": "numeric"},
+    ]
+    shaped = parse_schema({**raw, "id": "row_number", "columns": columns})
+    frame = generate_sample(shaped, 300, seed=3)
+    assert validate(frame, shaped).empty
+    assert frame["row_number"].is_unique and frame["row_number"].is_monotonic_increasing
+    assert (frame["below_zero"] <= -5).all()

@@ -58,14 +58,30 @@ def _monitor(run, *args: str):
     return run("monitor", "--config", str(CONFIG), "--output", "mon", *args)
 
 
-def _shifted(sample: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    """The first numeric feature pushed to the top of its range, the first categorical fixed."""
+def _shifted(sample: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, list[str]]:
+    """Valid rows far from the reference: the first numeric feature pushed to the top of its
+    range (or beyond all it took, without a max), the first categorical fixed to one value.
+    Returns the frame and the alerts expected (``psi name``...)."""
     frame = sample.drop(columns=schema.target).copy()
-    numeric = schema.column(schema.features_of_type("numeric")[0])
-    frame[numeric.name] = numeric.max - frame[numeric.name] * 0.1
-    categorical = schema.column(schema.features_of_type("categorical")[0])
-    frame[categorical.name] = (categorical.categories or ())[-1]
-    return frame
+    expected = []
+    numerics = schema.features_of_type("numeric")
+    if numerics:
+        numeric = schema.column(numerics[0])
+        values = frame[numeric.name]
+        spread = float(values.max() - values.min()) or 1.0
+        if numeric.max is not None:
+            frame[numeric.name] = numeric.max - (values - values.min()) * 0.1
+        else:
+            frame[numeric.name] = values + 5 * spread
+        expected += [f"psi {numeric.name}", f"ks {numeric.name}"]
+    categoricals = schema.features_of_type("categorical")
+    if categoricals:
+        categorical = schema.column(categoricals[0])
+        frame[categorical.name] = (categorical.categories or ())[-1]
+        expected.append(f"chi2 {categorical.name}")
+    if not expected:
+        pytest.skip("the schema has no numeric or categorical feature to shift")
+    return frame, expected
 
 
 def test_the_reference_is_stored_with_the_version_and_checksummed(
@@ -113,28 +129,29 @@ def test_unshifted_batch_exits_0_and_writes_the_report(
     assert {("prediction_psi", "prediction"), ("violation_rate", "rows")} <= checks
     markdown = (tmp_path / "mon" / "report.md").read_text()
     assert "| check |" in markdown
-    for name in [*schema.feature_names, "prediction"]:
-        assert (tmp_path / "mon" / "plots" / f"{name}.png").stat().st_size > 1000
-        assert f"plots/{name}.png" in markdown
+    assert set(report["plots"]) == {*schema.feature_names, "prediction"}
+    assert len(set(report["plots"].values())) == len(report["plots"]), "one file per plot"
+    for name, plot in report["plots"].items():
+        assert (tmp_path / "mon" / plot).stat().st_size > 1000
+        assert f"### {name}\n\n![{name}]({plot})" in markdown
 
 
 def test_shifted_batch_raises_the_alert_exit_status(
     run, tmp_path: Path, sample: pd.DataFrame, schema: Schema
 ) -> None:
-    _shifted(sample, schema).to_parquet("shifted.parquet", index=False)
+    shifted, expected = _shifted(sample, schema)
+    shifted.to_parquet("shifted.parquet", index=False)
     result = _monitor(run, "--input", "shifted.parquet")
     assert result.exit_code == ALERT_EXIT == 3, result.output
-    numeric, categorical = (schema.features_of_type(t)[0] for t in ("numeric", "categorical"))
     breaches = [line for line in result.output.splitlines() if line.startswith("ALERT")]
-    assert any(line.startswith(f"ALERT psi {numeric}:") for line in breaches)
-    assert any(line.startswith(f"ALERT ks {numeric}:") for line in breaches)
-    assert any(line.startswith(f"ALERT chi2 {categorical}:") for line in breaches)
+    for alert in expected:
+        assert any(line.startswith(f"ALERT {alert}:") for line in breaches), alert
     report = json.loads((tmp_path / "mon" / "report.json").read_text())
     assert report["status"] == "alert" and len(report["breaches"]) == len(breaches)
 
 
 def test_prediction_log_route_and_schema_violation_rate(
-    run, sample: pd.DataFrame, schema: Schema
+    run, sample: pd.DataFrame, schema: Schema, invalid_cells
 ) -> None:
     result = _monitor(run)
     assert result.exit_code == 1 and "make predict" in result.output
@@ -146,7 +163,7 @@ def test_prediction_log_route_and_schema_violation_rate(
     result = _monitor(run, "--since", "2999-01-01")
     assert result.exit_code == 1 and "no logged predictions" in result.output
     bad = sample.drop(columns=schema.target).copy()
-    bad.loc[: len(bad) // 5, schema.features_of_type("categorical")[0]] = "unknown"
+    invalid_cells[0].put(bad, bad.index[: len(bad) // 5 + 1])
     bad.to_csv("bad.csv", index=False)
     result = _monitor(run, "--input", "bad.csv")
     assert result.exit_code == ALERT_EXIT and "ALERT violation_rate rows: 0.2" in result.output
@@ -168,7 +185,7 @@ def test_unusable_batch_files_fail_with_one_line_reasons(
 
 
 def test_too_few_rows_are_not_judged(run, sample: pd.DataFrame, schema: Schema) -> None:
-    _shifted(sample, schema).head(50).to_csv("few.csv", index=False)
+    _shifted(sample, schema)[0].head(50).to_csv("few.csv", index=False)
     result = _monitor(run, "--input", "few.csv")
     assert result.exit_code == 0, result.output
     assert "not enough data to judge" in result.output and "min_rows 200" in result.output

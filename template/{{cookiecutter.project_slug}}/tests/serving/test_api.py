@@ -310,11 +310,17 @@ def test_numeric_text_is_read_as_the_number_it_spells(call, record, schema: Sche
     assert json.loads(as_text)["prediction"] == json.loads(as_number)["prediction"]
 
 
-def test_out_of_range_and_unknown_category_are_rejected(call, record, schema: Schema) -> None:
-    numeric = schema.column(schema.features_of_type("numeric")[0])
-    assert call("POST", "/predict", json={**record, numeric.name: numeric.max + 1})[0] == 422
-    categorical = schema.features_of_type("categorical")[0]
-    assert call("POST", "/predict", json={**record, categorical: "unknown"})[0] == 422
+def test_out_of_range_value_is_rejected_and_named(call, record, bound) -> None:
+    status, text, _ = call("POST", "/predict", json={**record, bound.column.name: bound.beyond})
+    assert status == 422 and json.loads(text)["detail"][0]["loc"][-1] == bound.column.name
+
+
+def test_each_kind_of_refused_value_is_rejected_and_named(call, record, invalid_cells) -> None:
+    """An unknown category, a non-boolean, text that is no number: whichever the schema has."""
+    for cell in invalid_cells:
+        status, text, _ = call("POST", "/predict", json={**record, cell.column: cell.value})
+        assert status == 422, cell
+        assert json.loads(text)["detail"][0]["loc"][-1] == cell.column
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])

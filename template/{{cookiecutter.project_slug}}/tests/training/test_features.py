@@ -48,8 +48,10 @@ def test_output_ignores_non_feature_columns(schema: Schema, sample: pd.DataFrame
     np.testing.assert_array_equal(pipeline.transform(sample), pipeline.transform(without))
 
 
-def test_unknown_category_is_encoded_as_all_zeros(schema: Schema, sample: pd.DataFrame) -> None:
-    name = schema.features_of_type("categorical")[0]
+def test_unknown_category_is_encoded_as_all_zeros(
+    schema: Schema, sample: pd.DataFrame, feature_of
+) -> None:
+    name = feature_of("categorical").name
     pipeline = build_preprocessor(schema).fit(sample)
     row = sample.head(1).copy()
     row[name] = row[name].astype(object)
@@ -70,7 +72,8 @@ def test_csv_round_trip_gives_identical_features(
 
 @pytest.mark.parametrize("method", ["k_best", "rfe"])
 def test_k_best_and_rfe_keep_k_features(schema: Schema, sample: pd.DataFrame, method: str) -> None:
-    assert _width(schema, sample, selection={"method": method, "k": 4}) == 4
+    k = max(1, min(4, _width(schema, sample) - 1))  # fewer than all, whatever the schema
+    assert _width(schema, sample, selection={"method": method, "k": k}) == k
 
 
 def test_l1_selection_drops_more_features_with_a_stronger_penalty(
@@ -81,7 +84,8 @@ def test_l1_selection_drops_more_features_with_a_stronger_penalty(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "no features were selected" is fine here
         strong = _width(schema, sample, selection={"method": "l1", "l1_strength": 30.0})
-    assert strong < weak <= full
+        extreme = _width(schema, sample, selection={"method": "l1", "l1_strength": 1e6})
+    assert extreme < full and extreme <= strong <= weak <= full
 
 
 def test_chi2_needs_minmax_scaling_and_a_classification_target(
@@ -98,8 +102,9 @@ def test_chi2_needs_minmax_scaling_and_a_classification_target(
 
 
 def test_discretization_is_off_by_default_and_bins_numeric_features_when_on(
-    schema: Schema, sample: pd.DataFrame
+    schema: Schema, sample: pd.DataFrame, feature_of
 ) -> None:
+    feature_of("numeric")
     numeric = schema.features_of_type("numeric")
     default = build_preprocessor(schema).fit(sample)
     names = list(default.get_feature_names_out())
@@ -115,8 +120,10 @@ def test_discretization_is_off_by_default_and_bins_numeric_features_when_on(
     np.testing.assert_array_equal(one_hot.sum(axis=1), len(numeric))  # one bin per feature
 
 
-def test_numeric_imputation_strategy_is_configurable(schema: Schema, sample: pd.DataFrame) -> None:
-    name = schema.features_of_type("numeric")[0]
+def test_numeric_imputation_strategy_is_configurable(
+    schema: Schema, sample: pd.DataFrame, feature_of
+) -> None:
+    name = feature_of("numeric").name
     config = FeatureConfig(numeric_imputation="mean", scaling="none")
     pipeline = build_preprocessor(schema, config).fit(sample)
     row = sample.head(1).copy()
@@ -127,9 +134,9 @@ def test_numeric_imputation_strategy_is_configurable(schema: Schema, sample: pd.
 
 
 def test_trained_model_scores_a_row_with_an_unknown_category(
-    schema: Schema, sample: pd.DataFrame, trained: TrainingResult
+    schema: Schema, sample: pd.DataFrame, trained: TrainingResult, feature_of
 ) -> None:
-    name = schema.features_of_type("categorical")[0]
+    name = feature_of("categorical").name
     row = sample.head(1).copy()
     row[name] = "never-seen-in-training"
     model = trained.pipeline
