@@ -67,18 +67,20 @@ def category_text(value: object, lookup: Lookup | None = None) -> str:
     return lookup.get(number, number)
 
 
+def _per_distinct(values: pd.Series, read: Any, dtype: type) -> np.ndarray:
+    """``read`` applied once per distinct present value, spread back over the rows (missing
+    values give NaN): a long column costs one hash lookup per row."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table: np.ndarray = np.array([*(read(value) for value in uniques), np.nan], dtype=dtype)
+    spread: np.ndarray = table[codes]  # the sentinel -1 picks the trailing NaN
+    return spread
+
+
 def categories(values: pd.Series, declared: Sequence[str] = ()) -> pd.Series:
-    """``values`` as category text (object dtype, NaN where missing); vectorized per distinct
-    value, so a long column costs one dictionary lookup per row."""
+    """``values`` as category text (object dtype, NaN where missing)."""
     lookup = category_lookup(declared)
-    present = values.notna().to_numpy()
-    out = np.full(len(values), np.nan, dtype=object)
-    if present.any():
-        kept = values[present]
-        mapping = {value: category_text(value, lookup) for value in pd.unique(kept)}
-        out[present] = kept.map(mapping).to_numpy(dtype=object)
-    texts: pd.Series = pd.Series(out, index=values.index, dtype=object)
-    return texts
+    texts = _per_distinct(values, lambda value: category_text(value, lookup), object)
+    return pd.Series(texts, index=values.index, dtype=object)
 
 
 def numbers(values: pd.Series) -> pd.Series:
@@ -115,12 +117,11 @@ def booleans(values: pd.Series) -> pd.Series:
         known = (number == 1.0) | ((number == 0.0) & ~np.signbit(number))
         read: pd.Series = number.where(known)
         return read
-    present = values.notna().to_numpy()
-    out = np.full(len(values), np.nan)
-    if present.any():
-        lowered = values[present].astype(str).str.lower()
-        out[present] = lowered.map(BOOLEAN_TEXT).to_numpy(dtype=float, na_value=np.nan)
-    read = pd.Series(out, index=values.index, dtype=float)
+    flags = _per_distinct(values, lambda value: BOOLEAN_TEXT.get(str(value).lower(), np.nan), float)
+    if values.dtype == object:  # -0.0 is distinct from 0.0 by its text, not by its hash
+        negative_zero = values.map(lambda v: isinstance(v, float) and str(v) == "-0.0")
+        flags[negative_zero.to_numpy(dtype=bool)] = np.nan
+    read = pd.Series(flags, index=values.index, dtype=float)
     return read
 
 
