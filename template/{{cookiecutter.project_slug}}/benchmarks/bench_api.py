@@ -100,9 +100,9 @@ def echo():
 }
 # The echo runs on the server ``serve`` runs (with its time limits), so the two differ by the app.
 SERVERS = {
-    "fastapi": "from {{ cookiecutter.package_name }}.serving.app import http_server; "
+    "fastapi": "from {{ cookiecutter.package_name }}.serving.server import http_server; "
     "http_server({app}, '127.0.0.1', {port}).run()",
-    "flask": "from {{ cookiecutter.package_name }}.serving.app import http_server; "
+    "flask": "from {{ cookiecutter.package_name }}.serving.server import http_server; "
     "http_server({app}, '127.0.0.1', {port}).serve_forever()",
 }
 
@@ -139,11 +139,11 @@ def start(code: str, port: int, env: dict[str, str], log: Path) -> subprocess.Po
 
 def sample_record() -> dict:
     """A valid request: the first complete row of the sample data, typed as the API wants."""
-    from importlib import import_module
+    from {{ cookiecutter.package_name }}.config import load_schema
+    from {{ cookiecutter.package_name }}.data.sample import generate_sample
 
-    data = import_module(f"{PACKAGE}.data")
-    schema = import_module(f"{PACKAGE}.schema").load_schema()
-    row = data.generate_sample(schema, rows=50, seed=1).dropna().iloc[0]
+    schema = load_schema()
+    row = generate_sample(schema, rows=50, seed=1).dropna(subset=schema.feature_names).iloc[0]
     kinds = {"boolean": bool, "numeric": float, "categorical": str}
     return {c.name: kinds[c.type](row[c.name]) for c in schema.features}
 
@@ -202,7 +202,7 @@ def main() -> None:
         log = Path(scratch) / "server.log"
         echo_file = Path(scratch) / "echo_app.py"
         echo_file.write_text(ECHO_APPS[FRAMEWORK], encoding="utf-8")
-        serve_api = "from " + PACKAGE + ".api import serve; serve('127.0.0.1', {port})"
+        serve_api = "from " + PACKAGE + ".serving.server import serve; serve('127.0.0.1', {port})"
         echo_env = {**env, "PYTHONPATH": f"{scratch}{os.pathsep}{env['PYTHONPATH']}"}
         echo_code = SERVERS[FRAMEWORK].format(app="__import__('echo_app').app", port="{port}")
         print(f"{FRAMEWORK}: {args.connections} connections, {args.seconds:.0f} s per server")
