@@ -10,6 +10,7 @@ import pytest
 from {{ cookiecutter.package_name }}.config import TrainConfig
 from {{ cookiecutter.package_name }}.core.schema import Schema
 from {{ cookiecutter.package_name }}.core.validation import DataValidationError
+from {{ cookiecutter.package_name }}.io import run_store
 from {{ cookiecutter.package_name }}.jobs import Outputs, evaluate_job, train_job
 
 
@@ -32,9 +33,8 @@ def unlabelled_file(tmp_path: Path, sample: pd.DataFrame, schema: Schema) -> Pat
 
 
 def outputs(tmp_path: Path) -> Outputs:
-    return Outputs(
-        tmp_path / "models", tmp_path / "reports", tmp_path / "card.md", tmp_path / "runs"
-    )
+    runs = run_store.store_in(tmp_path)  # a runs/ folder, or an MLflow database
+    return Outputs(tmp_path / "models", tmp_path / "reports", tmp_path / "card.md", runs)
 
 
 def test_unlabelled_rows_are_left_out_of_training_and_evaluation_and_counted(

@@ -43,10 +43,10 @@ def data_card(found: Inferred, frame: pd.DataFrame, sha256: str) -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for name, choice in found.choices.items():
-        missing = float(frame[name].isna().mean())
+        missing = 100 * float(frame[name].isna().mean())
         role, kind = choice.entry.get("role", "feature"), choice.entry["type"]
         lines.append(
-            f"| `{_cell(name)}` | {role} | {kind} | {missing:.0%} | {_cell(choice.reason)} |"
+            f"| `{_cell(name)}` | {role} | {kind} | {missing:.0f}% | {_cell(choice.reason)} |"
         )
     lines += ["", "## Target", ""]
     target = frame[found.target].dropna()
@@ -57,9 +57,9 @@ def data_card(found: Inferred, frame: pd.DataFrame, sha256: str) -> str:
             f"mean {numbers.mean():g}."
         )
     else:
-        shares = target.map(lambda v: number_text(v) or str(v)).value_counts(normalize=True)
+        shares = 100 * target.map(lambda v: number_text(v) or str(v)).value_counts(normalize=True)
         lines += ["| class | share |", "| --- | --- |"]
-        lines += [f"| `{_cell(label)}` | {share:.1%} |" for label, share in shares.items()]
+        lines += [f"| `{_cell(label)}` | {share:.1f}% |" for label, share in shares.items()]
     lines += [
         "",
         "## Provenance (for the data owner to answer)",
