@@ -125,13 +125,14 @@ def call(
         return err.code, parsed, err.headers
 
 
-def a_record(project: Path) -> dict[str, object]:
-    """One raw row of the project's sample data, without its target, as JSON-ready values."""
+def a_record(project: Path, data: str = "data/raw/sample.csv") -> dict[str, object]:
+    """The first row of a data file of the project (its sample), without its target, as
+    JSON-ready values."""
     import yaml
 
     schema = yaml.safe_load((project / "configs" / "schema.yaml").read_text())
-    target = schema["target"]
-    with (project / "data" / "raw" / "sample.csv").open() as handle:
+    target, missing = schema["target"], {"", *schema.get("na_values", [])}
+    with (project / data).open() as handle:
         row = next(csv.DictReader(handle))
     columns = {c["name"]: c for c in schema["columns"]}
     record: dict[str, object] = {}
@@ -139,7 +140,7 @@ def a_record(project: Path) -> dict[str, object]:
         column = columns.get(name, {})
         if name == target or column.get("role", "feature") != "feature":
             continue
-        if value == "":
+        if value in missing:
             record[name] = None
         elif column.get("type") == "numeric":
             record[name] = float(value)

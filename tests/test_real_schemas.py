@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import make_venv
 from test_e2e import BIN, Server, a_record, project_python, user_env
 
@@ -27,13 +28,19 @@ import datasets
 
 pytestmark = pytest.mark.e2e
 
+#: Each case's answers; with ``target`` the project is made with ``prodml new --data`` (its
+#: schema inferred), else its schema is the committed ``<name>.yaml``.
 CASES = {
-    "iris": {"problem_type": "multiclass_classification", "serving": "fastapi"},
+    "iris": {
+        "problem_type": "multiclass_classification", "serving": "fastapi", "target": "species",
+    },
     "wine": {"problem_type": "multiclass_classification", "serving": "flask"},
     "breast_cancer": {
         "problem_type": "binary_classification", "serving": "fastapi", "env_manager": "pip",
+        "target": "diagnosis",
     },
     "diabetes": {"problem_type": "regression", "serving": "none"},
+    "clinic": {"problem_type": "regression", "serving": "flask", "target": "progression"},
 }  # fmt: skip
 
 
@@ -47,11 +54,27 @@ def makefile_data(project: Path) -> str:
 def baked(name: str, parent: Path) -> tuple[Path, str, str]:
     """A project for dataset ``name``, its schema and CSV in place, installed:
     (path, package, data path)."""
-    project = bake(parent, project_name=f"Real {name.replace('_', ' ').title()}", **CASES[name])
+    answers = dict(CASES[name])
+    target = answers.pop("target", None)
+    title = f"Real {name.replace('_', ' ').title()}"
+    if target is None:
+        project = bake(parent, project_name=title, **answers)
+        (project / "configs" / "schema.yaml").write_bytes(datasets.schema_path(name).read_bytes())
+        datasets.write_csv(name, project / makefile_data(project))
+    else:  # as a user with a file does: the problem type is left to the inference
+        source = datasets.write_csv(name, parent / "incoming" / f"{name}.csv")
+        given = [arg for key, value in answers.items() if key != "problem_type"
+                 for arg in ("--set", f"{key}={value}")]  # fmt: skip
+        new = subprocess.run(
+            [BIN / "prodml", "new", title, "--no-input", "--no-git", "--no-lock", "-o", parent,
+             "--data", source, "--target", target, *given],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert new.returncode == 0, new.stderr
+        project = parent / title.lower().replace(" ", "-")
+        inferred = yaml.safe_load((project / "configs" / "schema.yaml").read_text())
+        assert inferred["problem_type"] == answers["problem_type"], inferred
     package = project.name.replace("-", "_")
-    (project / "configs" / "schema.yaml").write_bytes(datasets.schema_path(name).read_bytes())
-    data = makefile_data(project)
-    datasets.write_csv(name, project / data)
     make_venv(project / ".venv")
     install = subprocess.run(
         [BIN / "uv", "pip", "install", "-q", "--python", project / ".venv" / "bin" / "python",
@@ -59,7 +82,7 @@ def baked(name: str, parent: Path) -> tuple[Path, str, str]:
         cwd=project, env=user_env(), capture_output=True, text=True,
     )  # fmt: skip
     assert install.returncode == 0, install.stderr
-    return project, package, data
+    return project, package, makefile_data(project)
 
 
 def command(project: Path, package: str, *args: str) -> str:
@@ -97,7 +120,7 @@ def test_project_trains_scores_monitors_and_passes_its_tests_on_a_real_dataset(n
 
     if CASES[name]["serving"] != "none":
         with Server(project, package) as server:
-            status, body, _ = server.call("/predict", a_record(project))
+            status, body, _ = server.call("/predict", a_record(project, data))
             assert status == 200 and body["model_version"] == metrics["model_version"], body
 
     # The project's own suite, one process (this tier runs its cases side by side).

@@ -10,10 +10,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.cli import SAMPLE_DATA, main
 from {{ cookiecutter.package_name }}.config import TrainConfig
 from {{ cookiecutter.package_name }}.io import run_store
 from {{ cookiecutter.package_name }}.io.tables import read_table
+
+#: The synthetic sample `data` writes: what these tests train on, whatever DATA the project has.
+SAMPLE = str(SAMPLE_DATA)
 
 
 @pytest.fixture
@@ -42,7 +45,7 @@ def test_data_train_evaluate_predict_end_to_end(
     assert result.exit_code == 0, result.output
     assert run("validate", "data/raw/sample.csv").exit_code == 0
 
-    result = run("train", "--config", str(fast_config_path))
+    result = run("train", "--data", SAMPLE, "--config", str(fast_config_path))
     assert result.exit_code == 0, result.output
     assert "search_linear: " in result.output, "progress per stage"
     report = json.loads((tmp_path / "reports" / "metrics.json").read_text())
@@ -60,7 +63,7 @@ def test_data_train_evaluate_predict_end_to_end(
     assert entry["status"] == "promoted"
     assert lineage["run_id"] == entry["run_id"] and lineage["data_hash"] == entry["data_sha256"]
 
-    result = run("evaluate")
+    result = run("evaluate", "--data", SAMPLE)
     assert result.exit_code == 0, result.output
     again = json.loads((tmp_path / "reports" / "metrics.json").read_text())
     assert again["test"] == report["test"], "evaluate scores the same test split as train"
@@ -158,7 +161,7 @@ def test_a_model_refused_by_the_gate_stays_a_challenger(
     assert run("data", "--rows", "300").exit_code == 0
     strict = fast_config.model_copy(update={"min_improvement": 1e9})
     (tmp_path / "strict.yaml").write_text(yaml.safe_dump(strict.model_dump(mode="json")))
-    result = run("train", "--config", "strict.yaml")
+    result = run("train", "--data", SAMPLE, "--config", "strict.yaml")
     assert result.exit_code == 1
     assert "challenger" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "models" / "champion").exists()
@@ -170,7 +173,7 @@ def test_a_model_refused_by_the_gate_stays_a_challenger(
 
 def test_evaluate_without_a_model_says_to_train(run) -> None:
     assert run("data", "--rows", "100").exit_code == 0
-    result = run("evaluate")
+    result = run("evaluate", "--data", SAMPLE)
     assert result.exit_code == 1 and "make train" in result.output
 
 
@@ -182,7 +185,7 @@ def test_a_failed_evaluation_keeps_the_previous_reports_whole(
     from {{ cookiecutter.package_name }}.training import evaluate
 
     assert run("data", "--rows", "400").exit_code == 0
-    assert run("train", "--config", str(fast_config_path)).exit_code == 0
+    assert run("train", "--data", SAMPLE, "--config", str(fast_config_path)).exit_code == 0
     before = {
         p.relative_to(tmp_path): p.read_bytes()
         for p in (tmp_path / "reports").rglob("*")
@@ -193,7 +196,7 @@ def test_a_failed_evaluation_keeps_the_previous_reports_whole(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(evaluate, "evaluation_markdown", crash)
-    result = run("train", "--config", str(fast_config_path))
+    result = run("train", "--data", SAMPLE, "--config", str(fast_config_path))
     assert result.exit_code == 1 and "No space left on device" in result.output
     assert "Traceback" not in result.output
     after = {
@@ -224,5 +227,5 @@ def test_a_missing_optional_dependency_names_the_extra(
     assert run("data", "--rows", "100").exit_code == 0
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails as if not installed
     monkeypatch.delitem(sys.modules, "{{ cookiecutter.package_name }}.data.eda", raising=False)
-    result = run("eda")
+    result = run("eda", "--data", SAMPLE)
     assert result.exit_code == 1 and "'train' extra" in result.output, result.output

@@ -14,9 +14,10 @@ from {{ cookiecutter.package_name }}.io import run_store
 from {{ cookiecutter.package_name }}.jobs import Outputs, evaluate_job, train_job
 
 
-def with_nullable_target(schema: Schema) -> Schema:
+def with_target(schema: Schema, nullable: bool) -> Schema:
+    """``schema`` with its target nullable (unlabelled rows allowed) or not."""
     columns = tuple(
-        c.model_copy(update={"nullable": True}) if c.name == schema.target else c
+        c.model_copy(update={"nullable": nullable}) if c.name == schema.target else c
         for c in schema.columns
     )
     return schema.model_copy(update={"columns": columns})
@@ -40,7 +41,7 @@ def outputs(tmp_path: Path) -> Outputs:
 def test_unlabelled_rows_are_left_out_of_training_and_evaluation_and_counted(
     tmp_path: Path, unlabelled_file: Path, schema: Schema, fast_config: TrainConfig
 ) -> None:
-    nullable = with_nullable_target(schema)
+    nullable = with_target(schema, nullable=True)
     outcome = train_job(unlabelled_file, nullable, fast_config, outputs(tmp_path))
     assert outcome.report is not None, outcome.message
     assert outcome.report["data"]["rows"] == 540 and outcome.report["data"]["unlabelled_rows"] == 60
@@ -52,5 +53,7 @@ def test_without_a_nullable_target_unlabelled_rows_are_refused(
     tmp_path: Path, unlabelled_file: Path, schema: Schema, fast_config: TrainConfig
 ) -> None:
     with pytest.raises(DataValidationError, match="refusing to train on it"):
-        train_job(unlabelled_file, schema, fast_config, outputs(tmp_path))
+        train_job(
+            unlabelled_file, with_target(schema, nullable=False), fast_config, outputs(tmp_path)
+        )
     assert not (tmp_path / "models").exists(), "nothing is registered"

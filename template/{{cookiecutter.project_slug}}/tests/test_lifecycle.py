@@ -11,7 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from {{ cookiecutter.package_name }} import jobs
-from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.cli import SAMPLE_DATA, main
 from {{ cookiecutter.package_name }}.core.gate import evidence
 from {{ cookiecutter.package_name }}.core.model import PredictionError
 from {{ cookiecutter.package_name }}.core.schema import Schema
@@ -19,6 +19,9 @@ from {{ cookiecutter.package_name }}.io import registry, run_store
 from {{ cookiecutter.package_name }}.io.tables import read_table
 
 ROWS = 400
+
+#: The synthetic sample `data` writes: what these tests train on, whatever DATA the project has.
+SAMPLE = str(SAMPLE_DATA)
 
 
 def _config(schema: Schema, strong: bool) -> dict:
@@ -75,13 +78,13 @@ def test_train_promote_and_roll_back(run, tmp_path: Path, schema: Schema, runs_h
     assert run("data", "--rows", str(ROWS)).exit_code == 0
     assert run("validate", "data/raw/sample.csv").exit_code == 0
 
-    result = run("train", "--config", "weak.yaml")
+    result = run("train", "--data", SAMPLE, "--config", "weak.yaml")
     assert result.exit_code == 0, result.output
     first = _champion(tmp_path)
-    result = run("evaluate")
+    result = run("evaluate", "--data", SAMPLE)
     assert result.exit_code == 0, result.output
 
-    result = run("train", "--config", "strong.yaml")
+    result = run("train", "--data", SAMPLE, "--config", "strong.yaml")
     (second,) = set(registry.versions(tmp_path / "models")) - {first}
     # Which of the two is better is a property of the data: the gate's decisions follow it.
     if _score(tmp_path, second) >= _score(tmp_path, first):
@@ -131,7 +134,7 @@ def test_a_model_failing_the_canary_is_never_promoted(
 
     monkeypatch.setattr(jobs, "predict_frame", broken)
     assert run("data", "--rows", "300").exit_code == 0
-    result = run("train", "--config", "weak.yaml")
+    result = run("train", "--data", SAMPLE, "--config", "weak.yaml")
     assert result.exit_code == 1 and "canary check failed" in result.output
     assert "Traceback" not in result.output
     assert len(list((tmp_path / "models").glob("*/metadata.json"))) == 1
