@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -181,24 +182,39 @@ def trained(sample: pd.DataFrame, schema: Schema, fast_config: TrainConfig) -> T
     return train(sample, schema, fast_config)
 
 
+Register = Callable[..., str]
+
+
+@pytest.fixture(scope="session")
+def register(schema: Schema) -> Register:
+    """``register(result, root, promote=False, schema=..., **metadata)``: save a training result
+    in the registry at ``root`` with its metrics and params (and lineage or reference, when
+    given), promoted if asked; returns its version."""
+
+    def save(result: TrainingResult, root: Path, promote: bool = False, **metadata: Any) -> str:
+        metadata.setdefault("schema", schema)
+        version = registry.save(
+            result.pipeline,
+            root,
+            metrics=result.registry_metrics(),
+            params=result.registry_params(),
+            **metadata,
+        )
+        if promote:
+            promotion.promote(root, version)
+        return version
+
+    return save
+
+
 @pytest.fixture(scope="session")
 def model_dir(
-    tmp_path_factory: pytest.TempPathFactory,
-    trained: TrainingResult,
-    schema: Schema,
-    fast_config: TrainConfig,
+    tmp_path_factory: pytest.TempPathFactory, trained: TrainingResult, register: Register
 ) -> Path:
     """A registry holding the trained model as champion."""
     root = tmp_path_factory.mktemp("models")
-    version = registry.save(
-        trained.pipeline,
-        root,
-        schema=schema,
-        metrics=trained.registry_metrics(),
-        params=trained.registry_params(),
-        lineage={"data_hash": "ab" * 32, "git_commit": "0" * 40, "run_id": "run-fixture"},
-    )
-    promotion.promote(root, version)
+    lineage = {"data_hash": "ab" * 32, "git_commit": "0" * 40, "run_id": "run-fixture"}
+    register(trained, root, promote=True, lineage=lineage)
     return root
 
 

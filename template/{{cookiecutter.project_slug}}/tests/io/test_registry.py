@@ -430,7 +430,7 @@ def _other_users_can_read(path: Path) -> bool:
 
 
 @pytest.fixture
-def shared_registry(trained: TrainingResult, schema: Schema) -> Iterator[Path]:
+def shared_registry(trained: TrainingResult, register) -> Iterator[Path]:
     """A registry trained and promoted under the usual umask (022), in a folder others can enter
     (pytest's own temporary folders are private)."""
     home = Path(tempfile.mkdtemp())
@@ -438,15 +438,9 @@ def shared_registry(trained: TrainingResult, schema: Schema) -> Iterator[Path]:
     previous = os.umask(0o022)
     try:
         root = home / "models"
-        version = registry.save(
-            trained.pipeline,
-            root,
-            schema=schema,
-            metrics=trained.registry_metrics(),
-            params=trained.registry_params(),
-            reference={"rows": 1, "features": {}, "prediction": {}},
+        register(
+            trained, root, promote=True, reference={"rows": 1, "features": {}, "prediction": {}}
         )
-        promotion.promote(root, version)
     finally:
         os.umask(previous)
     yield root

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from {{ cookiecutter.package_name }}.cli import ALERT_EXIT, main
 from {{ cookiecutter.package_name }}.config import ConfigError, load_monitor_config
 from {{ cookiecutter.package_name }}.core.schema import Schema
-from {{ cookiecutter.package_name }}.io import promotion, registry
+from {{ cookiecutter.package_name }}.io import registry
 from {{ cookiecutter.package_name }}.monitoring.current import reference_profile
 from {{ cookiecutter.package_name }}.training.train import TrainingResult
 
@@ -26,18 +26,13 @@ def monitored(
     trained: TrainingResult,
     schema: Schema,
     sample: pd.DataFrame,
+    register,
 ) -> Path:
     """A registry whose champion carries the reference profile of its training data."""
     root = tmp_path_factory.mktemp("monitored")
-    version = registry.save(
-        trained.pipeline,
-        root,
-        schema=schema,
-        metrics=trained.registry_metrics(),
-        params=trained.registry_params(),
-        reference=reference_profile(trained.pipeline, schema, sample),
+    register(
+        trained, root, promote=True, reference=reference_profile(trained.pipeline, schema, sample)
     )
-    promotion.promote(root, version)
     return root
 
 

@@ -111,6 +111,7 @@ def test_personal_data_never_reaches_the_artifact(
     model_dir: Path,
     fast_config: TrainConfig,
     tmp_path: Path,
+    register,
 ) -> None:
     """Data 5: no value of an id or ignored column is in the stored model or its metadata."""
     hidden = [c.name for c in schema.columns if c.role in ("id", "ignored")]
@@ -123,13 +124,7 @@ def test_personal_data_never_reaches_the_artifact(
         linear_only = fast_config.model_copy(update={"models": {"linear": SearchConfig()}})
         result = train(sample, schema, linear_only)
         model_dir = tmp_path / "models"
-        version = registry.save(
-            result.pipeline,
-            model_dir,
-            schema=schema,
-            metrics=result.registry_metrics(),
-            params=result.registry_params(),
-        )
+        version = register(result, model_dir, schema=schema)
         hidden = ["personal_note"]
     stored = b"".join(path.read_bytes() for path in sorted((model_dir / version).iterdir()))
     values = sample[hidden].stack().astype(str).unique()

@@ -76,6 +76,7 @@ def test_same_data_and_config_give_identical_metrics_and_artifact(
     fast_config: TrainConfig,
     trained: TrainingResult,
     tmp_path: Path,
+    register,
 ) -> None:
     lines: list[str] = []
     again = train(sample, schema, fast_config, progress=lines.append)
@@ -87,13 +88,7 @@ def test_same_data_and_config_give_identical_metrics_and_artifact(
     hashes = []
     for result, name in ((trained, "first"), (again, "second")):
         root = tmp_path / name
-        version = registry.save(
-            result.pipeline,
-            root,
-            schema=schema,
-            metrics=result.registry_metrics(),
-            params=result.registry_params(),
-        )
+        version = register(result, root)
         hashes.append(registry.read_metadata(root, version)["sha256"])
     assert hashes[0] == hashes[1], "identical fitted pipelines give identical artifacts"
     assert any(line.startswith("search_hist_gradient_boosting: ") for line in lines)
