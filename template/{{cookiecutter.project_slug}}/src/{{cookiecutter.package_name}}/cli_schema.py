@@ -44,7 +44,6 @@ def infer(
     from .data.card import data_card as card_text
     from .data.infer import InferenceError, infer_schema, missing_text
     from .io.atomic import write_text
-    from .io.registry import sha256
     from .io.tables import read_table
 
     frame = read_table(path)
@@ -58,6 +57,8 @@ def infer(
     except InferenceError as error:
         raise click.UsageError(str(error)) from None
     if data_card is not None:
+        from .io.registry import sha256  # the hash training records of its data
+
         write_text(data_card, card_text(found, frame, sha256(path)))
         click.echo(f"wrote {data_card}", err=True)
     if output is None:

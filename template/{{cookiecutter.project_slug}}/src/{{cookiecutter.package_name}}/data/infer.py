@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..core import coerce
 from ..core.coerce import BOOLEAN_TEXT, number_text
 from ..core.errors import ProjectError
 from ..core.schema import ProblemType, parse_schema
@@ -64,16 +65,33 @@ def _rows(count: int) -> str:
 
 
 def _numeric(values: pd.Series) -> pd.Series | None:
-    """The present values as floats if every one is a number, else None."""
+    """The present values as floats if every one is a number, else None (text is parsed as
+    ``coerce.numbers`` parses it, after a look at its first values)."""
     present = values.dropna()
     if pd.api.types.is_bool_dtype(present):
         return None
-    parsed = pd.to_numeric(present, errors="coerce")
-    return None if parsed.isna().any() else parsed.astype(float)
+    if pd.api.types.is_numeric_dtype(present):
+        return present
+    if coerce.numbers(present.head(100)).isna().any():
+        return None  # most text columns are told at once
+    parsed = coerce.numbers(present)
+    return None if parsed.isna().any() else parsed
 
 
 def _is_integer(numbers: pd.Series) -> bool:
-    return bool(len(numbers)) and bool(np.all(np.mod(numbers.to_numpy(), 1) == 0))
+    """Whether every value is a whole number (an integer column, or floats without fractions)."""
+    if pd.api.types.is_integer_dtype(numbers):
+        return bool(len(numbers))
+    values = numbers.to_numpy(dtype=float)
+    if not len(values) or np.any(np.mod(values[:1000], 1) != 0):
+        return False  # most float columns are told by their first values
+    return bool(np.all(np.mod(values, 1) == 0))
+
+
+def _label_texts(values: pd.Series) -> pd.Series:
+    """Each value as category text (a number in its canonical form), computed once per value."""
+    mapping = {value: number_text(value) or str(value) for value in values.unique()}
+    return values.map(mapping)
 
 
 def _texts(values: pd.Series) -> list[str]:
@@ -103,35 +121,31 @@ def _column(name: str, values: pd.Series, id_taken: bool) -> Choice:
         return Choice(
             {"role": "ignored", "type": "string", **nullable}, "constant: one value in every row"
         )
-    numbers = _numeric(present)
+    parsed = _numeric(present)
+    integral = parsed is not None and _is_integer(parsed)
     unique = distinct == len(present) and not missing
-    if (
-        unique
-        and not id_taken
-        and ID_NAME.search(name)
-        and (numbers is None or _is_integer(numbers))
-    ):
+    if unique and not id_taken and ID_NAME.search(name) and (parsed is None or integral):
         return Choice(
             {"role": "id", "type": "string"}, f"id: unique in {_rows(rows)}, id-like name"
         )
-    texts = {str(v).lower() for v in present.unique()}
+    texts = {str(v).lower() for v in present.unique()} if distinct <= len(BOOLEAN_TEXT) else set()
     if texts <= set(BOOLEAN_TEXT) and len({BOOLEAN_TEXT[t] for t in texts}) == 2:
         return Choice(
             {"type": "boolean", **nullable}, f"boolean: only {' and '.join(sorted(texts))}"
         )
-    if numbers is not None:
-        if _is_integer(numbers) and distinct == 2:
+    if parsed is not None:
+        if integral and distinct == 2:
             categories = _texts(present)
             return Choice(
                 {"type": "categorical", **nullable, "categories": categories},
                 f"integer-coded categorical: two codes ({', '.join(categories)})",
             )
-        low, high = float(numbers.min()), float(numbers.max())
+        low, high = float(parsed.min()), float(parsed.max())
         bound = {"min": 0} if low >= 0 else {}
         why = f"numeric: {distinct} values, {low:g} to {high:g}" + (
             "; never negative" if bound else ""
         )
-        if _is_integer(numbers) and distinct <= MAX_CLASSES:
+        if integral and distinct <= MAX_CLASSES:
             why += " (integer codes? make it categorical)"
         return Choice({"type": "numeric", **nullable, **bound}, why)
     if _looks_like_dates(present):
@@ -183,7 +197,7 @@ def _target(values: pd.Series, problem_type: ProblemType) -> Choice:
     note = f"; {_rows(unlabelled)} unlabelled: left out of training" if unlabelled else ""
     if problem_type == "regression":
         return Choice({"role": "target", "type": "numeric", **nullable}, f"target{note}")
-    texts = present.map(lambda v: number_text(v) or str(v))
+    texts = _label_texts(present)
     counts = texts.value_counts()
     if len(counts) < 2:
         raise InferenceError(f"target {values.name!r} has one class only: nothing to learn")
