@@ -80,7 +80,8 @@ def categories(values: pd.Series, declared: Sequence[str] = ()) -> pd.Series:
     """``values`` as category text (object dtype, NaN where missing)."""
     lookup = category_lookup(declared)
     texts = _per_distinct(values, lambda value: category_text(value, lookup), object)
-    return pd.Series(texts, index=values.index, dtype=object)
+    read: pd.Series = pd.Series(texts, index=values.index, dtype=object)
+    return read
 
 
 def numbers(values: pd.Series) -> pd.Series:
