@@ -23,6 +23,7 @@ from ..core import coerce
 from ..core.coerce import BOOLEAN_TEXT, number_text
 from ..core.errors import ProjectError
 from ..core.schema import ProblemType, parse_schema
+from ..io.tables import holds_text
 
 #: Cell texts that mean "missing" in common exports (R, pandas, SQL, spreadsheets); the ones a
 #: file uses become the schema's ``na_values``.
@@ -55,7 +56,7 @@ def missing_text(frame: pd.DataFrame) -> list[str]:
     found: set[str] = set()
     for name in frame.columns:
         values = frame[name]
-        if not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        if holds_text(values):
             found.update(set(values.dropna().astype(str).unique()) & set(MISSING_TEXT))
     return sorted(found)
 

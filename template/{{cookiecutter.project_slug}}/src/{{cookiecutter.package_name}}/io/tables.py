@@ -120,13 +120,19 @@ def read_chunks(
         ) from None
 
 
+def holds_text(values: pd.Series) -> bool:
+    """Whether a column read from a file may hold text (a missing-value text, say): it is not
+    numbers or booleans."""
+    return not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
 def _without(frame: pd.DataFrame, missing: Sequence[str]) -> pd.DataFrame:
     """``frame`` with the ``missing`` texts in its text columns made missing."""
     if not missing:
         return frame
     for name in frame.columns:
         values = frame[name]
-        if not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        if holds_text(values):
             frame[name] = values.where(~values.isin(list(missing)))
     return frame
 
