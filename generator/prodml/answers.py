@@ -1,7 +1,10 @@
-"""The answers file a generated project carries (cruft's ``.cruft.json`` layout).
+"""The answers file a generated project carries: ``.cruft.json``, in cruft's file layout.
 
-It records every answer and the template version, so ``prodml new --replay PATH`` regenerates
-the same tree and a later update can re-render and merge. Standard library only (hooks use it).
+It records every answer, the template version and the commit that last changed the template
+(null outside a clean source checkout), so ``prodml new --replay PATH`` regenerates the same tree
+and ``prodml update`` re-renders and merges. It is not cruft-compatible: ``cruft check``/``diff``
+clone the template from a git URL, and prodml's template ships inside the package. Standard
+library only (hooks use it).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ def document(context: Mapping[str, object]) -> dict[str, object]:
     recorded["_template_version"] = context["_template_version"]
     return {
         "template": "prodml",
-        "commit": None,
+        "commit": context.get("_commit"),
         "checkout": None,
         "context": {"cookiecutter": recorded},
         "directory": None,

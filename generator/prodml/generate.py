@@ -22,7 +22,9 @@ from importlib import resources
 from pathlib import Path
 
 from prodml import __version__
+from prodml import base as pristine
 from prodml.lock import lock as lock_dependencies
+from prodml.options import BY_NAME
 
 
 class GenerationError(RuntimeError):
@@ -74,12 +76,47 @@ def infer_schema(project: Path, package: str, data: Dataset, into: Path) -> None
         raise DataRejected(f"--data {data.path}: {reason}")
 
 
+def data_files(project: Path, answers: Mapping[str, str]) -> tuple[pristine.Files, list[str]]:
+    """What a ``--data`` project holds that its data made, for a replay to carry over: the
+    inferred schema and data card (from its base, else its tree) and data/raw/<file>; and the
+    paths of those it lacks. Nothing for the synthetic sample."""
+    dataset = answers.get("dataset", BY_NAME["dataset"].default)
+    if dataset == BY_NAME["dataset"].default:
+        return {}, []
+    recorded = pristine.load(project) or {}
+    carried: pristine.Files = {}
+    missing = []
+    for path in (*(p.as_posix() for p in INFERRED.values()), f"data/raw/{dataset}"):
+        entry = recorded.get(path) or pristine.read_file(project / path)
+        if entry is None:
+            missing.append(path)
+        else:
+            carried[path] = entry
+    return carried, missing
+
+
 def template_dir() -> Path:
     """The cookiecutter template: the source checkout's template/, else the packaged copy."""
     source = Path(__file__).resolve().parents[2] / "template"
     if (source / "cookiecutter.json").is_file():
         return source
     return Path(str(resources.files("prodml"))) / "template"
+
+
+@functools.cache
+def template_commit() -> str | None:
+    """The last commit that changed what renders (template/, hooks/, layout and answers code),
+    or None: an installed package, no git, or uncommitted changes to those files."""
+    root = template_dir().parent
+    paths = ["template", "hooks", "generator/prodml/layout.py", "generator/prodml/answers.py"]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        return None
+    git = ["git", "-C", str(root)]
+    dirty = subprocess.run([*git, "status", "--porcelain", "--", *paths], capture_output=True)
+    head = subprocess.run([*git, "log", "-1", "--format=%H", "--", *paths], capture_output=True)
+    if dirty.returncode or dirty.stdout or head.returncode:
+        return None
+    return head.stdout.decode().strip() or None
 
 
 @functools.cache
@@ -113,7 +150,8 @@ def render(answers: Mapping[str, str], parent: Path) -> Path:
     template = template_dir()
     private = json.loads((template / "cookiecutter.json").read_text(encoding="utf-8"))
     context = {k: v for k, v in private.items() if k.startswith("_")}
-    context.update(answers, _template="prodml", _repo_dir=str(template), _output_dir=str(parent))
+    context.update(answers, _template="prodml", _template_version=__version__)
+    context.update(_commit=template_commit(), _repo_dir=str(template), _output_dir=str(parent))
     # cookiecutter logs a traceback for a failing hook; the GenerationError below says it once.
     logging.getLogger("cookiecutter").setLevel(logging.CRITICAL)
     try:
@@ -187,11 +225,14 @@ def create(
     git: bool = True,
     lock: bool = False,
     data: Dataset | None = None,
+    carried: pristine.Files | None = None,
 ) -> tuple[Path, list[str]]:
     """Generate the project into ``output_dir``; return its path and any warnings.
 
     With ``data`` the project is built on the user's file: its schema inferred, the file copied
     to ``data/raw/``, and the problem type the inference found used for the whole render.
+    ``carried`` files are written over the render (a replay's ``data_files``). The result is
+    recorded as the project's base (``prodml update`` merges from it) before anything else runs.
 
     ``lock`` resolves the project's dependencies into its lock file (``make lock``) before the
     initial commit; it needs the package index, and degrades to a warning without it.
@@ -217,6 +258,11 @@ def create(
         project = render(answers, staging)
         if data is not None:
             project = _adopt(project, answers, data, staging)
+        for name, (content, mode) in (carried or {}).items():
+            (project / name).parent.mkdir(parents=True, exist_ok=True)
+            (project / name).write_bytes(content)
+            (project / name).chmod(mode)
+        pristine.save(project, pristine.snapshot(project))
         if lock and (warning := lock_dependencies(project)):
             warnings.append(warning)
         if git and (warning := init_git(project, answers)):
