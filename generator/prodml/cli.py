@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -35,6 +36,12 @@ class AnswersRejected(click.ClickException):
         super().__init__(
             "invalid answers, nothing was written:\n" + "\n".join(f"  - {p}" for p in problems)
         )
+
+
+class UpdateRefused(click.ClickException):
+    """``prodml update`` cannot run as asked (exit status 2); nothing was written."""
+
+    exit_code = 2
 
 
 def _complete_set(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
@@ -228,6 +235,7 @@ def new(
         # A placeholder until the data says: generation renders with the inferred type.
         fixed.setdefault("problem_type", problem_type or BY_NAME["problem_type"].default)
     defaults: dict[str, str] = {}
+    carried = None
     if replay is not None:
         if name or settings or config:
             raise click.UsageError(
@@ -235,8 +243,12 @@ def new(
             )
         try:
             fixed, version = answers_file.read(replay)
+            source = replay if replay.is_dir() else replay.parent
+            carried, missing = generate.data_files(source, fixed)
         except ValueError as err:
             raise AnswersRejected([str(err)]) from None
+        for path in missing:
+            click.echo(f"note: {source / path} not found: the replay lacks it", err=True)
         if version != __version__:
             click.echo(
                 f"note: answers recorded with template {version}, rendering with {__version__}",
@@ -262,7 +274,7 @@ def new(
                 click.echo("dry run: nothing was written", err=True)
                 return
             project, warnings = generate.create(
-                chosen, output_dir, force=force, git=git, lock=lock, data=dataset
+                chosen, output_dir, force=force, git=git, lock=lock, data=dataset, carried=carried
             )
         except generate.DataRejected as err:
             raise click.UsageError(str(err)) from None
@@ -272,6 +284,71 @@ def new(
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"Created {project}")
     click.echo(f"Next: cd {project} and follow the Quickstart in README.md")
+
+
+@main.command()
+@click.argument(
+    "path", default=Path("."), type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--to",
+    metavar="VERSION",
+    help=f"Template version to move to: only {__version__}, this prodml's.",
+)
+@click.option(
+    "--set", "settings", multiple=True, metavar="KEY=VALUE", shell_complete=_complete_set,
+    help="Change a recorded answer (repeatable): adds or removes the files that option owns.",
+)  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Print what would change; write nothing.")
+def update(path: Path, to: str | None, settings: tuple[str, ...], dry_run: bool) -> None:
+    """Merge the installed template into the project at PATH (default: here), keeping your changes.
+
+    A three-way merge per file: the template's changes since the render recorded in
+    .prodml/base.tar.gz meet your edits; where both changed the same lines the file gets conflict
+    markers (and, in git, is unmerged in git status). Refuses uncommitted changes. Files you
+    deleted stay deleted; git init, locking and --data inference are not repeated.
+
+    \b
+    Exit status: 0 updated or nothing to do; 3 conflicts to resolve;
+    2 refused (usage, uncommitted changes, unavailable version); 1 failure.
+    """
+    from prodml import generate
+    from prodml import update as updating
+
+    changes = _parse_settings(settings)
+    with _terminate_cleanly():
+        try:
+            if updating.pending(path):
+                if dry_run:
+                    raise updating.Refused("an interrupted update is pending: run prodml update")
+                report, notes = updating.finish(path), ["finished an interrupted update"]
+            else:
+                plan = updating.prepare(path, to, changes)
+                report, notes = plan.report, plan.notes
+                if plan.changes_nothing:
+                    click.echo(f"{path}: up to date with template {__version__}; nothing to do")
+                    return
+                if not dry_run:
+                    updating.apply(path, plan)
+        except updating.Refused as err:
+            raise UpdateRefused(str(err)) from None
+        except generate.GenerationError as err:
+            raise click.ClickException(str(err)) from None
+        except (OSError, subprocess.CalledProcessError) as err:
+            raise click.ClickException(f"update failed: {err}; rerun to finish it") from None
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    lines = updating.summary(report)
+    verb = "would change" if dry_run else "updated"
+    click.echo(f"{path}: {verb} to template {__version__}" + (":" if lines else ""))
+    click.echo("\n".join(lines) if lines else "  (only the recorded base changes)")
+    if dry_run:
+        click.echo("dry run: nothing was written", err=True)
+        return
+    if report["conflicted"]:
+        click.echo("Resolve the conflict markers, then commit.", err=True)
+        raise SystemExit(3)
+    click.echo("Review (git diff --cached in a repository) and commit.")
 
 
 @main.command()
