@@ -64,23 +64,13 @@ def _parse_settings(settings: tuple[str, ...]) -> dict[str, str]:
 
 
 def _read_config(path: Path) -> dict[str, str]:
-    """A team's defaults: a YAML mapping of option: value, or cookiecutter's default_context."""
-    import yaml
+    """A team's conventions file (prodml.team): answers, a usage error when it cannot be read."""
+    from prodml import team
 
     try:
-        # BaseLoader keeps every scalar a string: 3.10 stays "3.10", yes stays "yes".
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise AnswersRejected([f"--config {path}: cannot read it as YAML ({err})"]) from None
-    if isinstance(data, dict) and isinstance(data.get("default_context"), dict):
-        data = data["default_context"]
-    if data is None:
-        return {}
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise AnswersRejected(
-            [f"--config {path}: expected a mapping of option: value, e.g. 'serving: flask'"]
-        )
-    return data
+        return team.read(path)
+    except ValueError as err:
+        raise AnswersRejected([str(err)]) from None
 
 
 def _ask(option: Option, default: str, answers: Mapping[str, str]) -> str:
