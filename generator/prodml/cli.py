@@ -368,3 +368,42 @@ def options(fmt: str) -> None:
         click.echo(f"  default: {o.default}")
         if o.when_text:
             click.echo(f"  applies when: {o.when_text} (otherwise {o.otherwise!r})")
+
+
+@main.command()
+@click.argument(
+    "path", default=Path("."), type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["rich", "json", "html"]), default="rich",
+    show_default=True, help="repo-review's output formats.",
+)  # fmt: skip
+@click.option(
+    "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A team's conventions (the YAML prodml new --config takes): required answers.",
+)  # fmt: skip
+@click.option("--select", multiple=True, metavar="CODE", help="Run only these (repeatable).")
+@click.option("--ignore", multiple=True, metavar="CODE", help="Leave these out (repeatable).")
+@click.option("--list-codes", is_flag=True, help="Print the table of codes (Markdown) and exit.")
+def check(
+    path: Path, fmt: str, config: Path | None, select: tuple[str, ...], ignore: tuple[str, ...],
+    list_codes: bool,
+) -> None:  # fmt: skip
+    """Check the repository at PATH (default: here) against prodml's conventions.
+
+    \b
+    Exit status: 0 passed (skipped checks say why); 3 a check failed; 2 usage error.
+    Ignore a check for good in pyproject.toml: [tool.prodml.check] ignore = {CODE = "why"}.
+    """
+    from prodml.check import markdown_table
+    from prodml.check.run import FAILED, render, run
+
+    if list_codes:
+        click.echo(markdown_table())
+        return
+    team = _read_config(config) if config is not None else None
+    families, results, state = run(path, team, str(config or ""), select, ignore)
+    if (text := render(families, results, state, fmt)) is not None:
+        click.echo(text)
+    if state == "errors":
+        raise SystemExit(FAILED)

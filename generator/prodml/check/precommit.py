@@ -1,0 +1,80 @@
+"""PML501-502: the pre-commit configuration runs ruff and prodml check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prodml.check.base import NOT_PRODML, Check, Project, yaml_of
+
+FAMILY = "prodml-precommit"
+CONFIG = ".pre-commit-config.yaml"
+
+
+def hooks(project: Project) -> list[dict[str, Any]] | None:
+    """Every hook of the config with its repo's URL (``repo``); None when it is missing."""
+    import yaml
+
+    text = project.text(CONFIG)
+    if text is None:
+        return None
+    try:
+        config = yaml_of(text)
+    except yaml.YAMLError:
+        return []
+    return list(_hooks(config))
+
+
+def _hooks(config: object) -> Iterator[dict[str, Any]]:
+    repos = config.get("repos", []) if isinstance(config, dict) else []
+    for repo in repos if isinstance(repos, list) else []:
+        if isinstance(repo, dict):
+            for hook in repo.get("hooks") or []:
+                if isinstance(hook, dict):
+                    yield {**hook, "repo": str(repo.get("repo", ""))}
+
+
+def runs(hook: dict[str, Any], ids: set[str], command: str) -> bool:
+    return hook.get("id") in ids or command in str(hook.get("entry", ""))
+
+
+class PML501(Check):
+    """pre-commit runs ruff"""
+
+    family = FAMILY
+
+    def skip_reason(self, project: Project) -> str:
+        if project.answers is None and not project.exists(CONFIG):
+            return f"{NOT_PRODML}, and no {CONFIG}"
+        return ""
+
+    def verify(self, project: Project) -> str | None:
+        found = hooks(project)
+        if found is None:
+            return f"No `{CONFIG}`: add one with the ruff hooks (`pre-commit install` runs it)."
+        if any(runs(h, {"ruff", "ruff-check"}, "ruff check") for h in found):
+            return None
+        return (
+            f"`{CONFIG}` has no ruff hook: add the repo `https://github.com/astral-sh/"
+            "ruff-pre-commit` with the hooks `ruff-check` and `ruff-format`."
+        )
+
+
+class PML502(Check):
+    """pre-commit runs prodml check"""
+
+    family = FAMILY
+
+    def verify(self, project: Project) -> str | None:
+        found = hooks(project) or []
+        if any(runs(h, {"prodml-check"}, "prodml check") for h in found):
+            return None
+        return (
+            f"`{CONFIG}` does not run prodml check: add a `repo: local` hook with "
+            "`id: prodml-check`, `entry: prodml check`, `language: python`, "
+            "`additional_dependencies: [prodml==<version>]`, `pass_filenames: false` "
+            "(a freshly generated project has it)."
+        )
+
+
+CHECKS = (PML501, PML502)

@@ -1,0 +1,105 @@
+"""The ``prodml check`` front end: only prodml's checks, with the reasons skips have.
+
+It builds its own collection (other installed repo-review plugins neither load nor run),
+merges ``[tool.prodml.check] ignore = {CODE = "reason"}`` into repo-review's own ignore table
+(the prodml one wins), fills each skip's reason from the check, and prints with repo-review's
+JSON, HTML or rich output. Exit status: 0 passed (skips included), 3 a check failed (as
+repo-review).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+FAILED = 3
+
+
+def _ignore_table(pyproject: dict[str, Any]) -> dict[str, Any]:
+    """pyproject with ``[tool.prodml.check] ignore`` merged into ``[tool.repo-review] ignore``."""
+    tool = pyproject.get("tool", {})
+    ours = tool.get("prodml", {}).get("check", {}).get("ignore", {})
+    review = dict(tool.get("repo-review", {}))
+    theirs = review.get("ignore", {})
+    if isinstance(theirs, list):
+        theirs = dict.fromkeys(theirs, "")
+    if isinstance(ours, list):
+        ours = dict.fromkeys(ours, "")
+    review["ignore"] = {**theirs, **ours}
+    return {**pyproject, "tool": {**tool, "repo-review": review}}
+
+
+def run(
+    path: Path,
+    team: dict[str, str] | None = None,
+    team_source: str = "",
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+) -> tuple[dict[str, Any], list[Any], str]:
+    """(families, results, status) for the repository at ``path``."""
+    from repo_review.fixtures import apply_fixtures, compute_fixtures
+    from repo_review.fixtures import pyproject as read_pyproject
+    from repo_review.processor import CollectionReturn, process
+
+    import prodml.check as plugin
+    from prodml.check.base import Team
+
+    fixture_functions = {
+        "pyproject": read_pyproject,
+        "prodml_team": (lambda: Team(team, team_source))
+        if team is not None
+        else plugin.prodml_team,
+        "prodml_project": plugin.prodml_project,
+    }
+    fixtures = compute_fixtures(path, path, fixture_functions)
+    checks = apply_fixtures(fixtures, plugin.repo_review_checks)
+    families = apply_fixtures(fixtures, plugin.repo_review_families)
+    fixtures["pyproject"] = _ignore_table(fixtures["pyproject"])
+    families, results = process(
+        path, select=frozenset(select), ignore=frozenset(ignore),
+        collected=CollectionReturn(fixtures, checks, families),
+    )  # fmt: skip
+    project = fixtures["prodml_project"]
+    results = [
+        dataclasses.replace(r, skip_reason=checks[r.name].evaluate(project)[0])
+        if r.result is None and not r.skip_reason
+        else r
+        for r in results
+    ]
+    return families, results, status(results)
+
+
+def status(results: list[Any]) -> str:
+    """repo-review's summary: empty, passed, skips or errors."""
+    if not results:
+        return "empty"
+    if any(r.result is False for r in results):
+        return "errors"
+    return "skips" if any(r.result is None for r in results) else "passed"
+
+
+def render(families: dict[str, Any], results: list[Any], state: str, fmt: str) -> str | None:
+    """The report as text (json, html), or None once printed (rich)."""
+    if fmt == "json":
+        from repo_review.families import sort_family_keys
+        from repo_review.processor import as_simple_dict
+
+        report = {
+            "status": state,
+            "families": {key: families[key] for key in sort_family_keys(families)},
+            "checks": as_simple_dict(results),
+        }
+        return json.dumps(report, indent=2)
+    if fmt == "html":
+        from repo_review.html import to_html
+
+        return to_html(families, results, state)
+    # repo-review's own terminal output; rich_printer is not in its __all__, so the dependency
+    # is pinned below the next major version (pyproject.toml) and a test prints with it.
+    from repo_review.__main__ import rich_printer
+
+    rich_printer(families, results, status=state)  # type: ignore[arg-type]
+    return None

@@ -1,0 +1,344 @@
+"""prodml check: a fresh project passes every check; breaking one makes that check fail with its
+code; checks that cannot apply are skipped with the reason; a team file and pyproject's ignore
+table are honoured; the same checks run under plain repo-review.
+
+Projects are baked with --no-lock, then locked offline (uv's cache), once per module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from prodml.check import CHECKS, markdown_table
+from prodml.check.docs import placeholders
+from prodml.check.secrets import findings
+from prodml.cli import main
+from prodml.lock import uv_binary
+
+ROOT = Path(__file__).resolve().parents[1]
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
+VARIANTS = {
+    "fastapi-github-uv-git": {"serving": "fastapi", "ci": "github"},
+    "none-gitlab-uv-git": {"serving": "none", "ci": "gitlab"},
+    "flask-github-pip-nogit": {"serving": "flask", "env_manager": "pip"},
+}
+
+
+def lock(project: Path, env_manager: str) -> None:
+    """Lock from uv's cache if it can, else from the index; skip when neither answers."""
+    command = ["make", "--no-print-directory", "lock", f"UV={uv_binary()}"]
+    for offline in (True, False):
+        env = {k: v for k, v in os.environ.items() if k != "UV_OFFLINE"}
+        env.update({"UV_OFFLINE": "1"} if offline else {})
+        if subprocess.run(command, cwd=project, env=env, capture_output=True).returncode == 0:
+            return
+    pytest.skip(f"cannot lock a {env_manager} project: no package index and no uv cache")
+
+
+def bake(parent: Path, name: str, git: bool, **answers: str) -> Path:
+    settings = [arg for key, value in answers.items() for arg in ("--set", f"{key}={value}")]
+    result = CliRunner().invoke(
+        main, ["new", name, "--no-input", "--no-lock", "--no-git", "-o", str(parent), *settings]
+    )
+    assert result.exit_code == 0, result.output
+    project = parent / name
+    lock(project, answers.get("env_manager", "uv"))
+    if git:
+        subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+        commit(project)
+    return project
+
+
+def commit(project: Path, *paths: str) -> None:
+    subprocess.run([*GIT, "add", "-A", *paths], cwd=project, check=True)
+    subprocess.run([*GIT, "commit", "-qm", "change", "--allow-empty"], cwd=project, check=True)
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory) -> dict[str, Path]:
+    parent = tmp_path_factory.mktemp("baked")
+    return {
+        variant: bake(parent, variant, git=variant.endswith("-git"), **answers)
+        for variant, answers in VARIANTS.items()
+    }
+
+
+@pytest.fixture
+def project(projects, tmp_path) -> Path:
+    """A copy of the default variant (a git repository) to break."""
+    return Path(shutil.copytree(projects["fastapi-github-uv-git"], tmp_path / "project"))
+
+
+def check(path: Path, *args: str) -> tuple[int, dict]:
+    result = CliRunner().invoke(main, ["check", str(path), "--format", "json", *args])
+    assert result.exit_code in (0, 3), result.output
+    return result.exit_code, json.loads(result.output)
+
+
+def not_passed(report: dict) -> dict[str, str]:
+    """code -> skip reason or failure of every check that did not pass."""
+    return {
+        code: result["skip_reason"] if result["result"] is None else f"FAILED: {result['err_msg']}"
+        for code, result in report["checks"].items()
+        if result["result"] is not True
+    }
+
+
+EXPECTED_SKIPS = {
+    "fastapi-github-uv-git": {"PML104"},
+    "none-gitlab-uv-git": {"PML104", "PML401", "PML402"},
+    "flask-github-pip-nogit": {"PML104", "PML701", "PML702", "PML703"},
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_fresh_project_passes_and_says_why_a_check_does_not_apply(projects, variant):
+    status, report = check(projects[variant])
+    assert status == 0
+    assert set(report["checks"]) == {c.__name__ for c in CHECKS}
+    skipped = not_passed(report)
+    assert set(skipped) == EXPECTED_SKIPS[variant], skipped
+    assert all(reason and not reason.startswith("FAILED") for reason in skipped.values())
+    if "nogit" in variant:
+        assert skipped["PML703"] == "not a git repository"
+    if variant.startswith("none"):
+        assert skipped["PML401"].startswith("docker: no")
+
+
+def replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def edit_answers(project: Path, **changes: str) -> None:
+    file = project / ".cruft.json"
+    data = json.loads(file.read_text())
+    data["context"]["cookiecutter"].update(changes)
+    file.write_text(json.dumps(data))
+
+
+def append(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text((path.read_text() if path.exists() else "") + text)
+
+
+def _no_answers_but_required(p: Path) -> None:
+    (p / ".cruft.json").unlink()
+    append(p / "pyproject.toml", "\n[tool.prodml.check]\nignore = {}\n")
+
+
+def _precommit_without(hook: str) -> Callable[[Path], None]:
+    def edit(p: Path) -> None:
+        import yaml
+
+        config = yaml.safe_load((p / ".pre-commit-config.yaml").read_text())
+        for repo in config["repos"]:
+            repo["hooks"] = [h for h in repo["hooks"] if hook not in h["id"]]
+        (p / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
+
+    return edit
+
+
+def _dockerfile_without(instruction: str) -> Callable[[Path], None]:
+    def edit(p: Path) -> None:
+        lines = (p / "Dockerfile").read_text().splitlines()
+        kept = [line for line in lines if not line.startswith(instruction)]
+        (p / "Dockerfile").write_text("\n".join(kept).replace("\\\n    CMD", "\nCMD") + "\n")
+
+    return edit
+
+
+CI = ".github/workflows/ci.yml"
+AWS_KEY = "AKIA" + "Q7" * 8  # built here so this file holds no key
+BREAK: dict[str, Callable[[Path], None]] = {
+    "PML101": _no_answers_but_required,
+    "PML102": lambda p: edit_answers(p, ci="jenkins"),
+    "PML103": lambda p: shutil.rmtree(p / "src" / "fastapi_github_uv_git" / "serving"),
+    "PML201": lambda p: (p / "configs/schema.yaml").write_text("columns: [\n"),
+    "PML202": lambda p: replace(p / "configs/schema.yaml", "type: numeric", "type: numberish"),
+    "PML301": lambda p: (
+        replace(p / CI, "ruff check", "echo"),
+        replace(p / CI, "pre-commit run --all", "echo"),
+    ),
+    "PML302": lambda p: replace(p / CI, "make test", "echo"),
+    "PML303": lambda p: replace(p / CI, "make train", "echo"),
+    "PML304": lambda p: replace(p / CI, "prodml-check", "other"),
+    "PML401": _dockerfile_without("USER"),
+    "PML402": _dockerfile_without("HEALTHCHECK"),
+    "PML501": _precommit_without("ruff"),
+    "PML502": _precommit_without("prodml-check"),
+    "PML503": lambda p: (p / "uv.lock").unlink(),
+    "PML504": lambda p: replace(p / "pyproject.toml", '"click>=8.1",', '"click>=8.1", "rich>=13",'),
+    "PML601": lambda p: append(p / "README.md", "\nTODO: describe the data.\n"),
+    "PML602": lambda p: append(p / "docs/design.md", "\nOwner: <your name>\n"),
+    "PML603": lambda p: (p / "docs/model-card.md").write_text("# Model card\n\nA model.\n"),
+    "PML701": lambda p: replace(p / ".gitignore", "/models/\n", ""),
+    "PML702": lambda p: append(p / "models/champion.joblib", "weights"),
+    "PML703": lambda p: append(p / "src/settings_local.py", f'AWS_KEY = "{AWS_KEY}"\n'),
+}
+
+
+def test_every_code_has_a_breaking_case_except_the_team_one():
+    assert set(BREAK) | {"PML104"} == {c.__name__ for c in CHECKS}
+
+
+@pytest.mark.parametrize("code", BREAK)
+def test_a_broken_project_fails_that_check_with_its_code(project, code):
+    BREAK[code](project)
+    commit(project, "-f", ".")  # -f: a generated file committed by force (PML702)
+    status, report = check(project)
+    result = report["checks"][code]
+    assert status == 3 and report["status"] == "errors"
+    assert result["result"] is False, not_passed(report)
+    assert len(result["err_msg"]) > 30, "the message says how to fix it"
+
+
+def test_a_repo_prodml_did_not_generate_is_skipped_with_reasons(tmp_path):
+    (tmp_path / "README.md").write_text("# A library\n\nTODO: everything.\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "lib"\nversion = "1"\n')
+    status, report = check(tmp_path)
+    assert status == 0 and report["status"] == "skips"
+    reasons = not_passed(report)
+    assert set(reasons) == {c.__name__ for c in CHECKS}, "nothing passes, nothing fails"
+    assert reasons["PML101"].startswith("not a prodml project (no .cruft.json)")
+    assert reasons["PML703"] == "not a git repository"
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    commit(tmp_path)
+    status, report = check(tmp_path)
+    assert status == 0 and report["checks"]["PML703"]["result"] is True
+
+
+def test_a_team_file_fails_the_departures_and_names_the_update(projects, tmp_path):
+    team = tmp_path / "team.yaml"
+    team.write_text("ci: gitlab\nlicense: Proprietary\nserving: fastapi\n")
+    status, report = check(projects["fastapi-github-uv-git"], "--config", str(team))
+    message = report["checks"]["PML104"]["err_msg"]
+    assert status == 3 and report["checks"]["PML104"]["result"] is False
+    assert "`ci` is `github`, the team requires `gitlab`" in message
+    assert "prodml update --set ci=gitlab --set license=Proprietary" in message
+    assert "serving" not in message.split("requires")[-1]
+    team.write_text("default_context:\n  ci: github\n  serving: fastapi\n")
+    status, report = check(projects["fastapi-github-uv-git"], "--config", str(team))
+    assert status == 0 and report["checks"]["PML104"]["result"] is True
+
+
+def test_a_team_file_named_in_pyproject_is_read_too(project):
+    (project / "team.yaml").write_text("docker: no\n")
+    append(project / "pyproject.toml", '\n[tool.prodml.check]\nconfig = "team.yaml"\n')
+    status, report = check(project)
+    assert status == 3 and "`docker` is `yes`" in report["checks"]["PML104"]["err_msg"]
+
+
+@pytest.mark.parametrize("table", ["tool.prodml.check", "tool.repo-review"])
+def test_an_ignore_with_a_reason_in_pyproject_skips_with_it(project, table):
+    BREAK["PML601"](project)
+    append(project / "pyproject.toml", f'\n[{table}]\nignore = {{PML601 = "drafting"}}\n')
+    status, report = check(project)
+    assert status == 0
+    assert report["checks"]["PML601"] == {**report["checks"]["PML601"], "result": None,
+                                          "skip_reason": "drafting"}  # fmt: skip
+
+
+def test_select_and_ignore_on_the_command_line(project):
+    BREAK["PML601"](project)
+    _, report = check(project, "--select", "PML601", "--select", "PML603")
+    assert set(report["checks"]) == {"PML601", "PML603"}
+    status, report = check(project, "--ignore", "PML601")
+    assert status == 0 and "PML601" not in report["checks"]
+
+
+def test_html_and_rich_output(projects):
+    result = CliRunner().invoke(main, ["check", str(projects["none-gitlab-uv-git"]),
+                                       "--format", "html"])  # fmt: skip
+    assert result.exit_code == 0
+
+    tags: list[str] = []
+    parser = HTMLParser()
+    parser.handle_starttag = lambda tag, attrs: tags.append(tag)  # type: ignore[method-assign]
+    parser.feed(result.output)
+    parser.close()
+    assert {"table", "ul", "li"} & set(tags), tags
+    assert "PML401" in result.output and "docker: no" in result.output
+    rich = CliRunner().invoke(main, ["check", str(projects["none-gitlab-uv-git"])])
+    assert rich.exit_code == 0 and "PML703" in rich.output and "[skipped]" in rich.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [(["/nonexistent/repo"], "does not exist"), (["--format", "svg"], "svg"),
+     (["--config", "/nonexistent.yaml"], "does not exist")],
+)  # fmt: skip
+def test_usage_errors_exit_2_without_a_traceback(args, needle, tmp_path):
+    result = CliRunner().invoke(main, ["check", *args, str(tmp_path)])
+    assert result.exit_code == 2 and needle in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unreadable_team_file_is_a_usage_error(tmp_path):
+    team = tmp_path / "team.yaml"
+    team.write_text("- a list\n")
+    result = CliRunner().invoke(main, ["check", str(tmp_path), "--config", str(team)])
+    assert result.exit_code == 2 and "expected a mapping of option: value" in result.output
+
+
+def test_plain_repo_review_runs_the_same_checks(projects, project):
+    repo_review = Path(sys.executable).parent / "repo-review"
+    command = [str(repo_review), "--format", "json", "--select", "PML"]
+    fresh = subprocess.run([*command, str(projects["fastapi-github-uv-git"])],
+                           capture_output=True, text=True)  # fmt: skip
+    assert fresh.returncode == 0, fresh.stderr
+    assert set(json.loads(fresh.stdout)["checks"]) == {c.__name__ for c in CHECKS}
+    BREAK["PML402"](project)
+    broken = subprocess.run([*command, str(project)], capture_output=True, text=True)
+    assert broken.returncode == 3
+    assert json.loads(broken.stdout)["checks"]["PML402"]["result"] is False
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["-----BEGIN RSA PRIVATE KEY-----", "-----BEGIN OPENSSH PRIVATE KEY-----", AWS_KEY,
+     "token = 'ghp_" + "a1B2" * 9 + "'", "GITLAB = 'glpat-" + "x" * 20 + "'",
+     "slack: xoxb-" + "1234567890-abcdef", 'password = "hunter2hunter2"',
+     'DB_PASSWORD: "s3cr3t-v4lue"', '"api_key": "k9f8e7d6c5b4"'],
+)  # fmt: skip
+def test_secret_patterns_find_what_they_should(line):
+    assert findings(f"x = 1\n{line}\n") != []
+    assert findings(f"x = 1\n{line}\n")[0][0] == 2
+
+
+@pytest.mark.parametrize(
+    "line",
+    ['password = os.environ["DB_PASSWORD"]', 'password: str = ""', "secret_name = 'prod'",
+     'password = "${DB_PASSWORD}"', 'api_key = "<your api key>"', 'password = "changeme123"',
+     "AKIA_PREFIX = 'short'", "token = 'ghp_short'", 'PASSWORD_FILE = "/run/secrets/db"',
+     "key = hashlib.sha256(data).hexdigest()"],
+)  # fmt: skip
+def test_secret_patterns_leave_lookalikes_alone(line):
+    assert findings(line) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [("Fill this in: TODO\n", ["TODO"]), ("Owner: <your name>\n", ["<your name>"]),
+     ("Lorem ipsum dolor.\n", ["Lorem ipsum"]), ("Hi {{ cookiecutter.name }}\n", 1),
+     ("Files go to `models/<version>/`.\n", []), ("```\n# Incident: <title>\nTODO\n```\n", []),
+     ("Line<br>break and <https://example.com>\n", []), ("Tested: no todos here.\n", [])],
+)  # fmt: skip
+def test_placeholders_outside_code(text, found):
+    got = [text for _, text in placeholders(text)]
+    assert (len(got) == found) if isinstance(found, int) else got == found
+
+
+def test_readme_lists_every_code():
+    assert markdown_table() in (ROOT / "README.md").read_text()
