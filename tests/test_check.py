@@ -250,6 +250,20 @@ def test_an_ignore_with_a_reason_in_pyproject_skips_with_it(project, table):
                                           "skip_reason": "drafting"}  # fmt: skip
 
 
+def test_an_ignored_check_does_not_run(project):
+    model = project / "src" / "fastapi_github_uv_git" / "core" / "schema.py"
+    append(model, "\nimport pathlib\npathlib.Path(__file__).with_name('imported').touch()\n")
+    append(project / "pyproject.toml", '\n[tool.prodml.check]\nignore = {PML202 = "slow"}\n')
+    status, report = check(project)
+    assert status == 0 and report["checks"]["PML202"]["skip_reason"] == "slow"
+    assert not model.with_name("imported").exists(), "the project's model was not imported"
+    replace(project / "pyproject.toml", 'ignore = {PML202 = "slow"}', "")
+    status, report = check(project)
+    assert status == 0 and report["checks"]["PML202"]["result"] is True
+    assert model.with_name("imported").exists()
+    assert not [m for m in sys.modules if m.startswith("_prodml_check_")], "nothing left imported"
+
+
 def test_select_and_ignore_on_the_command_line(project):
     BREAK["PML601"](project)
     _, report = check(project, "--select", "PML601", "--select", "PML603")

@@ -10,11 +10,13 @@ from __future__ import annotations
 import functools
 import subprocess
 from dataclasses import dataclass, field
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prodml.answers import ANSWERS_FILE
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable  # importlib.abc before Python 3.11
 
 NOT_PRODML = f"not a prodml project (no {ANSWERS_FILE})"
 

@@ -2,9 +2,10 @@
 
 It builds its own collection (other installed repo-review plugins neither load nor run),
 merges ``[tool.prodml.check] ignore = {CODE = "reason"}`` into repo-review's own ignore table
-(the prodml one wins), fills each skip's reason from the check, and prints with repo-review's
-JSON, HTML or rich output. Exit status: 0 passed (skips included), 3 a check failed (as
-repo-review).
+(the prodml one wins), leaves unselected and ignored checks unrun (repo-review runs every
+check and filters the results: an ignored PML202 would still import the project's code), fills
+each skip's reason from the check, and prints with repo-review's JSON, HTML or rich output.
+Exit status: 0 passed (skips included), 3 a check failed (as repo-review).
 """
 
 from __future__ import annotations
@@ -30,6 +31,31 @@ def _ignore_table(pyproject: dict[str, Any]) -> dict[str, Any]:
         ours = dict.fromkeys(ours, "")
     review["ignore"] = {**theirs, **ours}
     return {**pyproject, "tool": {**tool, "repo-review": review}}
+
+
+class NotRun:
+    """Stands for a check that is not selected or is ignored: repo-review reports it (skipped,
+    with the ignore's reason) or leaves it out, and it does not run."""
+
+    def __init__(self, check: Any):
+        self.family, self.__doc__ = check.family, check.__doc__
+
+    def check(self) -> None:
+        return None
+
+
+def _selected(checks: dict[str, Any], pyproject: dict[str, Any], select: frozenset[str],
+              ignore: frozenset[str]) -> dict[str, Any]:  # fmt: skip
+    """``checks`` with those process() would not report as run replaced by NotRun."""
+    from repo_review.checks import is_allowed
+
+    config = pyproject.get("tool", {}).get("repo-review", {})
+    select = select or frozenset(config.get("select", ()))
+    ignore = ignore or frozenset(config.get("ignore", ()))
+    return {
+        name: check if is_allowed(select, ignore, name) else NotRun(check)
+        for name, check in checks.items()
+    }
 
 
 def run(
@@ -58,10 +84,11 @@ def run(
     checks = apply_fixtures(fixtures, plugin.repo_review_checks)
     families = apply_fixtures(fixtures, plugin.repo_review_families)
     fixtures["pyproject"] = _ignore_table(fixtures["pyproject"])
+    select, ignore = frozenset(select), frozenset(ignore)
+    tasks = _selected(checks, fixtures["pyproject"], select, ignore)
     families, results = process(
-        path, select=frozenset(select), ignore=frozenset(ignore),
-        collected=CollectionReturn(fixtures, checks, families),
-    )  # fmt: skip
+        path, select=select, ignore=ignore, collected=CollectionReturn(fixtures, tasks, families)
+    )
     project = fixtures["prodml_project"]
     results = [
         dataclasses.replace(r, skip_reason=checks[r.name].evaluate(project)[0])
