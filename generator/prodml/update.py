@@ -292,14 +292,16 @@ def finish(project: Path) -> dict[str, list[str]]:
             (journal / "files" / staged).replace(project / path)
     for path in record["removes"]:
         (project / path).unlink(missing_ok=True)
-        for parent in (project / path).parents:
-            if parent == project or any(parent.iterdir()):
+        for parent in (project / path).parents:  # the directories the removal emptied
+            if parent == project or (parent.is_dir() and any(parent.iterdir())):
                 break
-            parent.rmdir()
+            if parent.is_dir():
+                parent.rmdir()
     if (journal / "base.tar.gz").exists():
         (journal / "base.tar.gz").replace(project / pristine.BASE_FILE)
     if record["index"] is not None:
         _record_in_git(project, record)
+    (journal / "plan.json").unlink()  # done: a leftover journal without a plan is discarded
     shutil.rmtree(journal)
     if not any((project / JOURNAL.parent).iterdir()):
         (project / JOURNAL.parent).rmdir()
@@ -307,14 +309,12 @@ def finish(project: Path) -> dict[str, list[str]]:
 
 
 def _record_in_git(project: Path, record: dict) -> None:
-    """Stage the clean results (as git merge does) and mark the conflicts unmerged."""
-    conflicted = set(record["report"]["conflicted"])
-    paths = [p for p, _ in record["writes"] if p not in conflicted] + record["removes"]
-    paths.append(str(pristine.BASE_FILE))
-    ignored = _run(project, "check-ignore", "--stdin", stdin=_lines(paths))
-    paths = [p for p in paths if p not in set(ignored.stdout.splitlines())]
-    if paths:
-        _run(project, "add", "-A", "--pathspec-from-file=-", stdin=_lines(paths), check=True)
+    """Stage the results (as git merge does) and mark the conflicts unmerged.
+
+    The tree held nothing uncommitted before the update, so every change under it is the
+    update's; git-ignored files stay out, as ``git add`` leaves them.
+    """
+    _run(project, "add", "-A", "--", ".", f":(exclude){JOURNAL}", check=True)
     if record["index"]:
         _run(project, "update-index", "--index-info", stdin=_lines(record["index"]), check=True)
 
