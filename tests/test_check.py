@@ -306,6 +306,32 @@ def test_an_unreadable_team_file_is_a_usage_error(tmp_path):
     assert result.exit_code == 2 and "expected a mapping of option: value" in result.output
 
 
+@pytest.mark.parametrize(
+    ("pyproject", "needle"),
+    [("[project\nname =", "is not valid TOML"),
+     ("[tool.prodml]\ncheck = 1\n", "must be a table"),
+     ("[tool.prodml.check]\nignore = 5\n", "ignore must be a table"),
+     ("[tool.repo-review]\nignore = 3\n", "ignore must be a table or a list")],
+)  # fmt: skip
+def test_a_broken_configuration_is_named_without_a_traceback(tmp_path, pyproject, needle):
+    (tmp_path / "pyproject.toml").write_text(pyproject)
+    result = CliRunner().invoke(main, ["check", str(tmp_path)])
+    assert result.exit_code == 1 and needle in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_broken_answers_file_or_team_file_is_a_failure_not_a_crash(project):
+    (project / ".cruft.json").write_text('{"context": 5}')
+    append(project / "pyproject.toml", '\n[tool.prodml.check]\nconfig = "missing.yaml"\n')
+    status, report = check(project)
+    assert status == 3
+    assert "not a prodml answers file" in report["checks"]["PML102"]["err_msg"]
+    assert (
+        "config /" in report["checks"]["PML104"]["err_msg"]
+        and "missing.yaml" in report["checks"]["PML104"]["err_msg"]
+    )
+
+
 def test_plain_repo_review_runs_the_same_checks(projects, project):
     repo_review = Path(sys.executable).parent / "repo-review"
     command = [str(repo_review), "--format", "json", "--select", "PML"]

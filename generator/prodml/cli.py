@@ -396,13 +396,16 @@ def check(
     Ignore a check for good in pyproject.toml: [tool.prodml.check] ignore = {CODE = "why"}.
     """
     from prodml.check import markdown_table
-    from prodml.check.run import FAILED, render, run
+    from prodml.check.run import FAILED, CheckError, render, run
 
     if list_codes:
         click.echo(markdown_table())
         return
     team = _read_config(config) if config is not None else None
-    families, results, state = run(path, team, str(config or ""), select, ignore)
+    try:
+        families, results, state = run(path, team, str(config or ""), select, ignore)
+    except CheckError as err:
+        raise click.ClickException(str(err)) from None
     if (text := render(families, results, state, fmt)) is not None:
         click.echo(text)
     if state == "errors":

@@ -90,7 +90,7 @@ class PML104(Check):
     def verify(self, project: Project) -> str | None:
         team = project.team
         if team.problem:
-            return f"Team file {team.source}: {team.problem}."
+            return f"{team.problem}."
         assert project.answers is not None
         problems = unknown_keys(team.values)
         departures = []

@@ -79,19 +79,35 @@ def prodml_tool(pyproject: dict[str, Any]) -> dict[str, Any]:
     return tool if isinstance(tool, dict) else {}
 
 
+def check_settings(pyproject: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """``[tool.prodml.check]`` and what is wrong with its shape ("" when nothing)."""
+    table = prodml_tool(pyproject).get("check", {})
+    if not isinstance(table, dict):
+        return {}, "[tool.prodml.check] in pyproject.toml must be a table"
+    ignore, config = table.get("ignore", {}), table.get("config", "")
+    if not isinstance(ignore, dict | list) or not all(isinstance(c, str) for c in ignore):
+        return {}, '[tool.prodml.check] ignore must be a table, e.g. {PML703 = "why"}'
+    if isinstance(ignore, dict) and not all(isinstance(r, str) for r in ignore.values()):
+        return {}, "[tool.prodml.check] ignore: each reason must be a string"
+    if not isinstance(config, str):
+        return {}, '[tool.prodml.check] config must be a path, e.g. "team.yaml"'
+    return table, ""
+
+
 def read_team(root: Traversable, pyproject: dict[str, Any]) -> Team:
     """The fixture ``prodml_team``: the file ``[tool.prodml.check] config`` names, if any."""
     from prodml import team
 
-    configured = prodml_tool(pyproject).get("check", {}).get("config")
-    if not configured:
-        return Team()
+    settings, problem = check_settings(pyproject)
+    configured = settings.get("config")
+    if problem or not configured:
+        return Team(source="pyproject.toml", problem=problem)
     if not isinstance(root, Path):
-        return Team(source=str(configured), problem="a team file needs a local checkout")
+        return Team(source=configured, problem="a team file needs a local checkout")
     try:
-        return Team(team.read(root / str(configured)), str(configured))
+        return Team(team.read(root / configured, "[tool.prodml.check] config"), configured)
     except ValueError as err:
-        return Team(source=str(configured), problem=str(err))
+        return Team(source=configured, problem=str(err))
 
 
 def _answers(root: Traversable) -> tuple[dict[str, str] | None, str, str]:

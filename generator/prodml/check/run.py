@@ -19,18 +19,27 @@ from typing import Any
 FAILED = 3
 
 
+class CheckError(ValueError):
+    """The repository's configuration cannot be read; the message says what to fix."""
+
+
 def _ignore_table(pyproject: dict[str, Any]) -> dict[str, Any]:
     """pyproject with ``[tool.prodml.check] ignore`` merged into ``[tool.repo-review] ignore``."""
+    from prodml.check.base import check_settings
+
+    settings, problem = check_settings(pyproject)
     tool = pyproject.get("tool", {})
-    ours = tool.get("prodml", {}).get("check", {}).get("ignore", {})
-    review = dict(tool.get("repo-review", {}))
-    theirs = review.get("ignore", {})
-    if isinstance(theirs, list):
-        theirs = dict.fromkeys(theirs, "")
-    if isinstance(ours, list):
-        ours = dict.fromkeys(ours, "")
-    review["ignore"] = {**theirs, **ours}
-    return {**pyproject, "tool": {**tool, "repo-review": review}}
+    review = tool.get("repo-review", {})
+    theirs = review.get("ignore", {}) if isinstance(review, dict) else None
+    if problem or not isinstance(theirs, dict | list):
+        raise CheckError(problem or "[tool.repo-review] ignore must be a table or a list of codes")
+    ours = settings.get("ignore", {})
+    merged = {**_as_table(theirs), **_as_table(ours)}
+    return {**pyproject, "tool": {**tool, "repo-review": {**review, "ignore": merged}}}
+
+
+def _as_table(ignore: dict[str, str] | list[str]) -> dict[str, str]:
+    return ignore if isinstance(ignore, dict) else dict.fromkeys(ignore, "")
 
 
 class NotRun:
@@ -80,7 +89,10 @@ def run(
         else plugin.prodml_team,
         "prodml_project": plugin.prodml_project,
     }
-    fixtures = compute_fixtures(path, path, fixture_functions)
+    try:
+        fixtures = compute_fixtures(path, path, fixture_functions)
+    except ValueError as err:  # tomllib.TOMLDecodeError: repo-review's pyproject fixture
+        raise CheckError(f"{path / 'pyproject.toml'} is not valid TOML ({err}): fix it") from None
     checks = apply_fixtures(fixtures, plugin.repo_review_checks)
     families = apply_fixtures(fixtures, plugin.repo_review_families)
     fixtures["pyproject"] = _ignore_table(fixtures["pyproject"])
