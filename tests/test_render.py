@@ -39,7 +39,7 @@ def expected_files(a: dict[str, str]) -> set[str]:
         "docs/runbook.md",
         *(f"{pkg}/{module}.py" for module in (
             "__init__", "__main__", "cli", "cli_schema", "config", "jobs", "settings",
-            "core/__init__", "core/clock", "core/coerce", "core/errors", "core/gate",
+            "core/__init__", "core/clock", "core/coerce", "core/dates", "core/errors", "core/gate",
             "core/metrics", "core/model", "core/schema", "core/validation",
             "io/__init__", "io/artifact", "io/atomic", "io/prediction_log", "io/promotion",
             "io/registry", "io/run_store", "io/tables",
@@ -53,7 +53,7 @@ def expected_files(a: dict[str, str]) -> set[str]:
         )),
         *(f"tests/{module}.py" for module in (
             "conftest", "test_cli", "test_jobs", "test_lifecycle",
-            "core/test_coerce", "core/test_metrics", "core/test_schema",
+            "core/test_coerce", "core/test_dates", "core/test_metrics", "core/test_schema",
             "io/test_prediction_log", "io/test_registry", "io/test_run_store", "io/test_tables",
             "data/test_eda", "data/test_infer", "data/test_sample",
             "training/test_evaluate", "training/test_feature_governance", "training/test_features",

@@ -101,6 +101,7 @@ def bad_cells(schema: Schema) -> list[BadCell]:
         "numeric": ("oops", "numeric_type"),
         "categorical": ("not-a-category", "category"),
         "boolean": ("maybe", "boolean"),
+        "datetime": ("not-a-date", "datetime"),
     }
     for column_type, (value, check) in kinds.items():
         names = schema.features_of_type(column_type)

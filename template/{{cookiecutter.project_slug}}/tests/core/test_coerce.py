@@ -9,6 +9,7 @@ own schema: valid values, values that break it, and the many spellings real file
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import math
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,12 @@ def spellings(column: Column) -> st.SearchStrategy[Any]:
         )  # fmt: skip
     elif column.type == "boolean":
         values = st.sampled_from([True, False, 0, 1, 0.0, 1.0, "true", "False", "1", "0", 2, "yes"])
+    elif column.type == "datetime":
+        values = (
+            dates(column)
+            | st.dates().map(lambda day: day.isoformat())
+            | st.sampled_from(["2024-13-01", "soon", 7, True])
+        )
     else:
         low = column.min if column.min is not None else -1e6
         high = column.max if column.max is not None else 1e6
@@ -60,6 +67,12 @@ def spellings(column: Column) -> st.SearchStrategy[Any]:
             | st.sampled_from(["abc", True])
         )
     return values | missing
+
+
+def dates(column: Column) -> st.SearchStrategy[Any]:
+    """Dates as a file writes them in ``column``'s format (as the number it spells, too)."""
+    written = st.dates(dt.date(1900, 1, 1)).map(lambda d: d.strftime(column.format or "%Y-%m-%d"))
+    return written | written.filter(str.isdigit).map(int)
 
 
 def _is_number(text: str) -> bool:

@@ -20,7 +20,7 @@ def test_project_schema_declares_its_target_features_and_id_if_any(schema: Schem
     if schema.id is not None:
         assert schema.column(schema.id).role == "id"
     assert schema.features, "at least one feature"
-    assert {c.type for c in schema.features} <= {"numeric", "categorical", "boolean"}
+    assert {c.type for c in schema.features} <= {"numeric", "categorical", "boolean", "datetime"}
 
 
 def test_features_never_include_id_target_or_ignored_columns(schema: Schema) -> None:
@@ -30,7 +30,8 @@ def test_features_never_include_id_target_or_ignored_columns(schema: Schema) -> 
 
 
 def test_features_of_type_partitions_the_features(schema: Schema) -> None:
-    by_type = [schema.features_of_type(t) for t in ("numeric", "categorical", "boolean")]
+    kinds = ("numeric", "categorical", "boolean", "datetime")
+    by_type = [schema.features_of_type(t) for t in kinds]
     assert sorted(sum(by_type, [])) == sorted(schema.feature_names)
 
 

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.core.dates import input_names
 from {{ cookiecutter.package_name }}.core.schema import Schema
 from {{ cookiecutter.package_name }}.data.eda import (
     correlated_pairs,
@@ -48,8 +49,8 @@ def test_report_has_every_section_and_its_figures(report_dir: Path, schema: Sche
     assert expected <= set(figures)
     for figure in figures:
         assert (report_dir / figure).read_bytes().startswith(b"\x89PNG")
-    for name in schema.feature_names:
-        assert f"### {name}" in text, "every feature's relationship with the target"
+    for name in input_names(schema):
+        assert f"### {name}" in text, "every model input's relationship with the target"
     assert text.endswith("\n") and not text.endswith("\n\n")
     assert all(line == line.rstrip() for line in text.splitlines())
 

@@ -46,6 +46,8 @@ def test_real_file_shapes_are_read_as_a_user_means_them() -> None:
         "code": [1 + i % 2 for i in range(rows)],
         "flag": ["true" if i % 3 else "false" for i in range(rows)],
         "when": [f"2024-01-{1 + i % 28:02d}" for i in range(rows)],
+        "day first": [f"{1 + i % 28:02d}/0{1 + i % 9}/2023" for i in range(rows)],
+        "stamped": [20230101 + i % 28 for i in range(rows)],
         "same": ["x"] * rows,
         "label": [None if i % 10 == 0 else ("spam", "ham")[i % 2] for i in range(rows)],
     })  # fmt: skip
@@ -57,7 +59,9 @@ def test_real_file_shapes_are_read_as_a_user_means_them() -> None:
         "amount": ("feature", "numeric"),
         "code": ("feature", "categorical"),
         "flag": ("feature", "boolean"),
-        "when": ("ignored", "string"),
+        "when": ("feature", "datetime"),
+        "day first": ("feature", "datetime"),
+        "stamped": ("feature", "datetime"),
         "same": ("ignored", "string"),
         "label": ("target", "categorical"),
     }
@@ -65,6 +69,25 @@ def test_real_file_shapes_are_read_as_a_user_means_them() -> None:
     assert found.column("amount").max is None, "no hard max: a new row may exceed the largest seen"
     assert found.column("code").categories == ("1", "2")
     assert found.column("label").nullable, "unlabelled rows are allowed (left out of training)"
+    formats = {name: found.column(name).format for name in ("when", "day first", "stamped")}
+    assert formats == {"when": None, "day first": "%d/%m/%Y", "stamped": "%Y%m%d"}
+    assert str(found.column("stamped").as_of) == "2023-01-28", "as_of: the latest date seen"
+
+
+def test_dates_month_first_unless_a_day_says_otherwise_and_ambiguity_is_flagged() -> None:
+    rows = 40
+    frame = pd.DataFrame({
+        "us": [f"0{1 + i % 9}/{1 + i % 28:02d}/2023" for i in range(rows)],
+        "either": [f"0{1 + i % 9}/0{1 + i % 9}/2023" for i in range(rows)],
+        "version": [f"1.{i % 3}.{i % 7}" for i in range(rows)],
+        "label": ["a", "b"] * (rows // 2),
+    })  # fmt: skip
+    found = infer_schema(frame, "label")
+    assert found.choices["us"].entry["format"] == "%m/%d/%Y"
+    assert found.choices["either"].entry["format"] == "%m/%d/%Y"
+    assert "is it %d/%m/%Y?" in found.choices["either"].reason
+    assert "is it" not in found.choices["us"].reason
+    assert found.choices["version"].entry["type"] != "datetime", "1.2.3 is no date"
 
 
 def test_missing_value_texts_a_file_uses_become_na_values() -> None:

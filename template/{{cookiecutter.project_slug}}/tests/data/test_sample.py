@@ -93,7 +93,7 @@ def test_nulls_in_non_nullable_column_are_caught(schema: Schema, sample: pd.Data
     assert (name, "not_null") in _checks(validate(bad, schema))
 
 
-@pytest.mark.parametrize("kind", ["numeric", "categorical", "boolean"])
+@pytest.mark.parametrize("kind", ["numeric", "categorical", "boolean", "datetime"])
 def test_a_value_of_the_wrong_type_is_caught(
     schema: Schema, sample: pd.DataFrame, invalid_cells: list[BadCell], kind: str
 ) -> None:

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.cli import ALERT_EXIT, main
 from {{ cookiecutter.package_name }}.config import ConfigError, load_monitor_config
+from {{ cookiecutter.package_name }}.core.dates import input_names
 from {{ cookiecutter.package_name }}.core.schema import Schema
 from {{ cookiecutter.package_name }}.io import registry
 from {{ cookiecutter.package_name }}.monitoring.current import reference_profile
@@ -84,7 +85,7 @@ def test_the_reference_is_stored_with_the_version_and_checksummed(
 ) -> None:
     version = registry.champion(monitored)
     reference = registry.load_reference(monitored, version)
-    assert set(reference["features"]) == set(schema.feature_names)
+    assert set(reference["features"]) == set(input_names(schema)), "what the model reads"
     assert reference["prediction"]["kind"] == (
         "categorical" if schema.is_classification else "numeric"
     )
@@ -124,7 +125,7 @@ def test_unshifted_batch_exits_0_and_writes_the_report(
     assert {("prediction_psi", "prediction"), ("violation_rate", "rows")} <= checks
     markdown = (tmp_path / "mon" / "report.md").read_text()
     assert "| check |" in markdown
-    assert set(report["plots"]) == {*schema.feature_names, "prediction"}
+    assert set(report["plots"]) == {*input_names(schema), "prediction"}
     assert len(set(report["plots"].values())) == len(report["plots"]), "one file per plot"
     for name, plot in report["plots"].items():
         assert (tmp_path / "mon" / plot).stat().st_size > 1000

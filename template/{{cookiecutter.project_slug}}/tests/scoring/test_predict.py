@@ -18,6 +18,7 @@ import pytest
 from {{ cookiecutter.package_name }}.core.coerce import coerce_features
 from {{ cookiecutter.package_name }}.core.model import LoadedModel, PredictionError, predict_frame
 from {{ cookiecutter.package_name }}.core.schema import Schema
+from {{ cookiecutter.package_name }}.core.validation import row_problems
 from {{ cookiecutter.package_name }}.io.atomic import process_name
 from {{ cookiecutter.package_name }}.io.prediction_log import PredictionLog
 from {{ cookiecutter.package_name }}.io.tables import TableError, read_table
@@ -172,7 +173,8 @@ def test_logged_batch_rows_hold_exactly_the_scored_inputs_and_outputs(
     logged = log.read(source="batch").sort_values("item")
     expected = coerce_features(read_table(tmp_path / "input.csv"), schema)
     inputs = pd.DataFrame(logged["inputs"].tolist(), columns=schema.feature_names)
-    pd.testing.assert_frame_equal(inputs, expected, check_dtype=False)
+    assert row_problems(inputs, schema).empty, "logged inputs are valid inputs"
+    pd.testing.assert_frame_equal(coerce_features(inputs, schema), expected, check_dtype=False)
     scored = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
     outputs = logged["outputs"].tolist()
     if schema.is_classification:

@@ -5,6 +5,7 @@ batch scoring accepts the same row (``core.validation``: one coercion path)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from pathlib import Path
@@ -47,6 +48,10 @@ def valid_value(column: Column) -> st.SearchStrategy[Any]:
         values: st.SearchStrategy[Any] = st.sampled_from(list(column.categories or ()))
     elif column.type == "boolean":
         values = st.booleans()
+    elif column.type == "datetime":
+        values = st.dates(dt.date(1900, 1, 1)).map(
+            lambda day: day.strftime(column.format or "%Y-%m-%d")
+        )
     else:
         low = column.min if column.min is not None else -1e9
         high = column.max if column.max is not None else 1e9

@@ -7,14 +7,18 @@ these functions, so a row is read the same way wherever it comes from:
 - boolean: 1.0 or 0.0 from ``BOOLEAN_TEXT`` or the numbers 1 and 0; anything else is NaN;
 - categorical: the declared category the value stands for, matched by its text or, for a
   number, by its value (``1``, ``1.0`` and ``"1.0"`` all stand for a declared ``"1"``, and
-  for a declared ``"1.0"``); a value matching none keeps its own text (an unknown category).
+  for a declared ``"1.0"``); a value matching none keeps its own text (an unknown category);
+- datetime: a naive UTC timestamp from text in the column's format or in ISO 8601, a number
+  spelling one (``20170204`` for ``%Y%m%d``) or a date value; anything else is NaT
+  (``datetimes``). ``core.dates`` derives the model's inputs from it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -106,6 +110,40 @@ def numbers(values: pd.Series) -> pd.Series:
     return pd.to_numeric(values, errors="coerce").astype(float)
 
 
+#: How a date is held once read: naive UTC timestamps.
+DATETIME: Final = "datetime64[us]"
+
+
+def _date_input(value: object) -> object:
+    """What ``pd.to_datetime`` is given for one value: a number as its text (``20170204``)."""
+    return value if isinstance(value, (str, dt.date)) else number_text(value)
+
+
+def _stamps(given: pd.Series, date_format: str) -> pd.Series:
+    parsed = pd.to_datetime(given, format=date_format, errors="coerce", utc=True)
+    stamps: pd.Series = parsed.dt.tz_convert(None).astype(DATETIME)
+    return stamps
+
+
+def datetimes(values: pd.Series, date_format: str | None = None) -> pd.Series:
+    """``values`` as naive UTC timestamps, NaT where missing or not a date: text written in
+    ``date_format`` (a strptime format) or in ISO 8601 (always accepted: it is what the
+    prediction log writes), a number spelling one, a date value. Each distinct value is read
+    once; timestamps pass through (zoned ones converted to UTC)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        zoned = values.dt.tz_convert(None) if values.dt.tz is not None else values
+        same: pd.Series = zoned.astype(DATETIME)
+        return same
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    given = pd.Series([_date_input(value) for value in uniques], dtype=object)
+    stamps = _stamps(given, date_format or "ISO8601")
+    if date_format and stamps.isna().any():
+        stamps = stamps.fillna(_stamps(given.where(stamps.isna()), "ISO8601"))
+    table = np.append(stamps.to_numpy(), np.datetime64("NaT"))  # the sentinel -1 picks NaT
+    read: pd.Series = pd.Series(table[codes], index=values.index, dtype=DATETIME)
+    return read
+
+
 def booleans(values: pd.Series) -> pd.Series:
     """``values`` as 1.0 / 0.0, NaN where missing or not a boolean (exactly 1 and 0 as numbers,
     ``BOOLEAN_TEXT`` as text; ``-0.0`` is not one, as its text is not)."""
@@ -135,10 +173,12 @@ def coerce_types(
     df: pd.DataFrame,
     types: Mapping[str, str],
     categories_of: Mapping[str, Sequence[str]] | None = None,
+    formats: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """The features as the pipeline reads them: ``types`` (name -> numeric | categorical |
-    boolean) in that order, categorical values matched to ``categories_of[name]``. Columns not
-    in ``types`` are dropped. This is the fitted pipeline's first step."""
+    boolean | datetime) in that order, categorical values matched to ``categories_of[name]``,
+    dates read in ``formats[name]`` (default ISO 8601). Columns not in ``types`` are dropped.
+    This is the fitted pipeline's first step."""
     out: pd.DataFrame = pd.DataFrame(index=df.index)
     for name, kind in types.items():
         values = df[name]
@@ -146,16 +186,21 @@ def coerce_types(
             out[name] = categories(values, (categories_of or {}).get(name, ()))
         elif kind == "boolean":
             out[name] = booleans(values)
+        elif kind == "datetime":
+            out[name] = datetimes(values, (formats or {}).get(name))
         else:
             out[name] = numbers(values)
     return out
 
 
-def feature_types(schema: Schema) -> tuple[dict[str, ColumnType], dict[str, list[str]]]:
+def feature_types(
+    schema: Schema,
+) -> tuple[dict[str, ColumnType], dict[str, list[str]], dict[str, str]]:
     """The arguments of ``coerce_types`` for the schema's features."""
     types = {c.name: c.type for c in schema.features}
     declared = {c.name: list(c.categories or ()) for c in schema.features if c.categories}
-    return types, declared
+    formats = {c.name: c.format for c in schema.features if c.format}
+    return types, declared, formats
 
 
 def coerce_features(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:

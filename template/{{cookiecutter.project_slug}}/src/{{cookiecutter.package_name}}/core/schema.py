@@ -5,6 +5,7 @@ Validation, the feature pipeline, the API request model and batch scoring all re
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -13,7 +14,7 @@ from .errors import ProjectError
 
 ProblemType = Literal["binary_classification", "multiclass_classification", "regression"]
 Role = Literal["feature", "target", "id", "ignored"]
-ColumnType = Literal["numeric", "categorical", "boolean", "string"]
+ColumnType = Literal["numeric", "categorical", "boolean", "datetime", "string"]
 
 
 class SchemaError(ProjectError, ValueError):
@@ -33,6 +34,10 @@ class Column(BaseModel):
     min: float | None = Field(None, allow_inf_nan=False)
     max: float | None = Field(None, allow_inf_nan=False)
     categories: tuple[str, ...] | None = None
+    #: datetime: how the file writes it (a ``strptime`` format; default ISO 8601, e.g.
+    #: ``2024-05-31`` or ``2024-05-31T12:00:00Z``), and the date its age in days counts to.
+    format: str | None = None
+    as_of: date | None = None
     slice: bool = False
     sensitive: bool = False
 
@@ -44,6 +49,13 @@ class Column(BaseModel):
             raise ValueError(f"only categorical columns take categories ({self.name!r})")
         if self.type != "numeric" and (self.min is not None or self.max is not None):
             raise ValueError(f"only numeric columns take min/max ({self.name!r})")
+        if self.type != "datetime" and (self.format is not None or self.as_of is not None):
+            raise ValueError(f"only datetime columns take format/as_of ({self.name!r})")
+        if self.format is not None and "%" not in self.format:
+            raise ValueError(
+                f"column {self.name!r}: format {self.format!r} is no strptime format "
+                "(e.g. '%d/%m/%Y'); leave it out for ISO 8601 dates"
+            )
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"column {self.name!r}: min is greater than max")
         if self.type == "string" and self.role == "feature":

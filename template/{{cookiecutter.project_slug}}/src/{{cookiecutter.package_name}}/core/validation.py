@@ -1,7 +1,7 @@
 """Data validation against the schema: a violation table for whole files, reasons per row for
 batch scoring and monitoring. A value is valid exactly when ``coerce`` reads it as a value of
-its column (a number, a boolean, a declared category), so what validation accepts is what the
-model is given.
+its column (a number, a boolean, a declared category, a date in the column's format), so what
+validation accepts is what the model is given.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Hashable
 import numpy as np
 import pandas as pd
 
-from .coerce import booleans, categories, numbers
+from .coerce import booleans, categories, datetimes, numbers
 from .errors import ProjectError
 from .schema import Column, Schema
 
@@ -40,6 +40,7 @@ def expectation(column: Column, check: str) -> str:
         "max": f"<= {column.max:g}" if column.max is not None else "",
         "category": f"one of {categories_text}",
         "boolean": "0/1 or true/false",
+        "datetime": f"a date as {column.format}" if column.format else "an ISO 8601 date",
         "unique": "unique values",
     }[check]
 
@@ -69,6 +70,8 @@ def check_column(
         problems.append(("category", present[~read.isin(column.categories or ())]))
     elif column.type == "boolean":
         problems.append(("boolean", present[booleans(present).isna()]))
+    elif column.type == "datetime":
+        problems.append(("datetime", present[datetimes(present, column.format).isna()]))
     if column.role == "id" and whole_file:
         problems.append(("unique", present[present.duplicated()]))
     return [(check, bad) for check, bad in problems if len(bad)]

@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..core.coerce import category_text, coerce_types, feature_types
+from ..core.dates import part_columns, with_parts
 from ..core.schema import Schema
 from ..core.validation import format_violations, validate
 from ..io import atomic
@@ -179,9 +180,15 @@ def _missing(report: _Report, df: pd.DataFrame, schema: Schema) -> None:
     report.add("## Missing values", _image("missing.png", "missing values"), markdown_table(share))
 
 
+def _numeric_names(schema: Schema, features: pd.DataFrame) -> list[str]:
+    """The numeric inputs present: numeric features and the inputs derived from dates."""
+    names = schema.features_of_type("numeric") + part_columns(schema)
+    return [n for n in names if n in features]
+
+
 def _distributions(report: _Report, features: pd.DataFrame, schema: Schema) -> None:
     report.add("## Feature distributions")
-    numeric = [n for n in schema.features_of_type("numeric") if n in features]
+    numeric = _numeric_names(schema, features)
     if numeric:
 
         def histogram(axes: Axes, index: int) -> None:
@@ -229,7 +236,7 @@ def _target(report: _Report, df: pd.DataFrame, schema: Schema) -> None:
 
 
 def _correlations(report: _Report, features: pd.DataFrame, schema: Schema) -> None:
-    numeric = features[[n for n in schema.features_of_type("numeric") if n in features]]
+    numeric = features[_numeric_names(schema, features)]
     if numeric.shape[1] < 2:
         return
     corr = numeric.corr()
@@ -258,7 +265,7 @@ def _target_relationships(
 ) -> None:
     """Mean target (or class rate) per quantile bin of each numeric feature and per category."""
     indicators = target_indicators(df, schema)
-    numeric = [n for n in schema.features_of_type("numeric") if n in features]
+    numeric = _numeric_names(schema, features)
     groups = {n: quantile_bins(features[n]) for n in numeric}
     groups |= {n: category_groups(features[n]) for n in _categorical_names(schema) if n in features}
     tables = {name: indicators.groupby(keys, observed=True).mean() for name, keys in groups.items()}
@@ -293,8 +300,9 @@ def write_report(df: pd.DataFrame, schema: Schema, output: Path) -> Path:
         report = _Report(staging)
         _overview(report, df, schema)
         _missing(report, df, schema)
-        types, declared = feature_types(schema)
-        features = coerce_types(df, {n: t for n, t in types.items() if n in df.columns}, declared)
+        types, declared, formats = feature_types(schema)
+        present = {n: t for n, t in types.items() if n in df.columns}
+        features = with_parts(coerce_types(df, present, declared, formats), schema)
         _distributions(report, features, schema)
         if schema.target in df.columns:
             _target(report, df, schema)

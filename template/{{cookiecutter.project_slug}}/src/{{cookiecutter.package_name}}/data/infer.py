@@ -36,6 +36,25 @@ MAX_CATEGORIES = 50
 MAX_CLASSES = 10
 #: Names of label values taken as the positive class of a binary target (it is listed last).
 POSITIVE = {"1", "true", "yes", "y", "positive", "pos"}
+#: Date formats tried, in order, on text that looks like dates (month first before day first,
+#: as pandas reads them; a day above 12 somewhere tells them apart).
+DATE_FORMATS = (
+    "ISO8601",
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%d.%m.%Y",
+    "%Y/%m/%d",
+    "%d-%m-%Y",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",
+    "%d %b %Y",
+    "%b %d %Y",
+)
+#: Years a date column's values must lie in (a column of other numbers is not taken for dates).
+YEARS = (1800, 2200)
+DATE_LIKE = r"\d{1,4}[-/. ]\w{1,3}[-/. ]\d{1,4}|^\w{3} \d{1,2} \d{4}"
 ID_NAME = re.compile(r"(^|[_\s-])(id|key|uuid|guid)$|^id[_\s-]", re.IGNORECASE)
 
 
@@ -122,6 +141,9 @@ def _column(name: str, values: pd.Series, id_taken: bool) -> Choice:
         return Choice(
             {"role": "ignored", "type": "string", **nullable}, "constant: one value in every row"
         )
+    dates = _date_format(present)
+    if dates is not None:
+        return _datetime(present, dates, nullable)
     parsed = _numeric(present)
     integral = parsed is not None and _is_integer(parsed)
     unique = distinct == len(present) and not missing
@@ -149,11 +171,6 @@ def _column(name: str, values: pd.Series, id_taken: bool) -> Choice:
         if integral and distinct <= MAX_CLASSES:
             why += " (integer codes? make it categorical)"
         return Choice({"type": "numeric", **nullable, **bound}, why)
-    if _looks_like_dates(present):
-        return Choice(
-            {"role": "ignored", "type": "string", **nullable},
-            "dates: not a feature type yet; derive numbers from it (e.g. age in days) to use it",
-        )
     if unique or distinct > MAX_CATEGORIES or distinct > len(present) / 2:
         kind = "all-unique text" if unique else f"free text: {distinct} distinct values"
         return Choice({"role": "ignored", "type": "string", **nullable}, f"{kind} in {_rows(rows)}")
@@ -166,12 +183,53 @@ def _column(name: str, values: pd.Series, id_taken: bool) -> Choice:
     )
 
 
-def _looks_like_dates(present: pd.Series) -> bool:
-    sample = present.astype(str).head(200)
-    if not sample.str.contains(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", regex=True).all():
-        return False
-    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
-    return bool(parsed.notna().all())
+def _read_dates(values: pd.Series, date_format: str) -> bool:
+    """Whether every value is a date in ``date_format`` within ``YEARS``."""
+    stamps = pd.to_datetime(values, format=date_format, errors="coerce")
+    return bool(stamps.notna().all() and stamps.dt.year.between(*YEARS).all())
+
+
+def _swapped(date_format: str) -> str:
+    """A day-first format as month-first, or the other way round."""
+    return date_format.replace("%m/%d", "%M").replace("%d/%m", "%m/%d").replace("%M", "%d/%m")
+
+
+def _date_format(present: pd.Series) -> tuple[str, bool] | None:
+    """The first of ``DATE_FORMATS`` every distinct value is a date in ("ISO8601" for ISO)
+    and whether the day and month could be swapped, or None. A number is a date only as
+    ``%Y%m%d`` (``20170204``). The first values decide whether to look at all."""
+    head = present.head(200)
+    if pd.api.types.is_numeric_dtype(present):
+        if not (_is_integer(head) and head.between(YEARS[0] * 10**4, YEARS[1] * 10**4).all()):
+            return None
+        values = pd.Series(present.unique()).map(number_text)
+        candidates: tuple[str, ...] = ("%Y%m%d",)
+    elif pd.api.types.is_bool_dtype(present) or not (
+        head.astype(str).str.contains(DATE_LIKE, regex=True).all()
+    ):
+        return None
+    else:
+        values, candidates = pd.Series(present.unique()).astype(str), DATE_FORMATS
+    for date_format in candidates:
+        if _read_dates(values, date_format):
+            swappable = date_format != _swapped(date_format)
+            return date_format, swappable and _read_dates(values, _swapped(date_format))
+    return None
+
+
+def _datetime(present: pd.Series, found: tuple[str, bool], nullable: dict[str, bool]) -> Choice:
+    date_format, ambiguous = found
+    iso = date_format == "ISO8601"
+    stamps = coerce.datetimes(present, None if iso else date_format)
+    first, last = stamps.min().date(), stamps.max().date()
+    why = (
+        f"datetime: {'ISO 8601' if iso else date_format}, {first} to {last}; model inputs: "
+        "year, month, day_of_week, age_days (days before as_of, the latest date)"
+    )
+    if ambiguous:
+        why += f"; day and month are both <= 12 in every row: is it {_swapped(date_format)}?"
+    entry = {"type": "datetime", **nullable, **({} if iso else {"format": date_format})}
+    return Choice({**entry, "as_of": last.isoformat()}, why)
 
 
 def _problem_type(values: pd.Series, given: ProblemType | None) -> tuple[ProblemType, str]:

@@ -11,6 +11,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
+from ..core.coerce import datetimes
 from ..core.schema import Column, Schema
 
 MISSING_RATE = 0.05
@@ -26,6 +27,9 @@ def _column_rng(seed: int, name: str) -> np.random.Generator:
 
 #: Width of the values drawn for a numeric column that declares at most one bound.
 DEFAULT_SPAN = 100.0
+#: Dates are drawn from the DATE_SPAN days up to the column's as_of (else LAST_DATE).
+DATE_SPAN = 730
+LAST_DATE = pd.Timestamp("2025-12-31")
 
 
 def _range(column: Column) -> tuple[float, float]:
@@ -51,6 +55,10 @@ def _feature_values(column: Column, rows: int, rng: np.random.Generator) -> np.n
         categories = list(column.categories or ())
         weights = rng.dirichlet(np.full(len(categories), 2.0))
         return rng.choice(np.array(categories, dtype=object), size=rows, p=weights)
+    if column.type == "datetime":
+        last = pd.Timestamp(column.as_of) if column.as_of is not None else LAST_DATE
+        days = pd.to_timedelta(rng.integers(0, DATE_SPAN, rows), unit="D")
+        return np.asarray((last - days).strftime(column.format or "%Y-%m-%d"), dtype=object)
     return (rng.random(rows) < rng.uniform(0.2, 0.5)).astype(float)
 
 
@@ -61,7 +69,11 @@ def _signal(column: Column, values: np.ndarray, rng: np.random.Generator) -> np.
         effects = rng.normal(0.0, 1.0, len(categories))
         effects = (effects - effects.mean()) / (effects.std() or 1.0)
         return np.array([dict(zip(categories, effects, strict=True))[v] for v in values])
-    numeric = values.astype(float)
+    if column.type == "datetime":  # its days since the first date drawn
+        stamps = datetimes(pd.Series(values), column.format)
+        numeric = ((stamps - stamps.min()) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+    else:
+        numeric = values.astype(float)
     scaled: np.ndarray = (numeric - numeric.mean()) / (numeric.std() or 1.0)
     shape = rng.integers(3)
     drawn = rng.normal(0.0, 1.0)
@@ -122,7 +134,8 @@ def generate_sample(schema: Schema, rows: int = 3000, seed: int = 42) -> pd.Data
             rng = _column_rng(seed + 1, column.name)
             values = np.asarray(frame[column.name], dtype=object)
             values[rng.random(rows) < MISSING_RATE] = np.nan
-            frame[column.name] = values if column.type == "categorical" else values.astype(float)
+            typed = column.type in ("numeric", "boolean")
+            frame[column.name] = values.astype(float) if typed else values
     frame[schema.target] = _target(schema, score, _column_rng(seed, schema.target))
     for column in schema.columns:
         if column.role in ("id", "ignored"):

@@ -6,8 +6,8 @@ arrays that names the type of every object in it: ``load`` lists those names fir
 the file, before building anything, if one is not in ``TRUSTED``, which skops already trusts
 (scikit-learn estimators, numpy and builtin containers) plus the types below, each reviewed:
 
-- the project's own feature functions (``features.coerce_types`` and ``coerced_names``), which
-  a ``FunctionTransformer`` refers to by name;
+- the project's own feature functions (``coerce.coerce_types`` and ``coerced_names``,
+  ``dates.date_parts`` and ``part_names``), which a ``FunctionTransformer`` refers to by name;
 - ``numpy.dtype``, a data type description;
 - ``sklearn.tree._tree.Tree`` and ``TreePredictor``: the node arrays of fitted trees (random
   forest, histogram gradient boosting), restored as data;
@@ -33,6 +33,7 @@ import skops.io as sio
 from sklearn.pipeline import Pipeline
 
 from ..core.coerce import coerce_types, coerced_names
+from ..core.dates import date_parts, part_names
 
 MODEL_FILE = "model.skops"
 
@@ -45,7 +46,10 @@ _SKLEARN_TYPES = (
     "sklearn.feature_selection._univariate_selection.chi2",
 )
 TRUSTED: tuple[str, ...] = (
-    *(f"{f.__module__}.{f.__qualname__}" for f in (coerce_types, coerced_names)),
+    *(
+        f"{f.__module__}.{f.__qualname__}"
+        for f in (coerce_types, coerced_names, date_parts, part_names)
+    ),
     *_SKLEARN_TYPES,
 )
 _SCHEMA = "schema.json"

@@ -144,10 +144,8 @@ def data_checks(
     """Every check except live quality: the report's ``checks``, ``features`` and ``prediction``."""
     checks: list[dict[str, Any]] = []
     features: dict[str, Any] = {}
-    for column in model.schema.features:
-        found, features[column.name] = compare_feature(
-            column.name, reference["features"][column.name], current.features[column.name], config
-        )
+    for name, profile in reference["features"].items():
+        found, features[name] = compare_feature(name, profile, current.features[name], config)
         checks += found
     check, prediction = compare_prediction(reference["prediction"], current.predictions, config)
     checks.append(check)

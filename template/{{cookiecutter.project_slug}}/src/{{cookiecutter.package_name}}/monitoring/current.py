@@ -1,7 +1,8 @@
 """The data monitoring judges: the training reference and the current data.
 
 ``reference_profile`` runs at training time and is stored with the model version
-(``reference.json``), so a rollback also rolls back the reference. The current data is the
+(``reference.json``), so a rollback also rolls back the reference. A datetime feature is
+profiled as the inputs the model derives from it (``core.dates``). The current data is the
 prediction log (``current_from_log``) or a batch file scored by the champion
 (``current_from_file``), validated and coerced as batch scoring does.
 """
@@ -16,6 +17,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from ..core.coerce import coerce_features
+from ..core.dates import with_parts
 from ..core.errors import ProjectError
 from ..core.model import LoadedModel, predict_frame
 from ..core.schema import Schema
@@ -30,9 +32,16 @@ class MonitorError(ProjectError, RuntimeError):
 
 
 def _profile(values: pd.Series, kind: str) -> dict[str, Any]:
-    if kind == "numeric":
+    if kind in ("numeric", "datetime"):  # a datetime's derived inputs are numbers
         return drift.numeric_profile(values)
     return drift.categorical_profile(values)
+
+
+def monitored(features: pd.DataFrame, schema: Schema) -> dict[str, dict[str, Any]]:
+    """The profile of each monitored input of coerced ``features``."""
+    kinds = {c.name: c.type for c in schema.features}
+    inputs = with_parts(features, schema)
+    return {str(n): _profile(inputs[n], kinds.get(str(n), "datetime")) for n in inputs.columns}
 
 
 def reference_profile(pipeline: Pipeline, schema: Schema, frame: pd.DataFrame) -> dict[str, Any]:
@@ -43,14 +52,15 @@ def reference_profile(pipeline: Pipeline, schema: Schema, frame: pd.DataFrame) -
     kind = "categorical" if schema.is_classification else "numeric"
     return {
         "rows": len(frame),
-        "features": {c.name: _profile(features[c.name], c.type) for c in schema.features},
+        "features": monitored(features, schema),
         "prediction": _profile(predictions, kind),
     }
 
 
 @dataclass(frozen=True)
 class Current:
-    """The data being judged: valid rows' features, the champion's predictions, row counts."""
+    """The data being judged: valid rows' monitored inputs (``with_parts``), the champion's
+    predictions, row counts."""
 
     source: str
     features: pd.DataFrame
@@ -79,7 +89,8 @@ def current_from_log(log_path: Path, model: LoadedModel, since: str | None) -> C
     champion = logged["model_version"] == model.version
     predictions = pd.Series([o.get("prediction") for o in logged.loc[champion, "outputs"]])
     source = f"prediction log {log_path}" + (f" since {since}" if since else "")
-    return Current(source, coerce_features(valid, schema), predictions, len(logged), len(problems))
+    inputs = with_parts(coerce_features(valid, schema), schema)
+    return Current(source, inputs, predictions, len(logged), len(problems))
 
 
 def current_from_file(path: Path, model: LoadedModel, chunk_rows: int = 50_000) -> Current:
@@ -99,6 +110,6 @@ def current_from_file(path: Path, model: LoadedModel, chunk_rows: int = 50_000) 
             predictions.append(predict_frame(model, valid)["prediction"])
     if rows == 0:
         raise MonitorError(f"{path} has no rows")
-    frame = pd.concat(features)
+    frame = with_parts(pd.concat(features), schema)
     scored = pd.concat(predictions) if predictions else pd.Series(dtype=float)
     return Current(f"file {path}", frame, scored.reset_index(drop=True), rows, violations)

@@ -19,9 +19,13 @@ from ..io.prediction_log import PredictionLog
 
 
 def _json_values(values: pd.Series) -> pa.Array:
-    """Each value as JSON text: a number (null if missing or not finite), a quoted string, null."""
+    """Each value as JSON text: a number (null if missing or not finite), a quoted string (a
+    timestamp in ISO 8601), null."""
     array = pa.array(values, from_pandas=True)
     kind = array.type
+    if pa.types.is_timestamp(kind):
+        array = pc.strftime(array, format="%Y-%m-%dT%H:%M:%S")
+        kind = array.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         array = array.cast(pa.string())
         # Control characters (rare) need JSON's escapes: leave those columns to ``json``.

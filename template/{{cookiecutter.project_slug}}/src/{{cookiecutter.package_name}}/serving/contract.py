@@ -2,7 +2,8 @@
 
 Both web servers validate requests with ``request_model(schema)`` and ``batch_model(...)``, so
 the API accepts exactly what the schema allows of the features: numeric ranges (finite numbers
-only, not text or booleans), known categories, true/false booleans, required vs nullable fields.
+only, not text or booleans), known categories, true/false booleans, dates in the column's format,
+required vs nullable fields.
 Other fields (an id, an ignored column, anything else) are accepted and ignored, as batch
 scoring ignores such columns, and the response names them (``ignored``).
 ``errors`` turns a validation failure into the field-level ``detail`` list both servers return.
@@ -26,8 +27,16 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from ..core.coerce import boolean_value, category_lookup, category_text, numbers
+from ..core.coerce import (
+    boolean_value,
+    category_lookup,
+    category_text,
+    datetimes,
+    number_text,
+    numbers,
+)
 from ..core.schema import Column, Schema
+from ..core.validation import expectation
 
 REQUEST_CONFIG = ConfigDict(extra="allow", allow_inf_nan=False, frozen=True)
 
@@ -141,12 +150,29 @@ def _as_number(value: Any) -> Any:
     return value
 
 
+def _as_date(column: Column) -> Any:
+    """A validator keeping a date (text, or a number such as ``20170204``) as the text batch
+    scoring would read: a value ``coerce.datetimes`` does not read as a date is refused."""
+    expected = expectation(column, "datetime")
+
+    def read(value: Any) -> str:
+        text = value if isinstance(value, str) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            text = number_text(value)
+        if text is None or pd.isna(datetimes(pd.Series([text], dtype=object), column.format)[0]):
+            raise PydanticCustomError("datetime", "expected {expected}", {"expected": expected})
+        return text
+
+    return BeforeValidator(read)
+
+
 def _field(column: Column) -> tuple[Any, Any]:
     """(annotation, default) of one feature in the request model.
 
     It accepts what batch scoring accepts of a JSON value (``core.coerce``): numbers (or numeric
     text) for numeric features; booleans, 0/1 or true/false for boolean features; a category as
-    its text or, for a number-like category, as the number.
+    its text or, for a number-like category, as the number; a date as text in the column's
+    format (or the number that spells it).
     """
     annotation: Any
     if column.type == "numeric":
@@ -158,6 +184,8 @@ def _field(column: Column) -> tuple[Any, Any]:
     elif column.type == "categorical":
         declared = tuple(column.categories or ())
         annotation = Annotated[Literal[declared], _as_category(category_lookup(declared))]
+    elif column.type == "datetime":
+        annotation = Annotated[str, _as_date(column)]
     else:
         annotation = Annotated[StrictBool, BeforeValidator(_as_boolean)]
     description = column.description or None

@@ -41,11 +41,14 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
-from ..core.coerce import category_lookup, category_text, coerce_types
+from ..core.coerce import category_lookup, category_text, coerce_types, datetimes
+from ..core.dates import date_parts
 from ..core.schema import Schema
 from .trees import Unsupported, compiled_estimator
 
 Record = Mapping[str, Any]
+#: Distinct dates whose derived inputs a datetime block keeps (then it starts afresh).
+DATE_CACHE = 10_000
 Op = Callable[[np.ndarray], np.ndarray]
 
 
@@ -133,10 +136,7 @@ def _one_hot(step: OneHotEncoder) -> Op:
     return encode
 
 
-def _ops(transformer: Any, categorical: bool) -> list[Op]:
-    steps = (
-        [s for _, s in transformer.steps] if isinstance(transformer, Pipeline) else [transformer]
-    )
+def _ops(steps: list[Any], categorical: bool) -> list[Op]:
     ops: list[Op] = []
     for step in steps:
         if step == "passthrough" or step is None:
@@ -158,25 +158,62 @@ def _ops(transformer: Any, categorical: bool) -> list[Op]:
 
 
 class _Block:
-    """One ColumnTransformer entry: its input columns and the ops applied in order."""
+    """One ColumnTransformer entry: its input columns and the ops applied in order. Dates are
+    read and their inputs derived by the pipeline's own functions (``coerce.datetimes``,
+    ``dates.date_parts``), on the records' values."""
 
     def __init__(
         self,
         columns: list[str],
-        types: Mapping[str, str],
+        coerce_args: Mapping[str, Any],
         lookups: Mapping[str, Mapping[str, str]],
         transformer: Any,
     ) -> None:
-        kinds = {types[c] for c in columns}
+        kinds = {coerce_args["types"][c] for c in columns}
         if len(kinds) != 1:
             raise Unsupported("a block mixing text and numbers")
         self.columns = columns
         self.categorical = kinds == {"categorical"}
         self.lookups = [lookups.get(c, {}) for c in columns]
-        self.ops = _ops(transformer, self.categorical)
+        steps = (
+            [s for _, s in transformer.steps]
+            if isinstance(transformer, Pipeline)
+            else [transformer]
+        )
+        self.as_of: Mapping[str, float | None] | None = None
+        if kinds == {"datetime"}:
+            parts = steps.pop(0)
+            if not isinstance(parts, FunctionTransformer) or parts.func is not date_parts:
+                raise Unsupported("dates not read by date_parts")
+            self.as_of = parts.kw_args["as_of"]
+            self.formats = coerce_args.get("formats") or {}
+            self._seen: dict[tuple[str, Any], np.ndarray] = {}
+        self.ops = _ops(steps, self.categorical)
+
+    def _dates(self, records: Sequence[Record], as_of: Mapping[str, float | None]) -> np.ndarray:
+        """Each record's derived inputs, read once per distinct value (a date parsed by pandas
+        costs about 1 ms; real traffic repeats its dates): the cache holds what the pipeline's
+        functions return for the value alone."""
+        rows = []
+        for record in records:
+            row = []
+            for name in self.columns:
+                value = record.get(name)
+                key = (name, value)
+                if key not in self._seen:
+                    if len(self._seen) >= DATE_CACHE:
+                        self._seen.clear()
+                    read = datetimes(pd.Series([value], dtype=object), self.formats.get(name))
+                    parts = date_parts(pd.DataFrame({name: read}), as_of)
+                    self._seen[key] = parts.to_numpy(dtype=np.float64)[0]
+                row.append(self._seen[key])
+            rows.append(np.concatenate(row))
+        return np.vstack(rows)
 
     def __call__(self, records: Sequence[Record]) -> np.ndarray:
-        if self.categorical:
+        if self.as_of is not None:
+            x = self._dates(records, self.as_of)
+        elif self.categorical:
             x = np.empty((len(records), len(self.columns)), dtype=object)
             for row, record in enumerate(records):
                 for column, name in enumerate(self.columns):
@@ -223,7 +260,6 @@ class _Features:
             raise Unsupported("the first step does not coerce types")
         if not isinstance(columns, ColumnTransformer) or columns.sparse_output_:
             raise Unsupported("the second step is not a dense ColumnTransformer")
-        self.types: dict[str, str] = dict(coerce.kw_args["types"])
         declared = coerce.kw_args.get("categories_of") or {}
         lookups = {name: category_lookup(values) for name, values in declared.items()}
         self.blocks: list[_Block] = []
@@ -232,7 +268,7 @@ class _Features:
                 continue
             if isinstance(transformer, str) or not all(isinstance(n, str) for n in names):
                 raise Unsupported("passthrough columns or columns given by position")
-            self.blocks.append(_Block(list(names), self.types, lookups, transformer))
+            self.blocks.append(_Block(list(names), coerce.kw_args, lookups, transformer))
         self.support: np.ndarray | None = None
         if rest:
             if not isinstance(rest[0], SelectorMixin):
@@ -352,6 +388,9 @@ def probe_records(schema: Schema, count: int = 64, seed: int = 0) -> list[dict[s
                 record[column.name] = categories[(index + rng.integers(2)) % len(categories)]
             elif column.type == "boolean":
                 record[column.name] = bool(rng.integers(2))
+            elif column.type == "datetime":
+                day = pd.Timestamp("2000-01-01") + pd.Timedelta(days=int(rng.integers(20_000)))
+                record[column.name] = day.strftime(column.format or "%Y-%m-%d")
             else:
                 low = column.min if column.min is not None else -1e3
                 high = column.max if column.max is not None else 1e3

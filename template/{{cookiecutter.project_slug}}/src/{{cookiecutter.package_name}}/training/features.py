@@ -1,7 +1,8 @@
 """The feature pipeline, built from the schema and ``features:`` in the training config.
 
-Steps: coerce types; per type, impute, then scale or discretize (numeric) or one-hot encode
-(categorical; unknown categories become all zeros); then optional feature selection. It is
+Steps: coerce types; per type, impute, then scale or discretize (numeric, and the inputs
+derived from a date: ``core.dates``) or one-hot encode (categorical; unknown categories become
+all zeros); then optional feature selection. It is
 fitted once as part of the model, so training, batch scoring and the API transform features
 with the same code and the same fitted state.
 """
@@ -33,6 +34,7 @@ from sklearn.svm import LinearSVC
 
 from ..config import ConfigError, FeatureConfig, SelectionConfig
 from ..core.coerce import coerce_types, coerced_names, feature_types
+from ..core.dates import as_of_days, date_parts, part_names
 from ..core.schema import Schema
 
 MISSING_CATEGORY = "__missing__"
@@ -86,13 +88,20 @@ def build_preprocessor(
     Only ``role: feature`` columns are used: ids, targets and ignored columns are dropped.
     """
     config = config or FeatureConfig()
-    types, declared = feature_types(schema)
+    types, declared, formats = feature_types(schema)
     numeric = schema.features_of_type("numeric")
     categorical = schema.features_of_type("categorical")
     boolean = schema.features_of_type("boolean")
+    dated = schema.features_of_type("datetime")
     transformers = []
     if numeric:
         transformers.append(("numeric", Pipeline(_numeric_steps(config, seed)), numeric))
+    if dated:
+        parts = FunctionTransformer(
+            date_parts, kw_args={"as_of": as_of_days(schema)}, feature_names_out=part_names
+        )
+        derived = Pipeline([("parts", parts), *_numeric_steps(config, seed)])
+        transformers.append(("datetime", derived, dated))
     if categorical:
         categorical_steps = [
             (
@@ -108,7 +117,7 @@ def build_preprocessor(
     columns = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=True)
     coerce = FunctionTransformer(
         coerce_types,
-        kw_args={"types": types, "categories_of": declared},
+        kw_args={"types": types, "categories_of": declared, "formats": formats},
         feature_names_out=coerced_names,
     )
     steps: list[tuple[str, BaseEstimator]] = [("coerce", coerce), ("columns", columns)]
