@@ -75,7 +75,7 @@ def commands(project: Project) -> tuple[str, str]:
         files, keys = [f"{GITHUB}/{name}" for name in names], frozenset({"run"})
     else:
         files, keys = [GITLAB], frozenset({"script", "before_script", "after_script"})
-    found = []
+    found: list[str] = []
     for file in files:
         try:
             config = yaml_of(project.text(file) or "")

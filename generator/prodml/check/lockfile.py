@@ -12,6 +12,7 @@ their bounds.
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 from prodml.check.base import NOT_PRODML, Check, Project, listing
@@ -96,9 +97,9 @@ def _project_block(text: str, name: str) -> str:
 
 
 def uv_lock_problem(project: Project, pyproject: dict[str, Any]) -> str | None:
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ImportError:  # Python 3.10
+    else:  # repo-review depends on tomli there
         import tomli as tomllib
 
     name = normal(str(pyproject.get("project", {}).get("name", "")))

@@ -94,7 +94,7 @@ def run(
     except ValueError as err:  # tomllib.TOMLDecodeError: repo-review's pyproject fixture
         raise CheckError(f"{path / 'pyproject.toml'} is not valid TOML ({err}): fix it") from None
     checks = apply_fixtures(fixtures, plugin.repo_review_checks)
-    families = apply_fixtures(fixtures, plugin.repo_review_families)
+    families: Any = apply_fixtures(fixtures, plugin.repo_review_families)
     fixtures["pyproject"] = _ignore_table(fixtures["pyproject"])
     select, ignore = frozenset(select), frozenset(ignore)
     tasks = _selected(checks, fixtures["pyproject"], select, ignore)
@@ -120,7 +120,7 @@ def status(results: list[Any]) -> str:
     return "skips" if any(r.result is None for r in results) else "passed"
 
 
-def render(families: dict[str, Any], results: list[Any], state: str, fmt: str) -> str | None:
+def render(families: Any, results: list[Any], state: Any, fmt: str) -> str | None:
     """The report as text (json, html), or None once printed (rich)."""
     if fmt == "json":
         from repo_review.families import sort_family_keys
