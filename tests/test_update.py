@@ -17,7 +17,8 @@ import test_cli
 import yaml
 from click.testing import CliRunner
 
-from prodml import __version__
+from bake import ROOT
+from prodml import __version__, generate
 from prodml import base as pristine
 from prodml import update as updating
 from prodml.cli import main
@@ -233,6 +234,28 @@ def test_set_removes_and_adds_the_files_an_option_owns(fresh, tmp_path):
     assert read(project, "src/churn_model/serving/server.py").startswith('"""The Flask app')
     assert not (project / "Dockerfile").exists(), "docker stays no: it was recorded"
     assert "A  src/churn_model/serving/server.py" in git(project, "status", "--porcelain")
+    assert git(project, "rev-list", "--count", "HEAD") == "3\n", "no commit of its own"
+    assert not (project / "uv.lock").exists(), "make lock is not repeated"
+
+
+def test_a_binary_file_both_changed_is_a_conflict_that_keeps_yours(tmp_path):
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG\0yours")
+    plan = updating.plan_merge(
+        tmp_path, {"logo.png": (b"\x89PNG\0base", 0o644)}, {"logo.png": (b"\x89PNG\0new", 0o644)}
+    )
+    assert plan.report["conflicted"] == ["logo.png"] and "logo.png" not in plan.writes
+    assert plan.stages["logo.png"][3] == (b"\x89PNG\0new", 0o644)
+    assert "cannot merge" in plan.notes[0]
+
+
+def test_the_answers_file_records_the_template_version_and_commit(fresh):
+    recorded = json.loads(read(fresh, ".cruft.json"))
+    assert recorded["context"]["cookiecutter"]["_template_version"] == __version__
+    assert recorded["commit"] == generate.template_commit()
+    if recorded["commit"] is not None:
+        kind = subprocess.run(["git", "-C", ROOT, "cat-file", "-t", recorded["commit"]],
+                              capture_output=True, text=True)  # fmt: skip
+        assert kind.stdout.strip() == "commit"
 
 
 @pytest.mark.parametrize(
