@@ -395,7 +395,8 @@ def test_new_with_data_infers_an_explained_schema_and_ships_the_file(tmp_path, p
     assert schema["problem_type"] == "multiclass_classification"
     assert schema["id"] == "penguin_id" and schema["na_values"] == ["NA"]
     assert columns["species"]["categories"] == ["Adelie", "Chinstrap", "Gentoo"]
-    assert columns["nickname"]["role"] == "ignored" and columns["seen_on"]["role"] == "ignored"
+    assert columns["nickname"]["role"] == "ignored"
+    assert columns["seen_on"] == {"name": "seen_on", "type": "datetime", "as_of": "2024-09-19"}
     assert columns["bill_mm"] == {"name": "bill_mm", "type": "numeric", "nullable": True, "min": 0}
     assert columns["tagged"]["type"] == "boolean"
     assert columns["sex"]["nullable"] and columns["island"]["type"] == "categorical"
@@ -406,6 +407,16 @@ def test_new_with_data_infers_an_explained_schema_and_ships_the_file(tmp_path, p
     assert "DATA ?= data/raw/penguins.csv" in (project / "Makefile").read_text(encoding="utf-8")
     card = (project / "docs" / "data-card.md").read_text(encoding="utf-8")
     assert card.startswith("# Data card: penguins.csv") and "| `nickname` | ignored |" in card
+
+
+def test_new_with_data_into_the_current_directory(tmp_path, penguins, monkeypatch):
+    """Relative paths (the default output directory, a relative --data): as a user types them."""
+    monkeypatch.chdir(penguins.parent)
+    result = run("new", "here", "--no-input", "--no-git", "--no-lock", "--data", penguins.name,
+                 "--target", "species")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "here" / "data" / "raw" / "penguins.csv").is_file()
+    assert not list(tmp_path.glob(".prodml-*")), "no staging left behind"
 
 
 def test_new_with_data_renders_the_inferred_problem_type_unless_told(tmp_path, penguins):

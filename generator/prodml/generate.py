@@ -59,6 +59,7 @@ INFERRED = {"schema.yaml": Path("configs/schema.yaml"), "data-card.md": Path("do
 def infer_schema(project: Path, package: str, data: Dataset, into: Path) -> None:
     """Write the schema and data card the rendered project's own inference makes of ``data``
     (``python -m <package> schema infer``, run from its source tree) into ``into``."""
+    into = into.resolve()  # the command runs in the project, not here
     command = [sys.executable, "-m", package, "schema", "infer", str(data.path.resolve()),
                "--target", data.target, "--output", str(into / "schema.yaml"),
                "--data-card", str(into / "data-card.md")]  # fmt: skip

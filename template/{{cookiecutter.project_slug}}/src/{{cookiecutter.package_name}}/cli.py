@@ -1,10 +1,9 @@
 """Command line: thin commands over the package's jobs (``python -m <package> --help``).
 
-Every expected failure (missing file, invalid data, no model yet: a ``ProjectError``) ends with
-a one-line reason and exit status 1, never a traceback; so do faults of the machine (a full
-disk, an unwritable folder, a locked database) and a missing optional dependency. Options that
-several commands share are declared once, below. Heavy libraries are imported inside commands.
-"""
+Every expected failure (missing file, invalid data, no model yet: a ``ProjectError``), fault of
+the machine (a full disk, an unwritable folder, a locked database) and missing optional package
+ends with a one-line reason and exit status 1, never a traceback. Options several commands
+share are declared once, below. Heavy libraries are imported inside commands."""
 
 from __future__ import annotations
 
@@ -65,10 +64,11 @@ def _fault(error: BaseException) -> str | None:
     anything else (a bug, which keeps its traceback)."""
     if isinstance(error, ProjectError):
         return str(error)
-    if isinstance(error, ModuleNotFoundError) and error.name in EXTRAS:
-        extra = EXTRAS[error.name]
+    package = (error.name or "").split(".")[0] if isinstance(error, ModuleNotFoundError) else ""
+    if package in EXTRAS:
+        extra = EXTRAS[package]
         return (
-            f"this command needs {error.name}, from the project's {extra!r} extra: "
+            f"this command needs {package}, from the project's {extra!r} extra: "
             f"pip install -e '.[{extra}]' (or `uv sync --extra {extra}`)"
         )
     if isinstance(error, OSError):

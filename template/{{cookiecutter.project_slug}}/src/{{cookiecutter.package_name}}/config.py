@@ -4,6 +4,7 @@ the monitoring thresholds (``configs/monitor.yaml``). Environment settings are `
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeGuard, TypeVar, get_args
 
@@ -149,6 +150,11 @@ class TrainConfig(BaseModel):
     )
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     models: dict[Family, SearchConfig] = Field(default_factory=_linear_only)
+
+    @property
+    def rows_per_class(self) -> int:
+        """Rows a class needs: ``cv_folds`` in the training split, one in validation and test."""
+        return math.ceil(self.cv_folds / (1.0 - self.test_size - self.validation_size)) + 1
 
     @model_validator(mode="after")
     def _linear_is_a_candidate(self) -> TrainConfig:

@@ -103,12 +103,16 @@ def test_missing_value_texts_a_file_uses_become_na_values() -> None:
         ("label", {"id_column": "x"}, "an id must be present and unique"),
         ("label", {"ignore": ["label"]}, "cannot also be the id or ignored"),
         ("one", {}, "one class only"),
+        ("rare", {}, "class(es) 'b' (3) have fewer than 10 rows"),
     ],
 )
 def test_what_fits_no_schema_is_refused_naming_the_problem(
     target: str, roles: dict[str, object], fragment: str
 ) -> None:
-    frame = pd.DataFrame({"x": [1.0, 2.0] * 20, "label": ["a", "b"] * 20, "one": ["k"] * 40})
+    frame = pd.DataFrame({
+        "x": [1.0, 2.0] * 20, "label": ["a", "b"] * 20, "one": ["k"] * 40,
+        "rare": ["a"] * 37 + ["b"] * 3,
+    })  # fmt: skip
     with pytest.raises(InferenceError, match=re.escape(fragment)):
         infer_schema(frame, target, **roles)  # type: ignore[arg-type]
 

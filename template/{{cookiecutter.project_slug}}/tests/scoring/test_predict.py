@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -161,6 +162,41 @@ def test_rerun_is_idempotent_output_bytes_and_log_rows(
         assert sum(outputs["probabilities"].values()) == pytest.approx(1.0)
     else:
         assert np.isfinite(outputs["prediction"])
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_every_input_row_is_in_the_output_or_the_rejects_with_its_row_and_passthrough_keys(
+    loaded: LoadedModel,
+    schema: Schema,
+    sample: pd.DataFrame,
+    tmp_path: Path,
+    invalid_cells: list[BadCell],
+    suffix: str,
+) -> None:
+    keyed = dataclasses.replace(
+        loaded, schema=schema.model_copy(update={"passthrough": ("order ref", "batch")})
+    )
+    frame = _scoring_input(sample, schema, 40)
+    frame["order ref"] = [f"ORD-{i}" for i in range(40)]
+    frame["batch"] = [i // 10 for i in range(40)]  # numbers: kept as the file types them
+    broken = _break_rows(frame, invalid_cells)
+    source = tmp_path / "input.csv"
+    frame.to_csv(source, index=False)
+    if suffix == ".parquet":  # text cells, and the typed numbers of the key
+        text = pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""])
+        source = tmp_path / "input.parquet"
+        text.assign(batch=frame["batch"]).to_parquet(source, index=False)
+    predict_file(keyed, source, tmp_path / f"p{suffix}", rejects_path=tmp_path / "bad.csv")
+    scored, rejects = read_table(tmp_path / f"p{suffix}"), read_table(tmp_path / "bad.csv")
+    if suffix == ".parquet":
+        assert pd.api.types.is_integer_dtype(scored["batch"]), "a typed key keeps its type"
+    assert list(scored.columns[:2]) == ["row", *([schema.id] if schema.id else [])][:2]
+    assert sorted([*scored["row"], *rejects["row"]]) == list(range(40)), "every row, once"
+    assert set(rejects["row"]) == set(broken)
+    for written in (scored, rejects):
+        keys = written[["order ref", "batch"]].astype(str).to_numpy().tolist()
+        expected = frame.loc[written["row"], ["order ref", "batch"]].astype(str)
+        assert keys == expected.to_numpy().tolist(), "the keys of each row, as the file had them"
 
 
 def test_logged_batch_rows_hold_exactly_the_scored_inputs_and_outputs(

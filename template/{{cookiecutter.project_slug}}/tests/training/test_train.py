@@ -21,6 +21,7 @@ from {{ cookiecutter.package_name }}.io import registry
 from {{ cookiecutter.package_name }}.training.config_check import check_config
 from {{ cookiecutter.package_name }}.training.train import (
     BASELINE,
+    TrainingError,
     TrainingResult,
     make_estimator,
     make_search,
@@ -249,3 +250,15 @@ def test_directional_the_sample_interaction_raises_the_target(
     mixed = mean_score(high[a], low[b]) + mean_score(low[a], high[b])
     aligned = mean_score(high[a], high[b]) + mean_score(low[a], low[b])
     assert mixed > aligned
+
+
+def test_a_class_too_rare_for_the_protocol_is_refused_naming_it(
+    schema: Schema, sample: pd.DataFrame, fast_config: TrainConfig
+) -> None:
+    if not schema.is_classification:
+        pytest.skip("a regression target has no classes")
+    rare = schema.classes[-1]
+    kept = sample[sample[schema.target].astype(str) != rare]
+    frame = pd.concat([kept, sample[sample[schema.target].astype(str) == rare].head(2)])
+    with pytest.raises(TrainingError, match=rf"class\(es\) '{rare}' \(2 rows\) .* fewer than"):
+        split_data(frame, schema, fast_config)

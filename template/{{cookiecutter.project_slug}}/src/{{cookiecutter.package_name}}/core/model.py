@@ -11,9 +11,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from .errors import ProjectError
-from .schema import Schema
-
-PROBABILITY_PREFIX = "proba_"
+from .schema import PROBABILITY_PREFIX, Schema
 
 
 class PredictionError(ProjectError, RuntimeError):

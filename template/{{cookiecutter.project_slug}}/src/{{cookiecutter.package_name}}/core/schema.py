@@ -17,6 +17,11 @@ Role = Literal["feature", "target", "id", "ignored"]
 ColumnType = Literal["numeric", "categorical", "boolean", "datetime", "string"]
 
 
+#: The columns batch scoring writes besides an id and passthrough columns (and ``proba_<class>``).
+PROBABILITY_PREFIX = "proba_"
+SCORING_COLUMNS = ("row", "reason", "prediction", "model_version")
+
+
 class SchemaError(ProjectError, ValueError):
     """The schema file is missing or does not describe a usable dataset."""
 
@@ -89,6 +94,9 @@ class Schema(BaseModel):
     id: str | None = None
     #: Cell texts that mean "missing" in the data files (an empty cell always does).
     na_values: tuple[str, ...] = ()
+    #: Input columns (besides the id) copied as they are into batch predictions and rejects,
+    #: e.g. keys to join the predictions back on; scoring files must hold them.
+    passthrough: tuple[str, ...] = ()
     columns: tuple[Column, ...]
     feature_budget: FeatureBudget = Field(default_factory=FeatureBudget)
 
@@ -106,6 +114,14 @@ class Schema(BaseModel):
             raise ValueError(f"the column with role 'id' must be the declared id ({self.id!r})")
         if not self.features:
             raise ValueError("at least one column with role 'feature' is needed")
+        copied = [*([self.id] if self.id else []), *self.passthrough]
+        taken = [n for n in copied if n in SCORING_COLUMNS or n.startswith(PROBABILITY_PREFIX)]
+        if taken or len(set(copied)) < len(copied):
+            raise ValueError(
+                f"the id and passthrough columns are copied into batch predictions: each once, "
+                f"and none named {', '.join(SCORING_COLUMNS)} or {PROBABILITY_PREFIX}* "
+                f"(rename {taken or copied})"
+            )
         target = self.column(self.target)
         if self.problem_type == "regression" and target.type != "numeric":
             raise ValueError("a regression target must be numeric")

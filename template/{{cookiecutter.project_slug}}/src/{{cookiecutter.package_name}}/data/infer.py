@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..config import TrainConfig
 from ..core import coerce
 from ..core.coerce import BOOLEAN_TEXT, number_text
 from ..core.errors import ProjectError
@@ -260,11 +261,16 @@ def _target(values: pd.Series, problem_type: ProblemType) -> Choice:
     counts = texts.value_counts()
     if len(counts) < 2:
         raise InferenceError(f"target {values.name!r} has one class only: nothing to learn")
-    small = counts[counts < 2]
+    protocol = TrainConfig()  # configs/train.yaml's defaults
+    small = counts[counts < protocol.rows_per_class]
     if len(small):
+        listed = ", ".join(f"{name!r} ({count})" for name, count in small.items())
+        share = 1.0 - protocol.test_size - protocol.validation_size
         raise InferenceError(
-            f"target {values.name!r}: class(es) {', '.join(map(repr, small.index))} have one row; "
-            "a model cannot be trained and tested on them: merge or drop those rows"
+            f"target {values.name!r}: class(es) {listed} have fewer than "
+            f"{protocol.rows_per_class} rows, which training needs ({protocol.cv_folds}-fold "
+            f"cross-validation on a {share:.0%} training split, a row for validation and "
+            "test): add rows of them, or merge or drop them"
         )
     classes = _texts(texts)
     why = f"target: {len(classes)} classes"

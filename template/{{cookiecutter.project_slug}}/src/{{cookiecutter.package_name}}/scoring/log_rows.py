@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..core import clock
-from ..core.model import PROBABILITY_PREFIX, LoadedModel
+from ..core.model import LoadedModel
+from ..core.schema import PROBABILITY_PREFIX
 from ..io.prediction_log import PredictionLog
 
 

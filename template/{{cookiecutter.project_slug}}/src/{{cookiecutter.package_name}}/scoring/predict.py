@@ -21,11 +21,12 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
 from ..core.coerce import coerce_features
-from ..core.model import PROBABILITY_PREFIX, LoadedModel, predict_frame
-from ..core.schema import Schema
+from ..core.model import LoadedModel, predict_frame
+from ..core.schema import PROBABILITY_PREFIX, Schema
 from ..core.validation import row_problems
 from ..io.prediction_log import PredictionLog
 from ..io.registry import sha256
@@ -47,20 +48,46 @@ def default_rejects_path(output_path: Path) -> Path:
     return output_path.with_name(f"{output_path.stem}.rejects.csv")
 
 
+def input_columns(schema: Schema) -> list[str]:
+    """What batch scoring reads of a file: the id, the features, the passthrough columns."""
+    wanted = [c.name for c in schema.columns if c.role in ("id", "feature")]
+    return wanted + [n for n in schema.passthrough if n not in wanted]
+
+
+def copied_columns(schema: Schema) -> list[str]:
+    """The input columns copied into each prediction: the id (if any), then passthrough ones."""
+    return ([schema.id] if schema.id else []) + list(schema.passthrough)
+
+
 def output_columns(model: LoadedModel) -> list[str]:
-    """Columns of a predictions file: id (if any), prediction, proba_<class>..., model_version."""
+    """Columns of a predictions file: row (the input row, 0 for the first), the copied columns,
+    prediction, proba_<class>..., model_version. With the rejects file (row, reason, the
+    inputs) it accounts for every input row."""
     schema = model.schema
-    names = [schema.id] if schema.id else []
-    names.append("prediction")
+    names = ["row", *copied_columns(schema), "prediction"]
     if schema.is_classification:
         names += [PROBABILITY_PREFIX + str(c) for c in model.pipeline.classes_]
     return [*names, "model_version"]
 
 
-def _arrow_schema(model: LoadedModel) -> pa.Schema:
+def _copied_types(schema: Schema, input_path: Path) -> dict[str, pa.DataType]:
+    """The copied columns' types as read: text from CSV, the file's own from Parquet."""
+    names = copied_columns(schema)
+    if file_format(input_path, "input") != "parquet":
+        return dict.fromkeys(names, pa.string())
+    read = pq.ParquetFile(input_path).schema_arrow
+    return {name: read.field(name).type for name in names}
+
+
+def _arrow_schema(model: LoadedModel, input_path: Path) -> pa.Schema:
     fields = []
+    copied = _copied_types(model.schema, input_path)
     for name in output_columns(model):
-        if name.startswith(PROBABILITY_PREFIX) or (
+        if name in copied:
+            fields.append(pa.field(name, copied[name]))
+        elif name == "row":
+            fields.append(pa.field(name, pa.int64()))
+        elif name.startswith(PROBABILITY_PREFIX) or (
             name == "prediction" and not model.schema.is_classification
         ):
             fields.append(pa.field(name, pa.float64()))
@@ -141,7 +168,7 @@ def predict_file(
         raise TableError("input, output and rejects files must be three different files")
     _check_destination(output_path, "output")
     _check_destination(rejects_path, "rejects file")
-    wanted = [c.name for c in schema.columns if c.role in ("id", "feature")]
+    wanted = input_columns(schema)
     missing = [name for name in wanted if name not in columns(input_path)]
     if missing:
         raise TableError(f"{input_path} is missing column(s): {', '.join(missing)}")
@@ -153,7 +180,7 @@ def predict_file(
     background: BackgroundLog | None = None
     rows, committed = 0, False
     try:
-        output = _writer(output_path, _arrow_schema(model), "output")
+        output = _writer(output_path, _arrow_schema(model, input_path), "output")
         rejects = _writer(rejects_path, None, "rejects file")
         if batch_log is not None:
             background = BackgroundLog(batch_log, str(request_id), model)
@@ -170,8 +197,9 @@ def predict_file(
                 started = time.perf_counter()
                 scored = predict_frame(model, features)
                 latency_ms = 1000.0 * (time.perf_counter() - started) / len(valid)
-                if schema.id:
-                    scored.insert(0, schema.id, valid[schema.id].to_numpy())
+                for position, name in enumerate(["row", *copied_columns(schema)]):
+                    kept = valid.index if name == "row" else valid[name]
+                    scored.insert(position, name, kept.to_numpy())
                 scored["model_version"] = model.version
                 output.write(scored)
                 if background is not None:

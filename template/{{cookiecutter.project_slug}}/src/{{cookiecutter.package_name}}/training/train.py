@@ -112,8 +112,20 @@ def target_series(df: pd.DataFrame, schema: Schema) -> pd.Series:
 
 
 def split_data(df: pd.DataFrame, schema: Schema, config: TrainConfig) -> tuple[Split, Split, Split]:
-    """Deterministic train / validation / test split (stratified for classification)."""
+    """Deterministic train / validation / test split (stratified for classification).
+
+    TrainingError if a class has fewer rows than the protocol needs (``rows_per_class``)."""
     y = target_series(df, schema)
+    counts = y.value_counts() if schema.is_classification else pd.Series(dtype=int)
+    rare = counts[counts < config.rows_per_class]
+    if len(rare):
+        listed = ", ".join(f"{name!r} ({count} rows)" for name, count in rare.items())
+        raise TrainingError(
+            f"class(es) {listed} of {schema.target!r} have fewer than {config.rows_per_class} "
+            f"rows, which cross-validation with cv_folds={config.cv_folds} and the split sizes "
+            "need: add rows of them, merge them into another class, or lower cv_folds in "
+            "configs/train.yaml"
+        )
     features = df[schema.feature_names]
     strata = y if schema.is_classification else None
     rest_x, test_x, rest_y, test_y = train_test_split(
