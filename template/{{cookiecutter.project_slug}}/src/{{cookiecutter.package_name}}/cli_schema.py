@@ -66,3 +66,28 @@ def infer(
     else:
         write_text(output, found.yaml())
         click.echo(f"wrote {output}", err=True)
+
+
+@schema.command("example")
+@click.option(
+    "--data", "data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Take the first complete, valid row of this file [default: a synthetic row].",
+)  # fmt: skip
+@click.option(
+    "--schema", "schema_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path("configs/schema.yaml"), show_default=True,
+)  # fmt: skip
+def example(data: Path | None, schema_file: Path) -> None:
+    """Print a POST /predict request body (JSON) for the schema's features."""
+    import json
+
+    from .config import load_schema
+    from .data.sample import example_record
+    from .io.tables import read_table
+
+    loaded = load_schema(schema_file)
+    frame = None if data is None else read_table(data, missing=loaded.na_values)
+    try:
+        click.echo(json.dumps(example_record(loaded, frame), ensure_ascii=False))
+    except ValueError as error:
+        raise click.ClickException(f"{data}: {error}") from None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
+from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.core.schema import (
     Schema,
     parse_schema,
@@ -15,10 +19,11 @@ from {{ cookiecutter.package_name }}.core.validation import (
     DataValidationError,
     check,
     format_violations,
+    row_problems,
     unexpected_columns,
     validate,
 )
-from {{ cookiecutter.package_name }}.data.sample import generate_sample
+from {{ cookiecutter.package_name }}.data.sample import example_record, generate_sample
 from {{ cookiecutter.package_name }}.io.tables import read_table
 
 if TYPE_CHECKING:  # the fixtures' types (conftest is not importable at run time)
@@ -198,3 +203,18 @@ def test_columns_of_any_declared_shape_are_sampled_valid(schema: Schema) -> None
     assert validate(frame, shaped).empty
     assert frame["row_number"].is_unique and frame["row_number"].is_monotonic_increasing
     assert (frame["below_zero"] <= -5).all()
+
+
+def test_the_example_request_is_a_valid_record_of_the_first_complete_row(
+    schema: Schema, sample: pd.DataFrame, tmp_path: Path, schema_path: Path
+) -> None:
+    record = example_record(schema, sample)
+    assert list(record) == schema.feature_names
+    assert row_problems(pd.DataFrame([record]), schema).empty, "a valid request, typed as JSON"
+    first = sample[schema.feature_names].dropna().index[0]
+    assert str(record[schema.feature_names[0]]) == str(sample.loc[first, schema.feature_names[0]])
+    sample.to_csv(tmp_path / "data.csv", index=False)
+    args = ["schema", "example", "--data", str(tmp_path / "data.csv"), "--schema", str(schema_path)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == json.loads(json.dumps(record))

@@ -7,6 +7,7 @@ the sample data (with its own signal) without code changes.
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -145,3 +146,26 @@ def generate_sample(schema: Schema, rows: int = 3000, seed: int = 42) -> pd.Data
         if column.type == "boolean":  # written as 0/1, empty when missing
             df[column.name] = df[column.name].astype("Int64")
     return df
+
+
+def _json_value(column: Column, value: object) -> str | float | bool:
+    if column.type == "numeric":
+        return float(value)  # type: ignore[arg-type]
+    if column.type == "boolean":
+        return bool(float(value))  # type: ignore[arg-type]
+    return str(value)
+
+
+def example_record(schema: Schema, frame: pd.DataFrame | None = None) -> dict[str, Any]:
+    """A request body for ``POST /predict``: the features of the first row of ``frame`` (else
+    of the synthetic sample) with every feature present and valid, typed as JSON."""
+    from ..core.validation import row_problems
+
+    rows = generate_sample(schema, rows=50) if frame is None else frame
+    features = rows[schema.feature_names]
+    complete = features[features.notna().all(axis=1)]
+    valid = complete.drop(index=row_problems(complete, schema).index)
+    if valid.empty:
+        raise ValueError("no row has every feature present and valid")
+    row = valid.iloc[0]
+    return {c.name: _json_value(c, row[c.name]) for c in schema.features}

@@ -37,6 +37,7 @@ from ..core.coerce import (
 )
 from ..core.schema import Column, Schema
 from ..core.validation import expectation
+from ..data.sample import example_record
 
 REQUEST_CONFIG = ConfigDict(extra="allow", allow_inf_nan=False, frozen=True)
 
@@ -199,7 +200,8 @@ def request_model(schema: Schema) -> type[BaseModel]:
     # (annotation, default) per feature, typed loosely: mypy checks ``**fields`` against
     # create_model's own keyword parameters (``__base__``, ``__module__``...) too.
     fields: dict[str, Any] = {column.name: _field(column) for column in schema.features}
-    model: type[BaseModel] = create_model("PredictionRequest", __config__=REQUEST_CONFIG, **fields)
+    config = ConfigDict(**REQUEST_CONFIG, json_schema_extra={"examples": [example_record(schema)]})
+    model: type[BaseModel] = create_model("PredictionRequest", __config__=config, **fields)
     return model
 
 
