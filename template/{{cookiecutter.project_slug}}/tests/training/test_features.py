@@ -11,12 +11,15 @@ import pytest
 from {{ cookiecutter.package_name }}.config import (
     ConfigError,
     FeatureConfig,
+    TrainConfig,
 )
-from {{ cookiecutter.package_name }}.core.schema import Schema
+from {{ cookiecutter.package_name }}.core.schema import Schema, parse_schema
+from {{ cookiecutter.package_name }}.data.sample import generate_sample
 from {{ cookiecutter.package_name }}.io.tables import read_table
 from {{ cookiecutter.package_name }}.training.features import build_preprocessor
 from {{ cookiecutter.package_name }}.training.train import (
     TrainingResult,
+    build_pipeline,
     target_series,
 )
 
@@ -142,3 +145,29 @@ def test_trained_model_scores_a_row_with_an_unknown_category(
     model = trained.pipeline
     output = model.predict_proba(row) if schema.is_classification else model.predict(row)
     assert np.isfinite(output).all()
+
+
+def test_a_wide_schema_with_awkward_names_trains_and_scores_without_pandas_warnings(
+    schema: Schema, fast_config: TrainConfig
+) -> None:
+    """200 more features of every type, named as exports name them (units, unicode, dots, a
+    leading digit): the pipeline fits and scores them, and builds its frames at once."""
+    raw = schema.model_dump(mode="json", exclude_none=True)
+    kinds: list[dict[str, object]] = [
+        {"type": "numeric"},
+        {"type": "categorical", "categories": ["a", "b", "c"], "nullable": True},
+        {"type": "boolean"},
+        {"type": "datetime", "format": "%d.%m.%Y", "as_of": "2025-01-31"},
+    ]
+    names = ["weight (kg) {}", "größe_{}", "{}th.value", "x {}"]
+    for i in range(200):
+        raw["columns"].append({"name": names[i % 4].format(i), **kinds[i % 4]})
+    wide = parse_schema(raw)
+    frame = generate_sample(wide, rows=300, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.PerformanceWarning)
+        pipeline = build_pipeline("linear", wide, fast_config)
+        pipeline.fit(frame, target_series(frame, wide))
+        scores = pipeline.predict(frame.head(50))
+    assert len(scores) == 50
+    assert len(pipeline[0].get_feature_names_out()) > 200

@@ -269,8 +269,8 @@ def _target(values: pd.Series, problem_type: ProblemType) -> Choice:
         raise InferenceError(
             f"target {values.name!r}: class(es) {listed} have fewer than "
             f"{protocol.rows_per_class} rows, which training needs ({protocol.cv_folds}-fold "
-            f"cross-validation on a {share:.0%} training split, a row for validation and "
-            "test): add rows of them, or merge or drop them"
+            f"cross-validation on a {round(100 * share)}% training split, a row each for "
+            "validation and test): add rows of them, or merge or drop them"
         )
     classes = _texts(texts)
     why = f"target: {len(classes)} classes"

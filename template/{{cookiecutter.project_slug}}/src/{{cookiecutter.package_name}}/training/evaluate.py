@@ -24,7 +24,7 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from ..config import TrainConfig
-from ..core.coerce import category_text
+from ..core.coerce import category_text, coerce_features
 from ..core.metrics import lift, model_metrics, primary_metric
 from ..core.model import LoadedModel
 from ..core.schema import Schema
@@ -124,10 +124,13 @@ def _signed_primary(schema: Schema, model: BaseEstimator, x: pd.DataFrame, y: pd
 def feature_importance(
     schema: Schema, model: BaseEstimator, test: Split, seed: int
 ) -> list[dict[str, Any]]:
-    """Permutation importance of each schema feature on ``test``: the primary-metric drop."""
+    """Permutation importance of each schema feature on ``test``: the primary-metric drop.
+
+    The features are coerced once first (coercion is idempotent and per value, so permuting
+    coerced values is permuting the raw ones): each of the many scorings then skips parsing."""
     result = permutation_importance(
         model,
-        test.features,
+        coerce_features(test.features, schema),
         test.target,
         scoring=partial(_signed_primary, schema),
         n_repeats=IMPORTANCE_REPEATS,
