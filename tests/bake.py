@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CHOICE_OPTIONS = [o for o in OPTIONS if o.choices]
 #: Options that change which files are written or what the code does.
 STRUCTURAL = ("problem_type", "serving", "docker", "ci", "env_manager", "tracking")
-#: Options that only change text: rotated across the structural combinations.
-TEXTUAL = ("license", "python_version")
+#: Options rotated across the structural combinations: those that only change text, and engine,
+#: whose files (the Dask engine's) no other option changes; every value and pair of them appears.
+TEXTUAL = ("engine", "license", "python_version")
 
 
 def answers(**given: str) -> dict[str, str]:
@@ -43,8 +44,8 @@ def all_combinations() -> list[dict[str, str]]:
 
 
 def matrix() -> list[dict[str, str]]:
-    """Every valid combination of the structural options; each license and python_version value
-    (and, across the matrix, each pair of them) appears, rotated."""
+    """Every valid combination of the structural options; each engine, license and python_version
+    value (and, across the matrix, each pair of them) appears, rotated."""
     by_name = {o.name: o for o in OPTIONS}
     combos = []
     textual = list(itertools.product(*(by_name[n].choices for n in TEXTUAL)))

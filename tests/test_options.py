@@ -107,10 +107,12 @@ def test_fixed_answers_win_over_defaults_and_are_not_asked():
 
 def test_combination_counts():
     # Every valid combination, and the structural matrix the render tests run.
-    assert len(all_combinations()) == 4 * 4 * 3 * 3 * 2 * 5 * 2
+    assert len(all_combinations()) == 4 * 4 * 3 * 3 * 2 * 5 * 2 * 2
     assert len(matrix()) == 3 * 5 * 3 * 2 * 2
     pairs = {(c["license"], c["python_version"]) for c in matrix()}
     assert len(pairs) == 16, "every license x python_version pair appears in the matrix"
+    engines = {(c["engine"], c["serving"], c["tracking"]) for c in matrix()}
+    assert len(engines) == 2 * 3 * 2, "each engine with every package variant"
 
 
 def test_option_names_are_unique_and_choices_start_with_the_default():

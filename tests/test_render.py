@@ -1,11 +1,12 @@
 """Fast tier: render option combinations and check what they wrote.
 
-Every valid combination (2,880) is rendered and checked for its exact file set, leftover Jinja,
+Every valid combination (5,760) is rendered and checked for its exact file set, leftover Jinja,
 parsing and the answers file. The linters (ruff, hadolint, actionlint, pre-commit's hooks) run
 on every combination of the options that change files or code (bake.STRUCTURAL: 180), with
-license and python_version, which only change text, rotated so that every value and every pair
-of them appears. mypy (strict, as the project configures it) runs on every package variant
-(serving x tracking) for the oldest and the newest Python a project can target.
+license and python_version, which only change text, and engine, whose files no other option
+changes, rotated so that every value and every pair of them appears. mypy (strict, as the
+project configures it) runs on every package variant (serving x tracking) for the oldest Python
+a project can target with engine=local and the newest with engine=dask.
 """
 
 import json
@@ -74,6 +75,11 @@ def expected_files(a: dict[str, str]) -> set[str]:
             )),
             "benchmarks/bench_api.py",
             "benchmarks/load.py",
+        }  # fmt: skip
+    if a["engine"] == "dask":
+        expected |= {
+            f"{pkg}/cli_dask.py", f"{pkg}/scoring/predict_dask.py",
+            "tests/scoring/test_predict_dask.py", "benchmarks/bench_dask.py",
         }  # fmt: skip
     if a["docker"] == "yes":
         expected |= {"Dockerfile", ".dockerignore", "docker-compose.yml", "deploy/prometheus.yml"}
@@ -351,6 +357,10 @@ PYTHONS = sorted(
 @pytest.mark.parametrize("tracking", next(o.choices for o in OPTIONS if o.name == "tracking"))
 @pytest.mark.parametrize("serving", next(o.choices for o in OPTIONS if o.name == "serving"))
 def test_mypy_strict_passes_on_every_package_variant(serving, tracking, python, tmp_path):
-    project = bake(tmp_path, serving=serving, tracking=tracking, python_version=python)
+    # engine=dask adds modules of its own: checked with the newest Python, local with the oldest.
+    engine = "dask" if python == PYTHONS[-1] else "local"
+    project = bake(
+        tmp_path, serving=serving, tracking=tracking, python_version=python, engine=engine
+    )
     result = tool("mypy", "--cache-dir", tmp_path / "mypy-cache", cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -199,6 +199,13 @@ OPTIONS: tuple[Option, ...] = (
         choices=("local", "mlflow"),
     ),
     Option(
+        "engine",
+        "Batch scoring engine: local (one process, chunked) or dask (also `predict --engine dask`, "
+        "on a LocalCluster or a --scheduler).",
+        "local",
+        choices=("local", "dask"),
+    ),
+    Option(
         "docker",
         "Ship a Dockerfile for the API.",
         "yes",

@@ -278,10 +278,7 @@ def predict(
     version: str | None,
     no_log: bool,
 ) -> None:
-    """Score a file with the champion (or --version): predictions, rejects, prediction log.
-
-    Idempotent: the same file and model give the same output bytes and no new log rows.
-    """
+    """Score a file with the champion (or --version): predictions, rejects, log; idempotent."""
     from .io import registry
     from .io.prediction_log import PredictionLog
     from .scoring.predict import predict_file
@@ -398,3 +395,6 @@ if importlib.util.find_spec(f"{__package__}.serving") is not None:
 
 
 main.add_command(schema)
+
+if importlib.util.find_spec(f"{__package__}.cli_dask") is not None:  # an engine=dask project
+    importlib.import_module(f"{__package__}.cli_dask").add_engines(main)

@@ -120,6 +120,18 @@ def read_chunks(
         ) from None
 
 
+def read_row_groups(
+    path: Path, groups: Sequence[int], usecols: Sequence[str], missing: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Row groups ``groups`` of a Parquet file, read as ``read_chunks`` reads them (one
+    partition of a Parquet dataset); the index starts at 0."""
+    try:
+        table = pq.ParquetFile(path).read_row_groups(list(groups), columns=list(usecols))
+    except (ValueError, OSError, pa.ArrowException) as error:
+        raise TableError(f"could not read {path} as parquet: {_first_line(error)}") from None
+    return _without(table.to_pandas(), missing)[list(usecols)]
+
+
 def holds_text(values: pd.Series) -> bool:
     """Whether a column read from a file may hold text (a missing-value text, say): it is not
     numbers or booleans."""

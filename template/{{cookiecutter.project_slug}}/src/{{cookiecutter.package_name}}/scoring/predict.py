@@ -70,18 +70,18 @@ def output_columns(model: LoadedModel) -> list[str]:
     return [*names, "model_version"]
 
 
-def _copied_types(schema: Schema, input_path: Path) -> dict[str, pa.DataType]:
-    """The copied columns' types as read: text from CSV, the file's own from Parquet."""
-    names = copied_columns(schema)
+def column_types(input_path: Path, names: list[str]) -> dict[str, pa.DataType]:
+    """Input columns' types as read: text from CSV, the file's own from Parquet."""
     if file_format(input_path, "input") != "parquet":
         return dict.fromkeys(names, pa.string())
     read = pq.ParquetFile(input_path).schema_arrow
     return {name: read.field(name).type for name in names}
 
 
-def _arrow_schema(model: LoadedModel, input_path: Path) -> pa.Schema:
+def output_schema(model: LoadedModel, input_path: Path) -> pa.Schema:
+    """The Arrow schema of the predictions of ``input_path`` (``output_columns``, typed)."""
     fields = []
-    copied = _copied_types(model.schema, input_path)
+    copied = column_types(input_path, copied_columns(model.schema))
     for name in output_columns(model):
         if name in copied:
             fields.append(pa.field(name, copied[name]))
@@ -96,17 +96,41 @@ def _arrow_schema(model: LoadedModel, input_path: Path) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _set_aside(chunk: pd.DataFrame, schema: Schema, rejects: AtomicWriter) -> pd.DataFrame:
-    """Write the chunk's rows that break the schema to ``rejects``; return the valid rows."""
+@dataclass(frozen=True)
+class ScoredChunk:
+    """One chunk scored: the predictions (``output_columns``), the rejects (``row``, ``reason``,
+    the inputs), the valid rows' coerced features (what the log records) and the latency per row.
+    """
+
+    scored: pd.DataFrame
+    rejects: pd.DataFrame
+    features: pd.DataFrame
+    latency_ms: float
+
+
+def score_chunk(model: LoadedModel, chunk: pd.DataFrame) -> ScoredChunk:
+    """Validate, coerce and score ``chunk`` (``input_columns``, indexed by row number).
+
+    The one scoring step of every engine: the local loop calls it per chunk, Dask per partition.
+    """
+    schema = model.schema
     problems = row_problems(chunk, schema)
-    if not len(problems):
-        return chunk
-    bad = chunk.loc[problems.index]
-    bad.insert(0, "reason", problems)
-    bad.insert(0, "row", problems.index)
-    rejects.write(bad)
-    valid: pd.DataFrame = chunk.drop(index=problems.index)
-    return valid
+    rejects = chunk.loc[problems.index]
+    rejects.insert(0, "reason", problems)
+    rejects.insert(0, "row", problems.index)
+    valid: pd.DataFrame = chunk.drop(index=problems.index) if len(problems) else chunk
+    if not len(valid):
+        empty = pd.DataFrame({name: [] for name in output_columns(model)})
+        return ScoredChunk(empty, rejects, valid, 0.0)
+    features = coerce_features(valid, schema)
+    started = time.perf_counter()
+    scored = predict_frame(model, features)
+    latency_ms = 1000.0 * (time.perf_counter() - started) / len(valid)
+    for position, name in enumerate(["row", *copied_columns(schema)]):
+        kept = valid.index if name == "row" else valid[name]
+        scored.insert(position, name, kept.to_numpy())
+    scored["model_version"] = model.version
+    return ScoredChunk(scored, rejects, features, latency_ms)
 
 
 @dataclass(frozen=True)
@@ -180,7 +204,7 @@ def predict_file(
     background: BackgroundLog | None = None
     rows, committed = 0, False
     try:
-        output = _writer(output_path, _arrow_schema(model, input_path), "output")
+        output = _writer(output_path, output_schema(model, input_path), "output")
         rejects = _writer(rejects_path, None, "rejects file")
         if batch_log is not None:
             background = BackgroundLog(batch_log, str(request_id), model)
@@ -190,20 +214,14 @@ def predict_file(
         with threadpool_limits(limits=threads):
             for chunk in read_chunks(input_path, chunk_rows, wanted, schema.na_values):
                 rows += len(chunk)
-                valid = _set_aside(chunk, schema, rejects)
-                if not len(valid):
+                part = score_chunk(model, chunk)
+                if len(part.rejects):
+                    rejects.write(part.rejects)
+                if not len(part.scored):
                     continue
-                features = coerce_features(valid, schema)
-                started = time.perf_counter()
-                scored = predict_frame(model, features)
-                latency_ms = 1000.0 * (time.perf_counter() - started) / len(valid)
-                for position, name in enumerate(["row", *copied_columns(schema)]):
-                    kept = valid.index if name == "row" else valid[name]
-                    scored.insert(position, name, kept.to_numpy())
-                scored["model_version"] = model.version
-                output.write(scored)
+                output.write(part.scored)
                 if background is not None:
-                    background.append(features, scored, latency_ms)
+                    background.append(part.features, part.scored, part.latency_ms)
             if background is not None:
                 background.close()
         if rows == 0:

@@ -1,0 +1,195 @@
+"""The Dask engine: the same predictions and rejects as the local engine, on a LocalCluster."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from distributed import Client, LocalCluster
+
+from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.core.model import LoadedModel
+from {{ cookiecutter.package_name }}.core.schema import Schema
+from {{ cookiecutter.package_name }}.io.tables import TableError, read_table
+from {{ cookiecutter.package_name }}.scoring.predict import predict_file
+from {{ cookiecutter.package_name }}.scoring.predict_dask import predict_dataset
+
+if TYPE_CHECKING:
+    from conftest import BadCell
+
+FILES = 3
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    """One LocalCluster for the module: 2 worker processes of one thread each."""
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def _scoring_input(sample: pd.DataFrame, schema: Schema, cells: list[BadCell]) -> pd.DataFrame:
+    """300 rows to score (no target); rows 3, 110 and 211 (one per file) break the schema."""
+    frame = sample.head(300).drop(columns=schema.target).reset_index(drop=True)
+    for row, cell in zip((3, 110, 211), cells * 3, strict=False):
+        cell.put(frame, [row])
+    return frame
+
+
+def _split(frame: pd.DataFrame, folder: Path, suffix: str) -> list[Path]:
+    """``frame`` as FILES files in ``folder`` (in row order when sorted by name)."""
+    folder.mkdir()
+    paths = []
+    size = -(-len(frame) // FILES)
+    for index in range(FILES):
+        part = frame.iloc[index * size : (index + 1) * size]
+        path = folder / f"part-{index}{suffix}"
+        if suffix == ".csv":
+            part.to_csv(path, index=False)
+        else:
+            part.to_parquet(path, index=False, row_group_size=40)
+        paths.append(path)
+    return paths
+
+
+def _as_text(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Parquet columns are typed: a broken column goes as text, as a CSV would hold it."""
+    for name in names:
+        frame[name] = [None if pd.isna(v) else str(v) for v in frame[name]]
+    return frame
+
+
+def _assert_same_as_local(
+    model: LoadedModel, local_input: Path, source: str, tmp_path: Path, scheduler: str
+) -> None:
+    local = predict_file(model, local_input, tmp_path / "local.parquet")
+    summary = predict_dataset(
+        model, source, tmp_path / "scored", scheduler=scheduler, partition_rows=50
+    )
+    assert (summary.rows, summary.scored, summary.rejected) == (
+        local.rows,
+        local.scored,
+        local.rejected,
+    )
+    expected = pd.read_parquet(tmp_path / "local.parquet")
+    written = pd.read_parquet(tmp_path / "scored").sort_values("row", ignore_index=True)
+    pd.testing.assert_frame_equal(written, expected)
+    expected_rejects = read_table(local.rejects)
+    rejects = pd.read_parquet(tmp_path / "scored.rejects").sort_values("row", ignore_index=True)
+    assert rejects["row"].tolist() == expected_rejects["row"].tolist() == [3, 110, 211]
+    assert rejects["reason"].tolist() == expected_rejects["reason"].tolist()
+
+
+def test_a_csv_glob_scores_as_the_local_engine_scores_the_whole_file(
+    loaded: LoadedModel,
+    schema: Schema,
+    sample: pd.DataFrame,
+    invalid_cells: list[BadCell],
+    tmp_path: Path,
+    scheduler: str,
+) -> None:
+    frame = _scoring_input(sample, schema, invalid_cells)
+    _split(frame, tmp_path / "in", ".csv")
+    frame.to_csv(tmp_path / "all.csv", index=False)
+    _assert_same_as_local(
+        loaded, tmp_path / "all.csv", str(tmp_path / "in" / "*.csv"), tmp_path, scheduler
+    )
+
+
+def test_a_parquet_dataset_scores_as_the_local_engine_scores_the_whole_file(
+    loaded: LoadedModel,
+    schema: Schema,
+    sample: pd.DataFrame,
+    invalid_cells: list[BadCell],
+    tmp_path: Path,
+    scheduler: str,
+) -> None:
+    frame = _as_text(
+        _scoring_input(sample, schema, invalid_cells), [c.column for c in invalid_cells]
+    )
+    _split(frame, tmp_path / "in", ".parquet")
+    frame.to_parquet(tmp_path / "all.parquet", index=False, row_group_size=40)
+    _assert_same_as_local(
+        loaded, tmp_path / "all.parquet", str(tmp_path / "in"), tmp_path, scheduler
+    )
+
+
+def test_a_file_missing_a_column_stops_the_run_before_anything_is_written(
+    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path, scheduler: str
+) -> None:
+    paths = _split(sample.head(90).drop(columns=schema.target), tmp_path / "in", ".csv")
+    dropped = schema.feature_names[0]
+    read_table(paths[1]).drop(columns=dropped).to_csv(paths[1], index=False)
+    with pytest.raises(TableError, match=rf"part-1\.csv is missing column\(s\): {dropped}"):
+        predict_dataset(
+            loaded, str(tmp_path / "in" / "*.csv"), tmp_path / "scored", scheduler=scheduler
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"], "nothing written"
+
+
+def test_a_rerun_writes_the_same_parts_byte_for_byte(
+    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path, scheduler: str
+) -> None:
+    _split(sample.head(120).drop(columns=schema.target), tmp_path / "in", ".parquet")
+
+    def parts() -> dict[str, bytes]:
+        predict_dataset(
+            loaded, str(tmp_path / "in"), tmp_path / "out", scheduler=scheduler, partition_rows=40
+        )
+        folders = (tmp_path / "out", tmp_path / "out.rejects")
+        return {f"{p.parent.name}/{p.name}": p.read_bytes() for f in folders for p in f.iterdir()}
+
+    first = parts()
+    assert len([name for name in first if name.startswith("out/")]) == FILES
+    assert parts() == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out", "out.rejects"]
+
+
+def test_cli_predict_engine_dask(
+    model_dir: Path,
+    schema: Schema,
+    sample: pd.DataFrame,
+    tmp_path: Path,
+    scheduler: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _split(sample.head(60).drop(columns=schema.target), tmp_path / "in", ".csv")
+    args = ["predict", "--model-dir", str(model_dir), "--input", "in/*.csv", "--output", "out"]
+    result = CliRunner().invoke(main, [*args, "--engine", "dask", "--scheduler", scheduler])
+    assert result.exit_code == 0, result.output
+    assert "scored 60 of 60 rows" in result.output and "writes no prediction log" in result.output
+    assert len(pd.read_parquet(tmp_path / "out")) == 60
+    result = CliRunner().invoke(main, [*args, "--scheduler", scheduler])
+    assert result.exit_code == 2 and "--scheduler needs --engine dask" in result.output
+
+
+def test_a_worker_killed_mid_run_leaves_no_duplicates_and_no_gaps(
+    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path, scheduler: str
+) -> None:
+    frame = pd.concat([sample.drop(columns=schema.target)] * 2, ignore_index=True)
+    frame.to_parquet(tmp_path / "in.parquet", index=False, row_group_size=20)
+    with ThreadPoolExecutor(1) as pool, Client(scheduler) as client:
+        run = pool.submit(
+            predict_dataset, loaded, str(tmp_path / "in.parquet"), tmp_path / "out",
+            scheduler=scheduler, partition_rows=20,
+        )  # fmt: skip
+        while not any(tmp_path.glob(".out.*/part-*")) and not run.done():
+            time.sleep(0.01)
+        assert not run.done(), "the run ended before a worker could be killed"
+        pids = client.run(os.getpid)  # worker address -> process id
+        os.kill(pids[min(pids)], signal.SIGKILL)
+        summary = run.result(timeout=60)
+    written = pd.read_parquet(tmp_path / "out")
+    assert summary.scored == len(written) == len(frame)
+    assert sorted(written["row"]) == list(range(len(frame))), "every row once"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet", "out", "out.rejects"]
