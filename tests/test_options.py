@@ -107,7 +107,10 @@ def test_fixed_answers_win_over_defaults_and_are_not_asked():
 
 def test_combination_counts():
     # Every valid combination, and the structural matrix the render tests run.
-    assert len(all_combinations()) == 4 * 4 * 3 * 3 * 2 * 5 * 2 * 2
+    combos = all_combinations()
+    assert len(combos) == 4 * 4 * 3 * 3 * 2 * 5 * 2
+    assert {c["engine"] for c in combos} == {"local", "dask"}, "engine alternates"
+    assert len({(c["engine"], c["serving"], c["problem_type"]) for c in combos}) == 2 * 3 * 3
     assert len(matrix()) == 3 * 5 * 3 * 2 * 2
     pairs = {(c["license"], c["python_version"]) for c in matrix()}
     assert len(pairs) == 16, "every license x python_version pair appears in the matrix"

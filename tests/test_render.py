@@ -1,12 +1,13 @@
 """Fast tier: render option combinations and check what they wrote.
 
-Every valid combination (5,760) is rendered and checked for its exact file set, leftover Jinja,
-parsing and the answers file. The linters (ruff, hadolint, actionlint, pre-commit's hooks) run
-on every combination of the options that change files or code (bake.STRUCTURAL: 180), with
-license and python_version, which only change text, and engine, whose files no other option
-changes, rotated so that every value and every pair of them appears. mypy (strict, as the
-project configures it) runs on every package variant (serving x tracking) for the oldest Python
-a project can target with engine=local and the newest with engine=dask.
+Every valid combination (2,880; engine alternates across them) is rendered and checked for its
+exact file set, leftover Jinja, parsing and the answers file. The linters (ruff, hadolint,
+actionlint, pre-commit's hooks) run on every combination of the options that change files or
+code (bake.STRUCTURAL: 180), with license and python_version, which only change text, and
+engine, whose files no other option changes, rotated so that every value and every pair of them
+appears. mypy (strict, as the project configures it) runs on every package variant (serving x
+tracking) for the oldest Python a project can target with engine=local and the newest with
+engine=dask.
 """
 
 import json

@@ -27,6 +27,7 @@ from {{ cookiecutter.package_name }}.training.train import (
     make_search,
     split_data,
     train,
+    tuning_rows,
 )
 
 
@@ -262,3 +263,22 @@ def test_a_class_too_rare_for_the_protocol_is_refused_naming_it(
     frame = pd.concat([kept, sample[sample[schema.target].astype(str) == rare].head(2)])
     with pytest.raises(TrainingError, match=rf"class\(es\) '{rare}' \(2 rows\) .* fewer than"):
         split_data(frame, schema, fast_config)
+
+
+def test_searches_tune_on_a_sample_of_search_rows_that_keeps_every_class(
+    schema: Schema, sample: pd.DataFrame, fast_config: TrainConfig
+) -> None:
+    train_split, _, _ = split_data(sample, schema, fast_config)
+    config = fast_config.model_copy(update={"search_rows": 120})
+    tuning = tuning_rows(train_split, schema, config)
+    assert tuning.features.index.equals(tuning.target.index)
+    assert set(tuning.features.index) <= set(train_split.features.index)
+    if schema.is_classification:
+        counts = train_split.target.value_counts()
+        kept = tuning.target.value_counts().reindex(counts.index, fill_value=0)
+        assert (kept >= counts.clip(upper=2 * config.cv_folds)).all(), "every fold sees a class"
+        assert len(tuning.target) <= 120 + 2 * config.cv_folds * len(counts)
+    else:
+        assert len(tuning.target) == 120
+    unlimited = fast_config.model_copy(update={"search_rows": None})
+    assert tuning_rows(train_split, schema, unlimited) is train_split

@@ -139,6 +139,27 @@ def split_data(df: pd.DataFrame, schema: Schema, config: TrainConfig) -> tuple[S
     return Split(train_x, train_y), Split(val_x, val_y), Split(test_x, test_y)
 
 
+def tuning_rows(split: Split, schema: Schema, config: TrainConfig) -> Split:
+    """The training rows the searches tune on: all of them, or ``search_rows`` drawn at random
+    (per class for classification, a class keeping at least ``2 * cv_folds`` rows or all it
+    has, so every fold sees it)."""
+    limit, rows = config.search_rows, len(split.target)
+    if limit is None or rows <= limit:
+        return split
+    rng = np.random.default_rng(config.random_state)
+    if not schema.is_classification:
+        chosen = rng.choice(rows, limit, replace=False)
+    else:
+        groups = pd.Series(np.arange(rows)).groupby(split.target.to_numpy()).indices
+        chosen = np.concatenate([
+            rng.choice(positions, min(len(positions), max(2 * config.cv_folds,
+                       round(len(positions) * limit / rows))), replace=False)
+            for positions in groups.values()
+        ])  # fmt: skip
+    chosen.sort()
+    return Split(split.features.iloc[chosen], split.target.iloc[chosen])
+
+
 def make_estimator(family: str, schema: Schema, seed: int) -> BaseEstimator:
     """The untuned sklearn estimator of a model family."""
     classify = schema.is_classification
@@ -246,6 +267,7 @@ def _train(
     metric, higher = primary_metric(schema)
     sign = 1.0 if higher else -1.0
     clock = Stopwatch(progress)
+    tuning = tuning_rows(train_split, schema, config)
     families = [BASELINE, *(f for f in FAMILIES if f in config.models)]
     best_params: dict[str, dict[str, Any]] = {}
     cv: dict[str, CvScores] = {}
@@ -254,7 +276,7 @@ def _train(
         with clock.stage(f"search_{family}"):
             search = make_search(family, schema, config)
             try:
-                search.fit(train_split.features, train_split.target)
+                search.fit(tuning.features, tuning.target)
             except (ValueError, TypeError) as error:
                 reason = " ".join(str(error).split()) or type(error).__name__
                 raise TrainingError(f"the {family} search failed: {reason}") from None
