@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.core.schema import Schema
-from {{ cookiecutter.package_name }}.io.tables import read_chunks, read_table
+from {{ cookiecutter.package_name }}.io.tables import TableError, read_chunks, read_table
 
 
 @pytest.fixture(params=["csv", "parquet"])
@@ -40,3 +41,21 @@ def test_without_na_values_the_text_is_kept_as_written(marked_file: tuple[Path, 
     path, name = marked_file
     assert (read_table(path)[name].head(5) == "N/A").all()
     assert (pd.concat(read_chunks(path, 7, [name]))[name].head(5) == "N/A").all()
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "the file is empty"),
+        ("name,x\ncaf\xe9,1\n".encode("latin-1"), "not UTF-8 text (byte 0xe9 at"),
+    ],
+)
+def test_an_empty_or_non_utf8_file_is_refused_saying_how_to_fix_it(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    with pytest.raises(TableError, match=re.escape(reason)):
+        read_table(path)
+    with pytest.raises(TableError, match=re.escape(reason)):
+        list(read_chunks(path, 10, ["name"]))

@@ -150,6 +150,14 @@ def _without(frame: pd.DataFrame, missing: Sequence[str]) -> pd.DataFrame:
 
 
 def _first_line(error: BaseException) -> str:
+    """What went wrong reading a file, in one line, with the fix where there is a usual one."""
+    if isinstance(error, UnicodeDecodeError):
+        return (
+            f"it is not UTF-8 text (byte {error.object[error.start]:#x} at {error.start}): save "
+            "it as UTF-8, e.g. iconv -f latin1 -t utf-8 IN.csv > OUT.csv"
+        )
+    if isinstance(error, pd.errors.EmptyDataError):
+        return "the file is empty: it needs a header row and data rows"
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
