@@ -24,10 +24,11 @@ OPTIONAL: tuple[tuple[str, Callable[[Answers], bool]], ...] = (
     (".dockerignore", lambda a: a["docker"] == "yes"),
     ("docker-compose.yml", lambda a: a["docker"] == "yes"),
     ("deploy", lambda a: a["docker"] == "yes"),
-    ("src/{package_name}/cli_dask.py", lambda a: a["engine"] == "dask"),
-    ("src/{package_name}/scoring/predict_dask.py", lambda a: a["engine"] == "dask"),
-    ("tests/scoring/test_predict_dask.py", lambda a: a["engine"] == "dask"),
-    ("benchmarks/bench_dask.py", lambda a: a["engine"] == "dask"),
+    # Answers recorded before the engine option existed meant the local engine.
+    ("src/{package_name}/cli_dask.py", lambda a: a.get("engine") == "dask"),
+    ("src/{package_name}/scoring/predict_dask.py", lambda a: a.get("engine") == "dask"),
+    ("tests/scoring/test_predict_dask.py", lambda a: a.get("engine") == "dask"),
+    ("benchmarks/bench_dask.py", lambda a: a.get("engine") == "dask"),
 )
 
 #: Target path, the option choosing it, and the template file standing for each choice.

@@ -129,7 +129,8 @@ def read_row_groups(
         table = pq.ParquetFile(path).read_row_groups(list(groups), columns=list(usecols))
     except (ValueError, OSError, pa.ArrowException) as error:
         raise TableError(f"could not read {path} as parquet: {_first_line(error)}") from None
-    return _without(table.to_pandas(), missing)[list(usecols)]
+    frame: pd.DataFrame = _without(table.to_pandas(), missing)[list(usecols)]
+    return frame
 
 
 def holds_text(values: pd.Series) -> bool:

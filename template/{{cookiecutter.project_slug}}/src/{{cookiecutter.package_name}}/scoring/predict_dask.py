@@ -154,7 +154,8 @@ def score_partition(
     for frame, folder, schema in zip((part.scored, part.rejects), outputs, schemas, strict=True):
         if len(frame):
             _write_part(frame, Path(folder), schema)
-    return pd.DataFrame({"rows": [len(chunk)], "scored": [len(part.scored)]})
+    counts: pd.DataFrame = pd.DataFrame({"rows": [len(chunk)], "scored": [len(part.scored)]})
+    return counts
 
 
 @contextmanager
@@ -196,9 +197,11 @@ def _rejects_schema(model: LoadedModel, files: list[Path]) -> pa.Schema:
 
 def _input_meta(files: list[Path], wanted: list[str]) -> pd.DataFrame:
     """An empty frame typed as the partitions will be."""
+    empty: pd.DataFrame
     if file_format(files[0]) == "csv":
-        return pd.DataFrame({name: pd.Series(dtype=object) for name in wanted})
-    empty: pd.DataFrame = pq.read_schema(files[0]).empty_table().select(wanted).to_pandas()
+        empty = pd.DataFrame({name: pd.Series(dtype=object) for name in wanted})
+    else:
+        empty = pq.read_schema(files[0]).empty_table().select(wanted).to_pandas()
     return empty
 
 
