@@ -1,9 +1,9 @@
 """End-to-end tier: bake representative projects, install them, and run them as a user would.
 
-Each case (every problem type, serving choice and env manager at least once) runs the project's
-README quickstart (data, train, predict, monitor, its own test suite), then the rest of the
-lifecycle (validate, eda, retrain for reproducibility), `monitor` on the sample (no alert) and on a
-shifted batch (alert, exit 3) and, when it serves, starts the API on 127.0.0.1: every endpoint
+Each case (every problem type, serving choice, env manager and engine at least once) runs the
+project's README quickstart (data, train, predict, monitor, its own test suite), then the rest of
+the lifecycle (validate, eda, retrain for reproducibility), `monitor` on the sample (no alert) and
+on a shifted batch (alert, exit 3) and, when it serves, starts the API on 127.0.0.1: every endpoint
 with good and bad payloads, a concurrent load that must leave exactly one prediction-log row per
 request, then `rollback` and a restart that must serve the previous champion. pip projects get a
 venv that shares this interpreter's packages and install themselves with --no-deps; uv projects
@@ -46,6 +46,7 @@ CASES = {
     "multiclass-flask-pip-gitlab": {
         "problem_type": "multiclass_classification", "serving": "flask", "env_manager": "pip",
         "ci": "gitlab", "docker": "no", "python_version": "3.10", "tracking": "mlflow",
+        "engine": "dask",
     },
     "regression-none-uv": {
         "problem_type": "regression", "serving": "none", "env_manager": "uv", "ci": "none",
