@@ -26,6 +26,10 @@ class Settings(BaseSettings):
 
     model_dir: Path = Field(Path("models"), description="model registry root")
     schema_path: Path = Field(Path("configs/schema.yaml"), description="feature schema YAML")
+    example_data: Path = Field(
+        Path("data/raw/{{ cookiecutter.dataset }}"),
+        description="whose first valid row is the API docs' request example (else a synthetic row)",
+    )
     prediction_log: Path = Field(Path("logs/predictions.db"), description="SQLite prediction log")
     prediction_log_retention_days: int = Field(90, ge=1, description="older entries are pruned")
     max_batch_size: int = Field(1000, ge=1, description="records allowed in one batch request")

@@ -23,7 +23,11 @@ from {{ cookiecutter.package_name }}.core.validation import (
     unexpected_columns,
     validate,
 )
-from {{ cookiecutter.package_name }}.data.sample import example_record, generate_sample
+from {{ cookiecutter.package_name }}.data.sample import (
+    example_record,
+    file_example,
+    generate_sample,
+)
 from {{ cookiecutter.package_name }}.io.tables import read_table
 
 if TYPE_CHECKING:  # the fixtures' types (conftest is not importable at run time)
@@ -218,3 +222,5 @@ def test_the_example_request_is_a_valid_record_of_the_first_complete_row(
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == json.loads(json.dumps(record))
+    assert file_example(schema, tmp_path / "data.csv") == example_record(schema, sample.head(1000))
+    assert file_example(schema, tmp_path / "absent.csv") == example_record(schema), "synthetic"

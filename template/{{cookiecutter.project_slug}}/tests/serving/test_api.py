@@ -273,6 +273,9 @@ def test_openapi_documents_each_request_body(call, schema: Schema) -> None:
     record = components["PredictionRequest"]
     assert set(record["properties"]) == set(schema.feature_names)
     assert record["additionalProperties"] is True, "other fields are accepted, and ignored"
+    (example,) = record["examples"]  # "Try it out" in /docs: a valid request, as it is
+    assert set(example) == set(schema.feature_names)
+    assert call("POST", "/predict", json=example)[0] == 200
 {%- endif %}
 
 

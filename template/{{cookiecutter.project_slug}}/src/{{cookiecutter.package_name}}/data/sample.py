@@ -7,6 +7,7 @@ the sample data (with its own signal) without code changes.
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -169,3 +170,17 @@ def example_record(schema: Schema, frame: pd.DataFrame | None = None) -> dict[st
         raise ValueError("no row has every feature present and valid")
     row = valid.iloc[0]
     return {c.name: _json_value(c, row[c.name]) for c in schema.features}
+
+
+def file_example(schema: Schema, path: Path) -> dict[str, Any]:
+    """``example_record`` of the first rows of ``path``; of the synthetic sample when the file
+    is missing (a container, CI) or unreadable, or none of those rows is complete and valid."""
+    from ..io.tables import TableError, read_chunks
+
+    try:
+        rows = next(read_chunks(path, 1000, schema.feature_names, schema.na_values), None)
+        if rows is not None:
+            return example_record(schema, rows)
+    except (TableError, ValueError):
+        pass
+    return example_record(schema)

@@ -42,6 +42,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import load_schema
+from ..data.sample import file_example
 from ..io.prediction_log import to_json
 from ..settings import Settings, settings
 from .contract import (
@@ -264,7 +265,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     config = config or settings()
     schema = load_schema(config.schema_path)
     service = Service(schema, config, logger_name=f"{__package__}.api")
-    record_model = request_model(schema)
+    record_model = request_model(schema, file_example(schema, config.example_data))
     batch_request = batch_model(record_model, config.max_batch_size)
 
     @asynccontextmanager

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..config import load_schema
+from ..data.sample import file_example
 from ..io.prediction_log import to_json
 from ..settings import Settings, settings
 from .contract import (
@@ -81,7 +82,7 @@ def create_app(config: Settings | None = None) -> Flask:
     config = config or settings()
     schema = load_schema(config.schema_path)
     service = Service(schema, config, logger_name=f"{__package__}.api", loop=GeventLoop()).start()
-    record_model = request_model(schema)
+    record_model = request_model(schema, file_example(schema, config.example_data))
     batch_request = batch_model(record_model, config.max_batch_size)
     app = Flask(__name__)
     # Longer bodies get a 413 unread; one byte over the limit is read to tell a chunked

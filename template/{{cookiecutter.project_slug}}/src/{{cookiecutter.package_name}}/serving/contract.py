@@ -195,12 +195,13 @@ def _field(column: Column) -> tuple[Any, Any]:
     return annotation, Field(..., description=description)
 
 
-def request_model(schema: Schema) -> type[BaseModel]:
+def request_model(schema: Schema, example: dict[str, Any] | None = None) -> type[BaseModel]:
     """A pydantic model with one field per feature; other fields are kept aside (``split``)."""
     # (annotation, default) per feature, typed loosely: mypy checks ``**fields`` against
     # create_model's own keyword parameters (``__base__``, ``__module__``...) too.
     fields: dict[str, Any] = {column.name: _field(column) for column in schema.features}
-    config = ConfigDict(**REQUEST_CONFIG, json_schema_extra={"examples": [example_record(schema)]})
+    shown = example or example_record(schema)
+    config = ConfigDict(**REQUEST_CONFIG, json_schema_extra={"examples": [shown]})
     model: type[BaseModel] = create_model("PredictionRequest", __config__=config, **fields)
     return model
 
