@@ -143,7 +143,7 @@ class TrainConfig(BaseModel):
     validation_size: float = Field(0.2, gt=0.0, lt=0.5)
     cv_folds: int = Field(5, ge=2, le=20)
     search_rows: int | None = Field(
-        200_000, ge=100, description="searches tune on a sample of this many training rows"
+        50_000, ge=100, description="searches tune on a sample of this many training rows"
     )
     threads: int | None = Field(
         1, ge=1, description="native (OpenMP/BLAS) threads while training; None: all cores"

@@ -37,6 +37,8 @@ MISSING_GROUP = "(missing)"
 #: What an evaluation writes into the reports folder.
 FIGURES, METRICS, REPORT = "figures", "metrics.json", "evaluation.md"
 IMPORTANCE_REPEATS = 5
+#: Test rows each permutation-importance repeat scores (drawn at random when there are more).
+IMPORTANCE_ROWS = 10_000
 
 
 def reference_models(
@@ -124,7 +126,8 @@ def _signed_primary(schema: Schema, model: BaseEstimator, x: pd.DataFrame, y: pd
 def feature_importance(
     schema: Schema, model: BaseEstimator, test: Split, seed: int
 ) -> list[dict[str, Any]]:
-    """Permutation importance of each schema feature on ``test``: the primary-metric drop.
+    """Permutation importance of each schema feature on ``test`` (at most ``IMPORTANCE_ROWS``
+    of it per repeat): the primary-metric drop.
 
     The features are coerced once first (coercion is idempotent and per value, so permuting
     coerced values is permuting the raw ones): each of the many scorings then skips parsing."""
@@ -134,6 +137,7 @@ def feature_importance(
         test.target,
         scoring=partial(_signed_primary, schema),
         n_repeats=IMPORTANCE_REPEATS,
+        max_samples=min(len(test.target), IMPORTANCE_ROWS),
         random_state=seed,
         n_jobs=1,
     )
