@@ -190,7 +190,8 @@ def test_every_input_row_is_in_the_output_or_the_rejects_with_its_row_and_passth
     scored, rejects = read_table(tmp_path / f"p{suffix}"), read_table(tmp_path / "bad.csv")
     if suffix == ".parquet":
         assert pd.api.types.is_integer_dtype(scored["batch"]), "a typed key keeps its type"
-    assert list(scored.columns[:2]) == ["row", *([schema.id] if schema.id else [])][:2]
+    copied = ["row", *([schema.id] if schema.id else []), "order ref", "batch"]
+    assert list(scored.columns[: len(copied)]) == copied, "the row, the id, the keys first"
     assert sorted([*scored["row"], *rejects["row"]]) == list(range(40)), "every row, once"
     assert set(rejects["row"]) == set(broken)
     for written in (scored, rejects):
