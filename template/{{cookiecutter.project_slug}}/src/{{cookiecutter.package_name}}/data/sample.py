@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.coerce import datetimes
+from ..core.coerce import category_lookup, category_text, datetimes
 from ..core.schema import Column, Schema
 
 MISSING_RATE = 0.05
@@ -154,6 +154,8 @@ def _json_value(column: Column, value: object) -> str | float | bool:
         return float(value)  # type: ignore[arg-type]
     if column.type == "boolean":
         return bool(float(value))  # type: ignore[arg-type]
+    if column.type == "categorical":  # the declared category it stands for: 2.0 is "2"
+        return category_text(value, category_lookup(column.categories or ()))
     return str(value)
 
 
