@@ -146,6 +146,7 @@ def fast_config() -> TrainConfig:
         random_state=0,
         min_improvement=0.0,
         cv_folds=3,
+        jobs=1,  # pytest-xdist runs a suite's tests on every core already
         models={
             "linear": {"search": "grid"},
             "hist_gradient_boosting": {

@@ -145,6 +145,12 @@ class TrainConfig(BaseModel):
     search_rows: int | None = Field(
         50_000, ge=100, description="searches tune on a sample of this many training rows"
     )
+    tree_rows: int | None = Field(
+        5_000, ge=100, description="a forest tree grows on a bootstrap of at most this many rows"
+    )
+    jobs: int | None = Field(
+        None, ge=1, description="cross-validation fits run at once (processes); None: one per core"
+    )
     threads: int | None = Field(
         1, ge=1, description="native (OpenMP/BLAS) threads while training; None: all cores"
     )

@@ -19,10 +19,12 @@ from {{ cookiecutter.package_name }}.core.metrics import primary_metric
 from {{ cookiecutter.package_name }}.core.schema import Schema
 from {{ cookiecutter.package_name }}.io import registry
 from {{ cookiecutter.package_name }}.training.config_check import check_config
+from {{ cookiecutter.package_name }}.training.reporting import sampling_lines
 from {{ cookiecutter.package_name }}.training.train import (
     BASELINE,
     TrainingError,
     TrainingResult,
+    build_pipeline,
     make_estimator,
     make_search,
     split_data,
@@ -282,3 +284,35 @@ def test_searches_tune_on_a_sample_of_search_rows_that_keeps_every_class(
         assert len(tuning.target) == 120
     unlimited = fast_config.model_copy(update={"search_rows": None})
     assert tuning_rows(train_split, schema, unlimited) is train_split
+
+
+def test_large_data_bounds_apply_and_the_evaluation_report_says_so(
+    schema: Schema, sample: pd.DataFrame, fast_config: TrainConfig
+) -> None:
+    forest = {"search": "grid", "space": {"n_estimators": [5]}}
+    config = TrainConfig(
+        **{
+            **fast_config.model_dump(),
+            "search_rows": 120,
+            "tree_rows": 100,
+            "jobs": 2,  # the searches' fits in two processes
+            "models": {"linear": {"search": "grid"}, "random_forest": forest},
+        }
+    )
+    result = train(sample, schema, config)
+    train_split, _, _ = split_data(sample, schema, config)
+    assert result.sampling["training_rows"] == len(train_split.target)
+    assert 120 <= result.sampling["tuning_rows"] < len(train_split.target)  # type: ignore[operator]
+    assert result.sampling["tree_rows"] == 100
+    bounded = build_pipeline("random_forest", schema, config, rows=1000)
+    assert bounded.named_steps["model"].max_samples == pytest.approx(0.1)
+    assert (
+        build_pipeline("random_forest", schema, config, rows=100).named_steps["model"].max_samples
+        is None
+    )
+    if result.champion == "random_forest":
+        assert result.pipeline.named_steps["model"].max_samples < 1.0
+    text = "\n".join(sampling_lines({"sampling": result.sampling}))
+    assert f"random sample of {result.sampling['tuning_rows']:,} of the" in text
+    assert "at most 100 rows" in text
+    assert sampling_lines({"sampling": {}}) == []

@@ -200,6 +200,7 @@ def _evaluate(
         },
         "cv": recorded.get("cv", {}),
         "validation": recorded.get("validation", {}),
+        "sampling": recorded.get("sampling", {}),
         "slices": {
             column: group_metrics(schema, model.pipeline, test, rows[column])
             for column in schema.slice_columns

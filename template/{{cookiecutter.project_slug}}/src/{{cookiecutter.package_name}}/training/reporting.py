@@ -136,11 +136,29 @@ def _header(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def sampling_lines(report: dict[str, Any]) -> list[str]:
+    """What was sampled to bound training time on large data (nothing: no lines)."""
+    sampling = report.get("sampling") or {}
+    lines = []
+    if sampling.get("tuning_rows", 0) < sampling.get("training_rows", 0):
+        lines.append(
+            f"The searches tuned on a random sample of {sampling['tuning_rows']:,} of the "
+            f"{sampling['training_rows']:,} training rows (`search_rows`; every class kept); "
+            "the chosen settings were then refitted on every training and validation row."
+        )
+    if sampling.get("tree_rows"):
+        lines.append(
+            f"Each random-forest tree grew on a bootstrap of at most {sampling['tree_rows']:,} "
+            "rows (`tree_rows`)."
+        )
+    return [*lines, ""] if lines else []
+
+
 def evaluation_markdown(report: dict[str, Any]) -> str:
     """reports/evaluation.md: every table of the report, with the figures linked."""
     lines = [f"# Evaluation of model {report['model_version']}", "", *_header(report)]
     lines += ["## Test metrics", "", *metrics_table(report)]
-    lines += ["## Cross-validation and validation", "", *cv_table(report)]
+    lines += ["## Cross-validation and validation", "", *cv_table(report), *sampling_lines(report)]
     lines += _slices_and_fairness(report, compact=False)
     lines += ["## Feature importance", "", *importance_table(report), "## Figures", ""]
     for name, path in report.get("figures", {}).items():

@@ -84,6 +84,9 @@ class TrainingResult:
     config: TrainConfig
     test_split: Split = field(repr=False)
     durations: dict[str, float] = field(default_factory=dict, compare=False)
+    #: Rows of the training split, of the sample the searches tuned on, and the bound on a
+    #: forest tree's bootstrap (None: no tree was bounded).
+    sampling: dict[str, int | None] = field(default_factory=dict)
 
     def registry_metrics(self) -> dict[str, Any]:
         """The ``metrics`` stored with the model: what ``promotion.promote`` gates on."""
@@ -94,6 +97,7 @@ class TrainingResult:
             "test": self.test,
             "cv": self.cv,
             "validation": self.validation,
+            "sampling": self.sampling,
         }
 
     def registry_params(self) -> dict[str, Any]:
@@ -182,15 +186,25 @@ def _pipeline_key(name: str) -> str:
 
 
 def build_pipeline(
-    family: str, schema: Schema, config: TrainConfig, params: dict[str, Any] | None = None
+    family: str,
+    schema: Schema,
+    config: TrainConfig,
+    params: dict[str, Any] | None = None,
+    rows: int = 0,
 ) -> Pipeline:
-    """Feature pipeline + estimator: the object that is saved, served and scored."""
+    """Feature pipeline + estimator: the object that is saved, served and scored.
+
+    ``rows`` is how many rows it will be fitted on: past ``config.tree_rows``, each tree of a
+    forest grows on a bootstrap of that many (unless ``params`` set ``max_samples``).
+    """
     pipeline = Pipeline(
         [
             ("features", build_preprocessor(schema, config.features, config.random_state)),
             ("model", make_estimator(family, schema, config.random_state)),
         ]
     )
+    if family == "random_forest" and config.tree_rows is not None and rows > config.tree_rows:
+        pipeline.set_params(model__max_samples=config.tree_rows / rows)
     return pipeline.set_params(**{_pipeline_key(k): v for k, v in (params or {}).items()})
 
 
@@ -209,9 +223,10 @@ def _plain(value: Any) -> Any:
 
 
 def make_search(
-    family: str, schema: Schema, config: TrainConfig
+    family: str, schema: Schema, config: TrainConfig, rows: int = 0
 ) -> GridSearchCV | RandomizedSearchCV:
-    """The configured grid or random search of one family, with K-fold cross-validation."""
+    """The configured grid or random search of one family, with K-fold cross-validation, on
+    ``rows`` rows; ``config.jobs`` fits at a time."""
     spec = config.models.get(family, SearchConfig()) if is_family(family) else SearchConfig()
     space = {
         _pipeline_key(name): values.frozen() if isinstance(values, Distribution) else values
@@ -223,10 +238,11 @@ def make_search(
         "scoring": partial(_cv_scores, schema),
         "refit": partial(_best_index, metric, higher),
         "cv": folds(n_splits=config.cv_folds, shuffle=True, random_state=config.random_state),
-        "n_jobs": 1,
+        "n_jobs": config.jobs or -1,
         "error_score": "raise",
     }
-    pipeline = build_pipeline(family, schema, config)
+    fold_rows = rows - rows // config.cv_folds
+    pipeline = build_pipeline(family, schema, config, rows=fold_rows)
     if spec.search == "grid":
         return GridSearchCV(pipeline, space, **common)
     listed = all(isinstance(values, list) for values in space.values())
@@ -274,7 +290,7 @@ def _train(
     validation: dict[str, dict[str, float]] = {}
     for family in families:
         with clock.stage(f"search_{family}"):
-            search = make_search(family, schema, config)
+            search = make_search(family, schema, config, len(tuning.target))
             try:
                 search.fit(tuning.features, tuning.target)
             except (ValueError, TypeError) as error:
@@ -299,11 +315,18 @@ def _train(
         pd.concat([train_split.features, val_split.features]),
         pd.concat([train_split.target, val_split.target]),
     )
+    limit = config.tree_rows
+    bounded = "random_forest" in families and limit is not None and len(full.target) > limit
+    sampling = {
+        "training_rows": len(train_split.target),
+        "tuning_rows": len(tuning.target),
+        "tree_rows": config.tree_rows if bounded else None,
+    }
     with clock.stage("refit"):
         fitted = {
-            family: build_pipeline(family, schema, config, best_params[family]).fit(
-                full.features, full.target
-            )
+            family: build_pipeline(
+                family, schema, config, best_params[family], len(full.target)
+            ).fit(full.features, full.target)
             for family in dict.fromkeys([BASELINE, "linear", champion])
         }
     with clock.stage("test"):
@@ -323,4 +346,5 @@ def _train(
         config=config,
         test_split=test_split,
         durations=clock.durations,
+        sampling=sampling,
     )
