@@ -308,6 +308,10 @@ def predict(
     "--input", "input_path", default=None,
     help="Judge this batch file (.csv or .parquet) instead of the prediction log.",
 )  # fmt: skip
+@_path(
+    "--log", "log_path", default=None,
+    help="The prediction log: the SQLite file, or a Parquet log folder [default: $PREDICTION_LOG].",
+)  # fmt: skip
 @click.option("--since", default=None, help="Logged predictions from this ISO time on.")
 @click.option("--days", type=click.FloatRange(min=0, min_open=True), help="Last N days.")
 @_path("--labels", "labels_path", default=None, help="CSV of delayed ground truth.")
@@ -321,10 +325,12 @@ def monitor(
     labels_path: Path | None,
     config_path: Path,
     output: Path,
+    log_path: Path | None,
+    client: Any = None,
 ) -> None:
     """Check drift and quality against the champion's training reference; exit 3 on an alert.
 
-    Reads the prediction log ($PREDICTION_LOG) unless --input is given; --labels is a CSV with
+    Reads the prediction log (--log) unless --input is given; --labels is a CSV with
     request_id, [item] and the target column. Writes report.md, report.json and plots to
     --output and prints one line per breached threshold. Exit status: 0 all clear, 3 a
     threshold breached, 1 an error (no data, bad file or config).
@@ -336,14 +342,17 @@ def monitor(
     from .monitoring.report import summary_lines
     from .settings import settings
 
+    if input_path is not None and log_path is not None:
+        raise click.ClickException("--log and --input: judge one of them")
     if input_path is not None and (since or days is not None):
         raise click.ClickException("--since/--days select logged predictions; not with --input")
     if input_path is not None and not input_path.is_file():
         raise click.ClickException(f"input file not found: {input_path}")
     start, config = clock.window_start(since, days), load_monitor_config(config_path)
     report = monitor_job(
-        registry.model_dir(model_dir), output, config, log_path=settings().prediction_log,
-        input_path=input_path, since=start, labels_path=labels_path,
+        registry.model_dir(model_dir), output, config,
+        log_path=log_path or settings().prediction_log, input_path=input_path, since=start,
+        labels_path=labels_path, client=client,
     )  # fmt: skip
     for line in summary_lines(report, config.min_rows, output):
         click.echo(line)
@@ -397,4 +406,4 @@ if importlib.util.find_spec(f"{__package__}.serving") is not None:
 main.add_command(schema)
 
 if importlib.util.find_spec(f"{__package__}.cli_dask") is not None:  # an engine=dask project
-    importlib.import_module(f"{__package__}.cli_dask").add_engines(main)
+    importlib.import_module(f"{__package__}.cli_dask").add_engines(main, EXTRAS)

@@ -187,8 +187,11 @@ def monitor_job(
     input_path: Path | None = None,
     since: str | None = None,
     labels_path: Path | None = None,
+    client: Any = None,
 ) -> dict[str, Any]:
     """Compare the champion's reference with the log (or ``input_path``); write the report.
+
+    A Parquet log's parts are tallied on the Dask ``client``'s workers when one is given.
 
     Returns the report (``status`` "alert" when a threshold is breached, ``breaches`` one line
     each). Raises RegistryError (no champion or reference), MonitorError (no data, bad labels)
@@ -199,9 +202,9 @@ def monitor_job(
     model = registry.load(models)
     reference = registry.load_reference(models, model.version)
     if input_path is not None:
-        current = current_from_file(input_path, model)
+        current = current_from_file(input_path, model, reference)
     else:
-        current = current_from_log(log_path, model, since)
+        current = current_from_log(log_path, model, reference, since, client)
     found = data_checks(model, reference, current, config)
     checks = found["checks"]
     quality = None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
@@ -15,6 +16,8 @@ from {{ cookiecutter.package_name }}.config import ConfigError, load_monitor_con
 from {{ cookiecutter.package_name }}.core.dates import input_names
 from {{ cookiecutter.package_name }}.core.schema import Schema
 from {{ cookiecutter.package_name }}.io import registry
+from {{ cookiecutter.package_name }}.io.parquet_log import SCHEMA, ParquetLog, write_part
+from {{ cookiecutter.package_name }}.io.prediction_log import PredictionLog, to_json
 from {{ cookiecutter.package_name }}.monitoring.current import reference_profile
 from {{ cookiecutter.package_name }}.training.train import TrainingResult
 
@@ -163,6 +166,50 @@ def test_prediction_log_route_and_schema_violation_rate(
     bad.to_csv("bad.csv", index=False)
     result = _monitor(run, "--input", "bad.csv")
     assert result.exit_code == ALERT_EXIT and "ALERT violation_rate rows: 0.2" in result.output
+
+
+def _assert_close(found: object, expected: object) -> None:
+    """Equal report parts: counts and labels exactly, statistics to float rounding."""
+    if isinstance(expected, dict):
+        assert isinstance(found, dict) and found.keys() == expected.keys()
+        for key, value in expected.items():
+            _assert_close(found[key], value)
+    elif isinstance(expected, list):
+        assert isinstance(found, list) and len(found) == len(expected)
+        for item, value in zip(found, expected, strict=True):
+            _assert_close(item, value)
+    elif isinstance(expected, float):
+        assert found == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    else:
+        assert found == expected
+
+
+def test_a_parquet_log_folder_reports_what_the_same_rows_in_sqlite_give(
+    run, tmp_path: Path, sample: pd.DataFrame, schema: Schema
+) -> None:
+    sample.drop(columns=schema.target).to_csv("batch.csv", index=False)
+    assert run("predict", "--input", "batch.csv", "--output", "p.csv").exit_code == 0
+    rows = PredictionLog(tmp_path / "log.db").read()
+    log = ParquetLog(tmp_path / "parquet-log")
+    with log.batch(rows["request_id"].iloc[0]) as staged:  # the rows in parts of 700
+        assert staged is not None
+        for start in range(0, len(rows), 700):
+            part = rows.iloc[start : start + 700]
+            encoded = {name: part[name].map(to_json) for name in ("inputs", "outputs")}
+            table = pa.Table.from_pandas(
+                part.assign(**encoded), schema=SCHEMA, preserve_index=False
+            )
+            write_part(table, staged)
+    assert log.count() == len(rows) and len(log.parts()) == -(-len(rows) // 700)
+    reports = []
+    for source in ("log.db", "parquet-log"):
+        assert _monitor(run, "--log", source).exit_code == 0
+        reports.append(json.loads((tmp_path / "mon" / "report.json").read_text()))
+    sqlite, parquet = reports
+    assert parquet["rows"] == sqlite["rows"] == len(sample)
+    _assert_close(parquet["features"], sqlite["features"])
+    _assert_close(parquet["prediction"], sqlite["prediction"])
+    assert _monitor(run, "--log", "parquet-log", "--input", "batch.csv").exit_code == 1
 
 
 def test_unusable_batch_files_fail_with_one_line_reasons(

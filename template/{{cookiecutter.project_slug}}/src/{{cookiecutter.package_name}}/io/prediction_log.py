@@ -88,6 +88,14 @@ def _insert(rows: int) -> str:
     return "INSERT OR IGNORE INTO predictions VALUES " + ", ".join([_ROW] * rows)
 
 
+def decode(frame: pd.DataFrame) -> pd.DataFrame:
+    """Log rows with their ``inputs`` and ``outputs`` JSON decoded into dicts."""
+    return frame.assign(
+        inputs=[json.loads(text) for text in frame["inputs"]],
+        outputs=[json.loads(text) for text in frame["outputs"]],
+    )
+
+
 class BatchRunBusy(ProjectError, RuntimeError):
     """Another live process is logging the same batch run (same file, same model)."""
 
@@ -264,10 +272,7 @@ class PredictionLog:
         if source:
             query, params = query + " AND source = ?", [*params, source]
         rows = self._connection.execute(query + " ORDER BY timestamp, item", params).fetchall()
-        frame: pd.DataFrame = pd.DataFrame(rows, columns=list(COLUMNS))
-        frame["inputs"] = [json.loads(text) for text in frame["inputs"]]
-        frame["outputs"] = [json.loads(text) for text in frame["outputs"]]
-        return frame
+        return decode(pd.DataFrame(rows, columns=list(COLUMNS)))
 
     def prune(self, retention_days: int) -> int:
         """Delete rows older than ``retention_days`` (and abandoned batch runs); return how many

@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ..config import MonitorConfig
 from ..core import clock
 from ..core.model import LoadedModel
 from . import drift
-from .current import Current
+from .tally import Current, Tally
 
 OK, ALERT, NOT_ENOUGH = "ok", "alert", "not_enough_data"
 
@@ -46,16 +45,12 @@ def _check(
     }
 
 
-def _shares(reference: dict[str, Any], values: pd.Series) -> tuple[list[str], np.ndarray]:
-    """Bin (or category) labels, and the current values' shares in the reference's bins."""
+def _bins(reference: dict[str, Any]) -> list[str]:
+    """The labels of a reference's bins (or categories, then "(other)")."""
     if reference["kind"] == "numeric":
-        edges = reference["edges"]
-        numbers = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
-        bounds = ["-inf", *(f"{e:.4g}" for e in edges), "inf"]
-        labels = [f"[{low}, {high})" for low, high in zip(bounds, bounds[1:], strict=False)]
-        return labels, drift.bin_shares(numbers, edges)
-    categories = list(reference["frequencies"])
-    return [*categories, "(other)"], drift.category_shares(values, categories)
+        bounds = ["-inf", *(f"{e:.4g}" for e in reference["edges"]), "inf"]
+        return [f"[{low}, {high})" for low, high in zip(bounds, bounds[1:], strict=False)]
+    return [*reference["frequencies"], "(other)"]
 
 
 def _reference_shares(reference: dict[str, Any]) -> np.ndarray:
@@ -65,12 +60,11 @@ def _reference_shares(reference: dict[str, Any]) -> np.ndarray:
 
 
 def compare_feature(
-    name: str, reference: dict[str, Any], values: pd.Series, config: MonitorConfig
+    name: str, reference: dict[str, Any], current: Tally, config: MonitorConfig
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The checks of one feature, and the details (shares per bin) for the report."""
-    present = values.dropna()
-    enough = len(present) >= config.min_rows
-    missing = float(values.isna().mean()) if len(values) else 0.0
+    enough = current.present >= config.min_rows
+    missing = current.missing / current.values if current.values else 0.0
     change = abs(missing - reference["missing_rate"])
     checks = [
         _check(
@@ -78,29 +72,29 @@ def compare_feature(
             name,
             change,
             config.missing_rate_change,
-            enough=len(values) >= config.min_rows,
+            enough=current.values >= config.min_rows,
         )
     ]
-    labels, current = _shares(reference, present)
+    shares = drift.shares(current.bins)
     expected = _reference_shares(reference)
-    value = drift.psi(expected, current)
+    value = drift.psi(expected, shares)
     checks.append(_check("psi", name, value, config.psi, enough=enough))
     details: dict[str, Any] = {
         "kind": reference["kind"],
-        "rows": int(len(values)),
+        "rows": current.values,
         "missing_rate": {"reference": reference["missing_rate"], "current": missing},
-        "bins": labels,
+        "bins": _bins(reference),
         "reference_shares": expected.tolist(),
-        "current_shares": current.tolist(),
+        "current_shares": shares.tolist(),
         "psi": value,
     }
-    if reference["kind"] == "numeric" and len(present) and reference["quantiles"]:
-        statistic, pvalue = drift.ks_test(reference["quantiles"], present.to_numpy(dtype=float))
+    if reference["kind"] == "numeric" and current.present and current.ks is not None:
+        statistic, pvalue = drift.ks_test(reference["quantiles"], current.ks)
         test, size, prefix = "ks", statistic, ""
         limit, p_limit = config.ks_statistic, config.ks_pvalue
         details["ks"] = {"statistic": statistic, "pvalue": pvalue}
     elif reference["kind"] == "categorical":
-        statistic, pvalue, size = drift.chi_square(expected, current * len(present))
+        statistic, pvalue, size = drift.chi_square(expected, current.bins)
         test, prefix = "chi2", "V "
         limit, p_limit = config.chi2_effect, config.chi2_pvalue
         details["chi2"] = {"statistic": statistic, "pvalue": pvalue, "cramers_v": size}
@@ -118,19 +112,18 @@ def model_age_days(metadata: dict[str, Any], now: float | None = None) -> float:
 
 
 def compare_prediction(
-    reference: dict[str, Any], predictions: pd.Series, config: MonitorConfig
+    reference: dict[str, Any], predictions: Tally, config: MonitorConfig
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """PSI of the champion's prediction distribution (classes, or value bins) vs training."""
-    present = predictions.dropna()
-    labels, current = _shares(reference, present)
+    current = drift.shares(predictions.bins)
     expected = _reference_shares(reference)
     value = drift.psi(expected, current)
-    enough = len(present) >= config.min_rows
+    enough = predictions.present >= config.min_rows
     check = _check("prediction_psi", "prediction", value, config.prediction_psi, enough=enough)
     details = {
         "kind": reference["kind"],
-        "rows": int(len(present)),
-        "bins": labels,
+        "rows": predictions.present,
+        "bins": _bins(reference),
         "reference_shares": expected.tolist(),
         "current_shares": current.tolist(),
         "psi": value,
@@ -147,7 +140,7 @@ def data_checks(
     for name, profile in reference["features"].items():
         found, features[name] = compare_feature(name, profile, current.features[name], config)
         checks += found
-    check, prediction = compare_prediction(reference["prediction"], current.predictions, config)
+    check, prediction = compare_prediction(reference["prediction"], current.prediction, config)
     checks.append(check)
     rate = current.violations / current.rows if current.rows else 0.0
     enough = current.rows >= config.min_rows

@@ -3,13 +3,14 @@
 ``reference_profile`` runs at training time and is stored with the model version
 (``reference.json``), so a rollback also rolls back the reference. A datetime feature is
 profiled as the inputs the model derives from it (``core.dates``). The current data is the
-prediction log (``current_from_log``) or a batch file scored by the champion
-(``current_from_file``), validated and coerced as batch scoring does.
+prediction log (``current_from_log``: SQLite, or the Dask engine's Parquet folder) or a batch
+file scored by the champion (``current_from_file``), validated and coerced as batch scoring
+does, and tallied part by part (``tally``): the parts' counts add up to the whole's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,11 @@ from ..core.errors import ProjectError
 from ..core.model import LoadedModel, predict_frame
 from ..core.schema import Schema
 from ..core.validation import row_problems
-from ..io.prediction_log import PredictionLog
+from ..io.parquet_log import ParquetLog, read_part
+from ..io.prediction_log import PredictionLog, decode
 from ..io.tables import columns, read_chunks
 from . import drift
+from .tally import Current, tally_current, total
 
 
 class MonitorError(ProjectError, RuntimeError):
@@ -57,59 +60,84 @@ def reference_profile(pipeline: Pipeline, schema: Schema, frame: pd.DataFrame) -
     }
 
 
-@dataclass(frozen=True)
-class Current:
-    """The data being judged: valid rows' monitored inputs (``with_parts``), the champion's
-    predictions, row counts."""
+def tally_rows(
+    inputs: pd.DataFrame,
+    model: LoadedModel,
+    reference: dict[str, Any],
+    predictions: pd.Series | None = None,
+) -> Current:
+    """The tallies of one part's raw ``inputs``: its rows that break the schema are counted
+    and set aside, the rest coerced; ``predictions`` None scores them with ``model``."""
+    schema = model.schema
+    problems = row_problems(inputs, schema)
+    features = coerce_features(inputs.drop(index=problems.index), schema)
+    if predictions is None:
+        predictions = (
+            predict_frame(model, features)["prediction"] if len(features) else pd.Series([])
+        )
+    parts = with_parts(features, schema)
+    return tally_current(reference, parts, predictions, len(inputs), len(problems))
 
-    source: str
-    features: pd.DataFrame
-    predictions: pd.Series
-    rows: int
-    violations: int
+
+def tally_logged(logged: pd.DataFrame, model: LoadedModel, reference: dict[str, Any]) -> Current:
+    """The tallies of decoded log rows: all versions' inputs, the champion's outputs."""
+    names = model.schema.feature_names
+    inputs = pd.DataFrame.from_records(logged["inputs"].tolist(), columns=names)
+    champion = logged["model_version"] == model.version
+    predictions = pd.Series([o.get("prediction") for o in logged.loc[champion, "outputs"]])
+    return tally_rows(inputs, model, reference, predictions)
 
 
-def current_from_log(log_path: Path, model: LoadedModel, since: str | None) -> Current:
-    """Logged predictions (all versions' inputs; the champion's outputs) since ``since``."""
-    if not log_path.is_file():
+def tally_log_part(
+    part: str, model: LoadedModel, reference: dict[str, Any], since: str | None
+) -> Current:
+    """The tallies of one part of a Parquet log (a task of ``monitor --engine dask``)."""
+    return tally_logged(decode(read_part(Path(part), since)), model, reference)
+
+
+def current_from_log(
+    log_path: Path,
+    model: LoadedModel,
+    reference: dict[str, Any],
+    since: str | None,
+    client: Any = None,
+) -> Current:
+    """Logged predictions since ``since``: a SQLite log, or a Parquet log folder tallied part
+    by part (on the Dask ``client``'s workers if given, the parts' tallies merged)."""
+    window = f" since {since}" if since else ""
+    if not log_path.exists():
         raise MonitorError(
             f"no prediction log at {log_path}: run `make predict` or serve some traffic first"
         )
-    logged = PredictionLog(log_path).read(since=since)
-    if logged.empty:
-        window = f" since {since}" if since else ""
+    if log_path.is_dir():
+        found = ParquetLog(log_path).parts(since)
+        if client is not None:
+            task = partial(tally_log_part, reference=reference, since=since)  # data, not a graph
+            shipped = client.scatter(model, broadcast=True)
+            parts = client.gather(client.map(task, [str(p) for p in found], model=shipped))
+        else:
+            parts = [tally_log_part(str(part), model, reference, since) for part in found]
+    else:
+        logged = PredictionLog(log_path).read(since=since)
+        parts = [tally_logged(logged, model, reference)] if len(logged) else []
+    if not parts or sum(part.rows for part in parts) == 0:
         raise MonitorError(
             f"no logged predictions in {log_path}{window}: run `make predict` or serve some "
             "traffic first"
         )
-    schema = model.schema
-    inputs = pd.DataFrame.from_records(logged["inputs"].tolist(), columns=schema.feature_names)
-    problems = row_problems(inputs, schema)
-    valid = inputs.drop(index=problems.index)
-    champion = logged["model_version"] == model.version
-    predictions = pd.Series([o.get("prediction") for o in logged.loc[champion, "outputs"]])
-    source = f"prediction log {log_path}" + (f" since {since}" if since else "")
-    inputs = with_parts(coerce_features(valid, schema), schema)
-    return Current(source, inputs, predictions, len(logged), len(problems))
+    return total(parts, f"prediction log {log_path}{window}")
 
 
-def current_from_file(path: Path, model: LoadedModel, chunk_rows: int = 50_000) -> Current:
-    """A batch file, validated and scored with the champion in chunks (nothing logged)."""
+def current_from_file(
+    path: Path, model: LoadedModel, reference: dict[str, Any], chunk_rows: int = 50_000
+) -> Current:
+    """A batch file, validated and scored with the champion chunk by chunk (nothing logged)."""
     schema = model.schema
     missing = [name for name in schema.feature_names if name not in columns(path)]
     if missing:
         raise MonitorError(f"{path} is missing column(s): {', '.join(missing)}")
-    features, predictions, rows, violations = [], [], 0, 0
-    for chunk in read_chunks(path, chunk_rows, schema.feature_names, schema.na_values):
-        rows += len(chunk)
-        problems = row_problems(chunk, schema)
-        violations += len(problems)
-        valid = coerce_features(chunk.drop(index=problems.index), schema)
-        features.append(valid)
-        if len(valid):
-            predictions.append(predict_frame(model, valid)["prediction"])
-    if rows == 0:
+    chunks = read_chunks(path, chunk_rows, schema.feature_names, schema.na_values)
+    parts = [tally_rows(chunk, model, reference) for chunk in chunks]
+    if not parts or sum(part.rows for part in parts) == 0:
         raise MonitorError(f"{path} has no rows")
-    frame = with_parts(pd.concat(features), schema)
-    scored = pd.concat(predictions) if predictions else pd.Series(dtype=float)
-    return Current(f"file {path}", frame, scored.reset_index(drop=True), rows, violations)
+    return total(parts, f"file {path}")

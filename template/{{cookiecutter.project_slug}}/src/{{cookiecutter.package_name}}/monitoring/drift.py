@@ -37,7 +37,7 @@ def numeric_profile(values: pd.Series, bins: int = BINS) -> dict[str, Any]:
         return {**profile, "edges": [], "proportions": [1.0], "quantiles": []}
     edges = np.unique(np.quantile(numbers, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
     profile["edges"] = edges.tolist()
-    profile["proportions"] = bin_shares(numbers, edges).tolist()
+    profile["proportions"] = shares(bin_counts(numbers, edges)).tolist()
     profile["quantiles"] = np.quantile(numbers, np.linspace(0.0, 1.0, QUANTILES)).tolist()
     profile["mean"], profile["std"] = float(numbers.mean()), float(numbers.std())
     return profile
@@ -46,21 +46,33 @@ def numeric_profile(values: pd.Series, bins: int = BINS) -> dict[str, Any]:
 def categorical_profile(values: pd.Series) -> dict[str, Any]:
     """The share of each value (as text) among present values, and the missing rate."""
     present = _present(values).astype(str)
-    shares = present.value_counts(normalize=True).sort_index()
+    frequencies = present.value_counts(normalize=True).sort_index()
     return {
         "kind": "categorical",
         "count": int(len(values)),
         "missing_rate": float(1.0 - len(present) / len(values)) if len(values) else 0.0,
-        "frequencies": {str(k): float(v) for k, v in shares.items()},
+        "frequencies": {str(k): float(v) for k, v in frequencies.items()},
     }
 
 
-def bin_shares(values: np.ndarray, edges: Floats) -> np.ndarray:
-    """Share of ``values`` in each bin: (-inf, e0), [e0, e1), ..., [e_last, inf)."""
-    if not len(values):
-        return np.zeros(len(edges) + 1)
+def bin_counts(values: np.ndarray, edges: Floats) -> np.ndarray:
+    """How many ``values`` fall in each bin: (-inf, e0), [e0, e1), ..., [e_last, inf)."""
     index = np.searchsorted(np.asarray(edges, dtype=float), values, side="right")
-    return np.bincount(index, minlength=len(edges) + 1) / len(values)
+    return np.bincount(index, minlength=len(edges) + 1)
+
+
+def category_counts(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
+    """How many present values are each of ``categories`` (as text), then any other value."""
+    present = _present(values).astype(str)
+    counts = present.value_counts()
+    known = np.array([counts.get(c, 0) for c in categories], dtype=np.int64)
+    return np.append(known, len(present) - known.sum())
+
+
+def shares(counts: np.ndarray) -> np.ndarray:
+    """Counts as shares of their total (all zero when there are none)."""
+    total = counts.sum()
+    return counts / total if total else np.zeros(len(counts))
 
 
 def psi(expected: Floats, actual: Floats) -> float:
@@ -73,24 +85,42 @@ def psi(expected: Floats, actual: Floats) -> float:
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def ks_test(reference_quantiles: Floats, current: np.ndarray) -> tuple[float, float]:
-    """Two-sample KS statistic and p-value of the current values against the reference quantiles.
+def ks_counts(reference_quantiles: Floats, values: np.ndarray) -> np.ndarray:
+    """What the KS test needs of ``values``, as counts that add up across partitions.
 
-    The reference's quantiles stand in for its sample (``QUANTILES`` values), which caps the
-    test's power on the reference side: large shifts are found, tiny ones are not flagged.
+    Row 0 counts the values by how many of the reference's distinct quantiles lie below each,
+    row 1 by how many lie at or below it; their running sums are the values at or below, and
+    strictly below, each quantile.
     """
-    result = stats.ks_2samp(np.asarray(reference_quantiles, dtype=float), current)
-    return float(result.statistic), float(result.pvalue)
+    grid = np.unique(np.asarray(reference_quantiles, dtype=float))
+    return np.stack(
+        [
+            np.bincount(np.searchsorted(grid, values, side=side), minlength=len(grid) + 1)
+            for side in ("left", "right")
+        ]
+    )
 
 
-def category_shares(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
-    """Share of each of ``categories`` (then any other value, last) among present values."""
-    present = _present(values).astype(str)
-    counts = present.value_counts()
-    known = np.array([counts.get(c, 0) for c in categories], dtype=float)
-    other = float(len(present) - known.sum())
-    total = max(len(present), 1)
-    return np.append(known, other) / total
+def ks_test(reference_quantiles: Floats, counts: np.ndarray) -> tuple[float, float]:
+    """Two-sample KS statistic and p-value of the current values (their ``ks_counts``) against
+    the reference quantiles.
+
+    The statistic is ``scipy.stats.ks_2samp``'s on the quantiles and the values themselves: two
+    step functions differ most at a quantile or just before one. The p-value is Smirnov's
+    asymptotic one (``ks_2samp(..., method="asymp")``). The quantiles stand in for the
+    reference's sample (``QUANTILES`` values), which caps the test's power on that side: large
+    shifts are found, tiny ones are not flagged.
+    """
+    reference = np.sort(np.asarray(reference_quantiles, dtype=float))
+    grid = np.unique(reference)
+    size, current = len(reference), int(counts[0].sum())
+    at = np.searchsorted(reference, grid, side="right") / size
+    before = np.searchsorted(reference, grid, side="left") / size
+    current_at = np.cumsum(counts[0])[:-1] / current
+    current_before = np.cumsum(counts[1])[:-1] / current
+    statistic = float(max(np.abs(at - current_at).max(), np.abs(before - current_before).max()))
+    effective = round(size * current / (size + current))
+    return statistic, float(stats.kstwo.sf(statistic, effective))
 
 
 def chi_square(reference: Floats, current_counts: Floats) -> tuple[float, float, float]:

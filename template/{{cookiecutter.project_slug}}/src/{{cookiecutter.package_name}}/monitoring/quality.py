@@ -17,7 +17,7 @@ import pandas as pd
 from ..config import LabelConfig
 from ..core.metrics import binary_metrics, multiclass_metrics, regression_metrics
 from ..core.model import LoadedModel
-from ..io.prediction_log import PredictionLog
+from ..io.parquet_log import open_log
 from .checks import ALERT, NOT_ENOUGH, OK
 from .current import MonitorError
 
@@ -45,9 +45,9 @@ def read_labels(path: Path, target: str) -> pd.DataFrame:
 
 def join_labels(labels: pd.DataFrame, log_path: Path) -> pd.DataFrame:
     """Labelled predictions: the log rows whose (request_id, item) has a label."""
-    if not log_path.is_file():
+    if not log_path.exists():
         raise MonitorError(f"no prediction log at {log_path} to join the labels to")
-    logged = PredictionLog(log_path).read()
+    logged = open_log(log_path).read()
     logged = logged[logged["request_id"].isin(set(labels["request_id"]))]
     joined: pd.DataFrame = logged.merge(labels, on=["request_id", "item"], how="inner")
     return joined
