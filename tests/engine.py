@@ -162,23 +162,31 @@ class Engine:
     def image_size(self, image: str) -> int:
         return int(self.podman("image", "inspect", "--format", "{{.Size}}", image).stdout)
 
-    @contextlib.contextmanager
-    def compose_run(self, project: Path, name: str, port: int) -> Iterator[Container]:
-        """Run the project's image as docker-compose.yml's ``api`` service does: its environment
-        (defaults of ``${VAR:-default}``), its bind mounts (read-only models/) and named volume
-        (a fresh one), its port published on 127.0.0.1 only."""
-        compose = yaml.safe_load((project / "docker-compose.yml").read_text())
-        api = compose["services"]["api"]
-        volume = f"{name}-{next(iter(compose['volumes']))}"
-        args = [f"--env={key}={_interpolate(value)}" for key, value in api["environment"].items()]
-        for spec in api["volumes"]:
-            source, target, *mode = spec.split(":")
+    @staticmethod
+    def service_args(project: Path, compose: dict, service: str, volume: str) -> list[str]:
+        """``podman run`` arguments for a docker-compose.yml service: its environment (defaults
+        of ``${VAR:-default}``), its bind mounts and its named volume (``volume``)."""
+        spec = compose["services"][service]
+        args = [f"--env={k}={_interpolate(v)}" for k, v in spec.get("environment", {}).items()]
+        for mount in spec.get("volumes", []):
+            source, target, *mode = mount.split(":")
             if source.startswith("./"):
                 source = str(project / source[2:])
             else:
-                assert source in compose["volumes"], spec
+                assert source in compose["volumes"], mount
                 source = volume
             args.append("--volume=" + ":".join([source, target, *mode]))
+        return args
+
+    @contextlib.contextmanager
+    def compose_run(self, project: Path, name: str, port: int) -> Iterator[Container]:
+        """Run the project's image as docker-compose.yml's ``api`` service does: its environment,
+        its bind mounts (read-only models/) and named volume (a fresh one), its port published
+        on 127.0.0.1 only."""
+        compose = yaml.safe_load((project / "docker-compose.yml").read_text())
+        api = compose["services"]["api"]
+        volume = f"{name}-{next(iter(compose['volumes']))}"
+        args = self.service_args(project, compose, "api", volume)
         for published in api["ports"]:
             args.append(f"--publish=127.0.0.1:{port}:{str(published).rsplit(':', 1)[-1]}")
         self.podman("volume", "create", volume)

@@ -2,7 +2,9 @@
 
 For each case (both frameworks, both env managers) the project is baked, locked (``make lock``),
 trained on a small config, and built with its own ``make docker-build`` (the CA bundle and a
-package index passed as build secrets). The container then runs as docker-compose.yml runs the
+package index passed as build secrets). The ``engine=dask`` case also runs docker-compose.yml's
+``dask`` profile: a scheduler and workers from the image, and ``score`` scoring a Parquet
+dataset on them into the shared data/ folder and the Parquet prediction log. The container then runs as docker-compose.yml runs the
 ``api`` service, and must: answer /ready, /predict and a 422, run as uid 10001, pass its
 HEALTHCHECK and the compose health check, write only JSON log lines, put the prediction log in
 the named volume, and stop on SIGTERM with exit code 0. Nothing from data/, logs/, reports/,
@@ -27,6 +29,7 @@ import uuid
 from importlib import metadata
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from conftest import make_venv
@@ -38,7 +41,7 @@ from bake import bake, fast_training
 pytestmark = pytest.mark.container
 
 CASES = {
-    "fastapi-uv": {"serving": "fastapi", "env_manager": "uv", "ci": "github"},
+    "fastapi-uv": {"serving": "fastapi", "env_manager": "uv", "ci": "github", "engine": "dask"},
     "flask-pip": {
         "serving": "flask", "env_manager": "pip", "ci": "gitlab",
         "problem_type": "multiclass_classification",
@@ -222,6 +225,64 @@ def check_serving(api: Container, project: Path, into: Path) -> dict[str, float]
     return {"cold_start_to_ready_s": round(cold_start_s, 2), "sigterm_stop_s": round(stop_s, 2)}
 
 
+def wait_for(engine: Engine, container: str, text: str, deadline_s: float = 60) -> None:
+    """Until ``text`` is in the container's output."""
+    deadline = time.monotonic() + deadline_s
+    while text not in (logs := engine.podman("logs", container).stderr):
+        assert time.monotonic() < deadline, f"no {text!r} from {container}:\n{logs[-3000:]}"
+        time.sleep(0.2)
+
+
+def check_dask_profile(engine: Engine, project: Path, name: str) -> dict[str, float]:
+    """The compose ``dask`` profile as its comment runs it: a scheduler and the workers, then
+    ``score`` predicting on them; every row scored once, into data/ and the Parquet log."""
+    compose = yaml.safe_load((project / "docker-compose.yml").read_text())
+    services = compose["services"]
+    image = services["score"]["image"]
+    sample = pd.read_csv(project / "data" / "raw" / "sample.csv")
+    scoring = project / "data" / "scoring"
+    scoring.mkdir()
+    for index, start in enumerate(range(0, len(sample), 1000)):
+        sample.iloc[start : start + 1000].to_parquet(scoring / f"part-{index}.parquet", index=False)
+    subprocess.run(["chmod", "-R", "a+rwX", str(project / "data")], check=True)  # as it says
+    pod, volume = f"{name}-dask", f"{name}-{next(iter(compose['volumes']))}"
+    # One pod: the containers share its network, where the scheduler's service name resolves.
+    engine.podman("pod", "create", f"--name={pod}", "--add-host=dask-scheduler:127.0.0.1")
+    engine.podman("volume", "create", volume)
+    try:
+        started = time.perf_counter()
+        scheduler = f"{name}-dask-scheduler"
+        engine.podman("run", "--detach", f"--pod={pod}", f"--name={scheduler}", image,
+                      *services["dask-scheduler"]["command"])  # fmt: skip
+        wait_for(engine, scheduler, "Scheduler at:")
+        worker_args = engine.service_args(project, compose, "dask-worker", volume)
+        for index in range(services["dask-worker"]["deploy"]["replicas"]):
+            engine.podman("run", "--detach", f"--pod={pod}", f"--name={name}-worker-{index}",
+                          *worker_args, image, *services["dask-worker"]["command"])  # fmt: skip
+        score = services["score"]
+        command = ["predict", "--engine", "dask", "--scheduler", "tcp://dask-scheduler:8786",
+                   "--input", "data/scoring/", "--output", "data/scored"]  # fmt: skip
+        ran = engine.podman(
+            "run", "--rm", f"--pod={pod}", f"--entrypoint={json.dumps(score['entrypoint'])}",
+            *engine.service_args(project, compose, "score", volume), image, *command,
+            check=False,
+        )  # fmt: skip
+        seconds = time.perf_counter() - started
+        assert ran.returncode == 0, ran.stdout + ran.stderr[-4000:]
+        assert f"logged {len(sample)} new predictions" in ran.stdout, ran.stdout
+        scored = pd.read_parquet(project / "data" / "scored")
+        assert sorted(scored["row"]) == list(range(len(sample))), "every row once"
+        count = ("import glob; print(len(glob.glob("
+                 "'/app/logs/predictions/date=*/run=*/part-*.parquet')))")  # fmt: skip
+        parts = engine.podman("run", "--rm", f"--volume={volume}:/app/logs", image,
+                              "python", "-c", count).stdout  # fmt: skip
+        assert int(parts) >= 1, "the workers wrote the Parquet prediction log"
+    finally:
+        engine.podman("pod", "rm", "--force", "--time", "0", pod, check=False)
+        engine.podman("volume", "rm", "--force", volume, check=False)
+    return {"dask_profile_s": round(seconds, 1)}
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_image_builds_serves_and_stops_as_compose_runs_it(case, engine, tmp_path, record_property):
     project, package = trained(tmp_path, case)
@@ -234,6 +295,8 @@ def test_image_builds_serves_and_stops_as_compose_runs_it(case, engine, tmp_path
     name = f"prodml-{case}-{uuid.uuid4().hex[:8]}"
     with engine.compose_run(project, name, free_port()) as api:
         timings = check_serving(api, project, tmp_path / "volume")
+    if CASES[case].get("engine") == "dask":
+        timings.update(check_dask_profile(engine, project, name))
 
     # Only models/ changes (a retrain): the rebuild reuses every other layer and serves it.
     before = champion(project)

@@ -20,6 +20,7 @@ parallel, expect close to one local engine's throughput per worker.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import tempfile
 import time
@@ -34,6 +35,8 @@ from threadpoolctl import threadpool_limits
 from {{ cookiecutter.package_name }}.core.schema import Schema
 from {{ cookiecutter.package_name }}.data.sample import generate_sample
 from {{ cookiecutter.package_name }}.io import registry
+from {{ cookiecutter.package_name }}.io.parquet_log import ParquetLog
+from {{ cookiecutter.package_name }}.io.prediction_log import PredictionLog
 from {{ cookiecutter.package_name }}.scoring.predict import DEFAULT_CHUNK_ROWS, predict_file
 from {{ cookiecutter.package_name }}.scoring.predict_dask import predict_dataset
 
@@ -69,6 +72,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--file-rows", type=int, default=500_000, help="rows per dataset file")
+    parser.add_argument(
+        "--partition-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="rows per Dask partition"
+    )
+    parser.add_argument(
+        "--log", action="store_true", help="both engines write their prediction log"
+    )
     args = parser.parse_args()
     if args.file_rows % BLOCK_ROWS:
         parser.error(f"--file-rows must be a multiple of {BLOCK_ROWS}")
@@ -76,9 +85,10 @@ def main() -> None:
         work = Path(tmp)
         model = registry.load(champion_dir(work))
         single, dataset = write_inputs(model.schema, args.rows, args.file_rows, work)
+        local_log = PredictionLog(work / "log.db") if args.log else None
         start = time.perf_counter()
         with threadpool_limits(1):  # as each Dask worker runs (and faster here than 2 threads)
-            predict_file(model, single, work / "local.parquet")
+            predict_file(model, single, work / "local.parquet", log=local_log)
         local = args.rows / (time.perf_counter() - start)
         with (
             LocalCluster(
@@ -86,14 +96,20 @@ def main() -> None:
             ) as cluster,
             Client(cluster) as client,
         ):
+            # A standing cluster has the project imported: so do these workers, before the clock.
+            client.run(importlib.import_module, predict_dataset.__module__)
+            log = ParquetLog(work / "log") if args.log else None
             start = time.perf_counter()
             predict_dataset(
-                model, str(dataset), work / "scored", scheduler=cluster.scheduler_address
-            )
+                model, str(dataset), work / "scored", scheduler=cluster.scheduler_address,
+                partition_rows=args.partition_rows, log=log,
+            )  # fmt: skip
             distributed = args.rows / (time.perf_counter() - start)
             memory = sorted(client.run(peak_memory_mb).values())
         figures = {
             "rows": args.rows,
+            "partition_rows": args.partition_rows,
+            "logged": args.log,
             "local_rows_per_s": round(local),
             "dask_rows_per_s": round(distributed),
             "ratio": round(distributed / local, 2),

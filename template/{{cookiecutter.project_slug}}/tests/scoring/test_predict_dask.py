@@ -1,4 +1,5 @@
-"""The Dask engine: the same predictions and rejects as the local engine, on a LocalCluster."""
+"""The Dask engine, on a LocalCluster: the same predictions, rejects and log rows as the local
+engine, and the same monitoring report from the workers' tallies."""
 
 from __future__ import annotations
 
@@ -16,16 +17,26 @@ from click.testing import CliRunner
 from distributed import Client, LocalCluster
 
 from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.config import load_monitor_config
 from {{ cookiecutter.package_name }}.core.model import LoadedModel
 from {{ cookiecutter.package_name }}.core.schema import Schema
+from {{ cookiecutter.package_name }}.io import registry
+from {{ cookiecutter.package_name }}.io.parquet_log import ParquetLog
+from {{ cookiecutter.package_name }}.io.prediction_log import PredictionLog
 from {{ cookiecutter.package_name }}.io.tables import TableError, read_table
-from {{ cookiecutter.package_name }}.scoring.predict import predict_file
+from {{ cookiecutter.package_name }}.jobs import monitor_job
+from {{ cookiecutter.package_name }}.monitoring.current import reference_profile
+from {{ cookiecutter.package_name }}.scoring.predict import batch_request_id, predict_file
 from {{ cookiecutter.package_name }}.scoring.predict_dask import predict_dataset
+from {{ cookiecutter.package_name }}.training.train import TrainingResult
 
 if TYPE_CHECKING:
     from conftest import BadCell
 
 FILES = 3
+CONFIG = Path(__file__).resolve().parents[2] / "configs" / "monitor.yaml"
+#: What two runs of the same rows log alike (the time and the measured latency differ).
+LINEAGE = ["item", "model_version", "source", "inputs", "outputs"]
 
 
 @pytest.fixture(scope="module")
@@ -68,18 +79,25 @@ def _as_text(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     return frame
 
 
+def _logged(log: PredictionLog | ParquetLog) -> pd.DataFrame:
+    return log.read().sort_values("item", ignore_index=True)
+
+
 def _assert_same_as_local(
     model: LoadedModel, local_input: Path, source: str, tmp_path: Path, scheduler: str
 ) -> None:
-    local = predict_file(model, local_input, tmp_path / "local.parquet")
+    local_log, log = PredictionLog(tmp_path / "log.db"), ParquetLog(tmp_path / "log")
+    local = predict_file(model, local_input, tmp_path / "local.parquet", log=local_log)
     summary = predict_dataset(
-        model, source, tmp_path / "scored", scheduler=scheduler, partition_rows=50
+        model, source, tmp_path / "scored", scheduler=scheduler, partition_rows=50, log=log
     )
-    assert (summary.rows, summary.scored, summary.rejected) == (
+    assert (summary.rows, summary.scored, summary.rejected, summary.logged) == (
         local.rows,
         local.scored,
         local.rejected,
+        local.logged,
     )
+    pd.testing.assert_frame_equal(_logged(log)[LINEAGE], _logged(local_log)[LINEAGE])
     expected = pd.read_parquet(tmp_path / "local.parquet")
     written = pd.read_parquet(tmp_path / "scored").sort_values("row", ignore_index=True)
     pd.testing.assert_frame_equal(written, expected)
@@ -141,17 +159,22 @@ def test_a_rerun_writes_the_same_parts_byte_for_byte(
 ) -> None:
     _split(sample.head(120).drop(columns=schema.target), tmp_path / "in", ".parquet")
 
-    def parts() -> dict[str, bytes]:
-        predict_dataset(
-            loaded, str(tmp_path / "in"), tmp_path / "out", scheduler=scheduler, partition_rows=40
-        )
-        folders = (tmp_path / "out", tmp_path / "out.rejects")
-        return {f"{p.parent.name}/{p.name}": p.read_bytes() for f in folders for p in f.iterdir()}
+    log = ParquetLog(tmp_path / "log")
 
-    first = parts()
+    def parts() -> tuple[int, dict[str, bytes]]:
+        summary = predict_dataset(
+            loaded, str(tmp_path / "in"), tmp_path / "out", scheduler=scheduler,
+            partition_rows=40, log=log,
+        )  # fmt: skip
+        folders = (tmp_path / "out", tmp_path / "out.rejects")
+        files = [p for f in folders for p in f.iterdir()] + log.parts()
+        return summary.logged, {str(p.relative_to(tmp_path)): p.read_bytes() for p in files}
+
+    logged, first = parts()
     assert len([name for name in first if name.startswith("out/")]) == FILES
-    assert parts() == first
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out", "out.rejects"]
+    assert logged == log.count() == 120
+    assert parts() == (0, first), "the same parts, and the run is not logged twice"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "log", "out", "out.rejects"]
 
 
 def test_cli_predict_engine_dask(
@@ -167,10 +190,16 @@ def test_cli_predict_engine_dask(
     args = ["predict", "--model-dir", str(model_dir), "--input", "in/*.csv", "--output", "out"]
     result = CliRunner().invoke(main, [*args, "--engine", "dask", "--scheduler", scheduler])
     assert result.exit_code == 0, result.output
-    assert "scored 60 of 60 rows" in result.output and "writes no prediction log" in result.output
+    assert "scored 60 of 60 rows" in result.output
+    assert "logged 60 new predictions to logs/predictions/" in result.output
     assert len(pd.read_parquet(tmp_path / "out")) == 60
     result = CliRunner().invoke(main, [*args, "--scheduler", scheduler])
     assert result.exit_code == 2 and "--scheduler needs --engine dask" in result.output
+    monitor = ["monitor", "--model-dir", str(model_dir), "--engine", "dask"]
+    result = CliRunner().invoke(main, [*monitor, "--input", "in/part-0.csv"])
+    assert result.exit_code == 2 and "not with --input" in result.output
+    result = CliRunner().invoke(main, [*monitor, "--log", "nowhere", "--scheduler", scheduler])
+    assert result.exit_code == 1 and "no Parquet prediction log at nowhere" in result.output
 
 
 def test_a_worker_killed_mid_run_leaves_no_duplicates_and_no_gaps(
@@ -178,10 +207,11 @@ def test_a_worker_killed_mid_run_leaves_no_duplicates_and_no_gaps(
 ) -> None:
     frame = pd.concat([sample.drop(columns=schema.target)] * 2, ignore_index=True)
     frame.to_parquet(tmp_path / "in.parquet", index=False, row_group_size=20)
+    log = ParquetLog(tmp_path / "log")
     with ThreadPoolExecutor(1) as pool, Client(scheduler) as client:
         run = pool.submit(
             predict_dataset, loaded, str(tmp_path / "in.parquet"), tmp_path / "out",
-            scheduler=scheduler, partition_rows=20,
+            scheduler=scheduler, partition_rows=20, log=log,
         )  # fmt: skip
         while not any(tmp_path.glob(".out.*/part-*")) and not run.done():
             time.sleep(0.01)
@@ -192,4 +222,62 @@ def test_a_worker_killed_mid_run_leaves_no_duplicates_and_no_gaps(
     written = pd.read_parquet(tmp_path / "out")
     assert summary.scored == len(written) == len(frame)
     assert sorted(written["row"]) == list(range(len(frame))), "every row once"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet", "out", "out.rejects"]
+    logged = log.read()
+    assert sorted(logged["item"]) == list(range(len(frame))), "every row logged once"
+    assert set(logged["request_id"]) == {batch_request_id(tmp_path / "in.parquet", loaded.version)}
+    assert not list(tmp_path.glob("log/*/.*")), "no staging left in the log"
+    expected = ["in.parquet", "log", "out", "out.rejects"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == expected
+
+
+@pytest.fixture(scope="module")
+def monitored(
+    tmp_path_factory: pytest.TempPathFactory,
+    trained: TrainingResult,
+    schema: Schema,
+    sample: pd.DataFrame,
+    register,
+) -> Path:
+    """A registry whose champion carries the reference profile of its training data."""
+    root = tmp_path_factory.mktemp("monitored")
+    register(
+        trained, root, promote=True, reference=reference_profile(trained.pipeline, schema, sample)
+    )
+    return root
+
+
+def test_monitoring_the_parquet_log_on_dask_reports_what_the_sqlite_log_gives(
+    monitored: Path,
+    schema: Schema,
+    sample: pd.DataFrame,
+    invalid_cells: list[BadCell],
+    tmp_path: Path,
+    scheduler: str,
+) -> None:
+    model, config = registry.load(monitored), load_monitor_config(CONFIG)
+    frame = _scoring_input(sample, schema, invalid_cells)
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    predict_file(
+        model, tmp_path / "in.csv", tmp_path / "local.csv", log=PredictionLog(tmp_path / "log.db")
+    )
+    predict_dataset(
+        model, str(tmp_path / "in.csv"), tmp_path / "out", scheduler=scheduler,
+        partition_rows=40, log=ParquetLog(tmp_path / "log"),
+    )  # fmt: skip
+    local = monitor_job(monitored, tmp_path / "m1", config, log_path=tmp_path / "log.db")
+    in_process = monitor_job(monitored, tmp_path / "m2", config, log_path=tmp_path / "log")
+    with Client(scheduler) as client:
+        merged = monitor_job(
+            monitored, tmp_path / "m3", config, log_path=tmp_path / "log", client=client
+        )
+    for report in (in_process, merged):
+        assert (report["rows"], report["violations"]) == (local["rows"], local["violations"])
+        assert [c["status"] for c in report["checks"]] == [c["status"] for c in local["checks"]]
+        for name, expected in [*local["features"].items(), ("prediction", local["prediction"])]:
+            found = report["prediction"] if name == "prediction" else report["features"][name]
+            assert found["rows"] == expected["rows"], name  # counts: exactly
+            assert found["current_shares"] == pytest.approx(expected["current_shares"])
+            assert found["psi"] == pytest.approx(expected["psi"], abs=1e-12)
+            for test in ("ks", "chi2"):
+                if test in expected:
+                    assert found[test] == pytest.approx(expected[test], rel=1e-9, abs=1e-12)

@@ -10,15 +10,18 @@ scored by ``score_chunk`` (``dask.dataframe.map_partitions``) and written by its
 ``part-<first row, 12 digits>.parquet`` of the predictions and of the rejects. Both folders are
 staged and renamed into place when every partition is done: a failed run leaves them as they
 were, and a task Dask retries (its worker died) rewrites the same part, so no row is written
-twice. The same input and model give the same parts, so a rerun is idempotent. This engine does
-not write the SQLite prediction log: monitor its input with ``monitor --input``.
+twice. The same input and model give the same parts, so a rerun is idempotent. The workers also
+log their partitions' predictions into the Parquet prediction log (``io.parquet_log``), under
+the request id the local engine would give the same file; the run counts there once the
+predictions are in place, and a run that was logged is not logged again.
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,11 +32,20 @@ import pyarrow.parquet as pq
 
 from ..core.errors import ProjectError
 from ..core.model import LoadedModel
-from ..io import atomic
-from ..io.tables import TableError, columns, file_format, read_chunks, read_row_groups
+from ..io import atomic, parquet_log
+from ..io.parquet_log import ParquetLog
+from ..io.registry import sha256
+from ..io.tables import (
+    TableError,
+    columns,
+    file_format,
+    read_chunks,
+    read_row_groups,
+)
+from .log_rows import log_table
 from .predict import (
-    DEFAULT_CHUNK_ROWS,
     BatchSummary,
+    batch_request_id,
     column_types,
     input_columns,
     output_schema,
@@ -41,6 +53,9 @@ from .predict import (
 )
 
 PART = "part-{:012d}.parquet"
+#: Rows per partition by default: fewer, larger tasks than the local engine's chunks (10M rows
+#: on 2 workers: 1.57x the local engine's throughput with 50k, 1.65x with 250k at 4M rows).
+PARTITION_ROWS = 250_000
 #: Without --scheduler: a cluster of this machine's processes, one thread each.
 LOCAL_WORKERS = 2
 #: What each partition's task returns: its rows, scored and rejected.
@@ -79,6 +94,15 @@ def input_files(source: str) -> list[Path]:
     if len(kinds) > 1:
         raise TableError(f"{source} mixes CSV and Parquet files: score each kind separately")
     return files
+
+
+def dataset_request_id(files: list[Path], version: str) -> str:
+    """The log's request id of a run: the local engine's for one file; for several, from the
+    digest of their digests (the same files and model give the same id)."""
+    if len(files) == 1:
+        return batch_request_id(files[0], version)
+    digests = hashlib.sha256("".join(sha256(path) for path in files).encode())
+    return f"batch-{digests.hexdigest()[:16]}-{version}"
 
 
 def default_rejects_path(output: Path) -> Path:
@@ -135,10 +159,10 @@ def read_piece(piece: Piece, usecols: Sequence[str], missing: Sequence[str]) -> 
 
 def _write_part(frame: pd.DataFrame, folder: Path, schema: pa.Schema) -> None:
     """Write ``frame`` as the part named by its first row (a retried task rewrites it)."""
+    name = PART.format(int(frame["row"].iloc[0]))
     table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
     sink = pa.BufferOutputStream()
     pq.write_table(table.replace_schema_metadata(None), sink)
-    name = PART.format(int(frame["row"].iloc[0]))
     atomic.write_bytes(folder / name, sink.getvalue().to_pybytes())
 
 
@@ -147,13 +171,18 @@ def score_partition(
     model: LoadedModel,
     outputs: tuple[str, str],
     schemas: tuple[pa.Schema, pa.Schema],
+    log: tuple[str, str] | None,
 ) -> pd.DataFrame:
     """Score one partition with ``score_chunk`` and write its predictions and rejects parts
-    into the staging folders ``outputs``; return its counts (``COUNTS``)."""
+    into the staging folders ``outputs``, and its log rows into the run's staging folder
+    ``log`` (folder, request id) unless None; return its counts (``COUNTS``)."""
     part = score_chunk(model, chunk)
     for frame, folder, schema in zip((part.scored, part.rejects), outputs, schemas, strict=True):
         if len(frame):
             _write_part(frame, Path(folder), schema)
+    if log is not None and len(part.scored):
+        rows = log_table(log[1], model, part.features, part.scored, part.latency_ms)
+        parquet_log.write_part(rows, Path(log[0]))
     counts: pd.DataFrame = pd.DataFrame({"rows": [len(chunk)], "scored": [len(part.scored)]})
     return counts
 
@@ -212,8 +241,10 @@ def _score(
     partition_rows: int,
     staged: tuple[Path, Path],
     schemas: tuple[pa.Schema, pa.Schema],
+    log: tuple[str, str] | None,
 ) -> tuple[int, int]:
-    """Score every partition into the staging folders; return the rows read and scored."""
+    """Score every partition into the staging folders (and the log's); return the rows read
+    and scored."""
     import dask
     import dask.dataframe as dd
 
@@ -228,7 +259,7 @@ def _score(
         )  # fmt: skip
         counts = frame.map_partitions(
             score_partition, shipped, tuple(str(path.absolute()) for path in staged), schemas,
-            meta=COUNTS, enforce_metadata=False,
+            log, meta=COUNTS, enforce_metadata=False,
         ).compute()  # fmt: skip
     for folder in staged:
         atomic.remove_stale(folder)  # the staging files of workers that died mid-write
@@ -242,9 +273,11 @@ def predict_dataset(
     *,
     rejects: Path | None = None,
     scheduler: str | None = None,
-    partition_rows: int = DEFAULT_CHUNK_ROWS,
+    partition_rows: int = PARTITION_ROWS,
+    log: ParquetLog | None = None,
 ) -> BatchSummary:
-    """Score a dataset on Dask into Parquet datasets (folders) of predictions and rejects.
+    """Score a dataset on Dask into Parquet datasets (folders) of predictions and rejects, and
+    into the Parquet prediction ``log`` unless None.
 
     Raises TableError before anything is written when an input file is unreadable or misses
     a column, or when the destinations clash; after scoring, TableError (no rows), EngineError
@@ -261,13 +294,19 @@ def predict_dataset(
         if folder.exists() and not folder.is_dir():
             raise TableError(f"{folder} is a file: give a folder for the Parquet dataset")
     schemas = (output_schema(model, files[0]), _rejects_schema(model, files))
-    with dask_client(scheduler) as client, atomic.folder(rejects) as staged_rejects:
+    request_id = None if log is None else dataset_request_id(files, model.version)
+    with (
+        nullcontext(None) if log is None else log.batch(str(request_id)) as staged_log,
+        dask_client(scheduler) as client,
+        atomic.folder(rejects) as staged_rejects,
+    ):
         output.parent.mkdir(parents=True, exist_ok=True)
         atomic.remove_stale(output.parent, output.name)
         staged_output = atomic.staging_folder(output)
+        logging = None if staged_log is None else (str(staged_log.absolute()), str(request_id))
         try:
             staged = (staged_output, staged_rejects)
-            rows, scored = _score(client, model, files, partition_rows, staged, schemas)
+            rows, scored = _score(client, model, files, partition_rows, staged, schemas, logging)
             if rows == 0:
                 raise TableError(f"{source} has no rows to score")
             if scored:
@@ -278,4 +317,7 @@ def predict_dataset(
             pq.write_table(schemas[1].empty_table(), staged_rejects / PART.format(0))
     if scored == 0:
         raise TableError(f"all {rows} rows of {source} break the schema: see {rejects}")
-    return BatchSummary(rows, scored, rows - scored, 0, model.version, output, rejects, None)
+    logged = scored if staged_log is not None else 0
+    return BatchSummary(
+        rows, scored, rows - scored, logged, model.version, output, rejects, request_id
+    )
