@@ -2,14 +2,14 @@
 
 For each case (both frameworks, both env managers) the project is baked, locked (``make lock``),
 trained on a small config, and built with its own ``make docker-build`` (the CA bundle and a
-package index passed as build secrets). The ``engine=dask`` case also runs docker-compose.yml's
-``dask`` profile: a scheduler and workers from the image, and ``score`` scoring a Parquet
-dataset on them into the shared data/ folder and the Parquet prediction log. The container then runs as docker-compose.yml runs the
+package index passed as build secrets). The container then runs as docker-compose.yml runs the
 ``api`` service, and must: answer /ready, /predict and a 422, run as uid 10001, pass its
 HEALTHCHECK and the compose health check, write only JSON log lines, put the prediction log in
 the named volume, and stop on SIGTERM with exit code 0. Nothing from data/, logs/, reports/,
 runs/ or tests/ may be in the image, and the index credentials in no layer. A rebuild after a
-retrain (only models/ changed) must serve the new champion.
+retrain (only models/ changed) must serve the new champion. The ``engine=dask`` case also runs
+docker-compose.yml's ``dask`` profile: a scheduler and workers from the image, and ``score``
+scoring a Parquet dataset on them into the shared data/ folder and the Parquet prediction log.
 
 Where podman cannot run, the tier skips with the reason; with PRODML_REQUIRE_CONTAINERS=1 (CI)
 that is a failure. Build, rebuild, size and cold-start figures go to the test report (``-rA``
@@ -245,25 +245,30 @@ def check_dask_profile(engine: Engine, project: Path, name: str) -> dict[str, fl
     for index, start in enumerate(range(0, len(sample), 1000)):
         sample.iloc[start : start + 1000].to_parquet(scoring / f"part-{index}.parquet", index=False)
     subprocess.run(["chmod", "-R", "a+rwX", str(project / "data")], check=True)  # as it says
-    pod, volume = f"{name}-dask", f"{name}-{next(iter(compose['volumes']))}"
-    # One pod: the containers share its network, where the scheduler's service name resolves.
-    engine.podman("pod", "create", f"--name={pod}", "--add-host=dask-scheduler:127.0.0.1")
+    network, volume = f"{name}-dask", f"{name}-{next(iter(compose['volumes']))}"
+    # A network of their own, where each service's name resolves, as compose makes one.
+    engine.podman("network", "create", network)
     engine.podman("volume", "create", volume)
+    containers = []
     try:
         started = time.perf_counter()
         scheduler = f"{name}-dask-scheduler"
-        engine.podman("run", "--detach", f"--pod={pod}", f"--name={scheduler}", image,
+        containers.append(scheduler)
+        engine.podman("run", "--detach", f"--network={network}", f"--name={scheduler}",
+                      "--network-alias=dask-scheduler", image,
                       *services["dask-scheduler"]["command"])  # fmt: skip
         wait_for(engine, scheduler, "Scheduler at:")
         worker_args = engine.service_args(project, compose, "dask-worker", volume)
         for index in range(services["dask-worker"]["deploy"]["replicas"]):
-            engine.podman("run", "--detach", f"--pod={pod}", f"--name={name}-worker-{index}",
+            containers.append(f"{name}-worker-{index}")
+            engine.podman("run", "--detach", f"--network={network}", f"--name={containers[-1]}",
                           *worker_args, image, *services["dask-worker"]["command"])  # fmt: skip
         score = services["score"]
         command = ["predict", "--engine", "dask", "--scheduler", "tcp://dask-scheduler:8786",
                    "--input", "data/scoring/", "--output", "data/scored"]  # fmt: skip
         ran = engine.podman(
-            "run", "--rm", f"--pod={pod}", f"--entrypoint={json.dumps(score['entrypoint'])}",
+            "run", "--rm", f"--network={network}",
+            f"--entrypoint={json.dumps(score['entrypoint'])}",
             *engine.service_args(project, compose, "score", volume), image, *command,
             check=False,
         )  # fmt: skip
@@ -278,7 +283,9 @@ def check_dask_profile(engine: Engine, project: Path, name: str) -> dict[str, fl
                               "python", "-c", count).stdout  # fmt: skip
         assert int(parts) >= 1, "the workers wrote the Parquet prediction log"
     finally:
-        engine.podman("pod", "rm", "--force", "--time", "0", pod, check=False)
+        for container in containers:
+            engine.podman("rm", "--force", "--time", "0", container, check=False)
+        engine.podman("network", "rm", "--force", network, check=False)
         engine.podman("volume", "rm", "--force", volume, check=False)
     return {"dask_profile_s": round(seconds, 1)}
 

@@ -16,6 +16,7 @@ from {{ cookiecutter.package_name }}.config import TrainConfig, load_schema
 from {{ cookiecutter.package_name }}.core.schema import Column, ColumnType, Schema
 from {{ cookiecutter.package_name }}.data.sample import generate_sample
 from {{ cookiecutter.package_name }}.io import promotion, registry, run_store
+from {{ cookiecutter.package_name }}.monitoring.current import reference_profile
 from {{ cookiecutter.package_name }}.training.train import (
     TrainingResult,
     train,
@@ -223,3 +224,19 @@ def model_dir(
 @pytest.fixture(scope="session")
 def loaded(model_dir: Path) -> registry.LoadedModel:
     return registry.load(model_dir)
+
+
+@pytest.fixture(scope="session")
+def monitored(
+    tmp_path_factory: pytest.TempPathFactory,
+    trained: TrainingResult,
+    schema: Schema,
+    sample: pd.DataFrame,
+    register,
+) -> Path:
+    """A registry whose champion carries the reference profile of its training data."""
+    root = tmp_path_factory.mktemp("monitored")
+    register(
+        trained, root, promote=True, reference=reference_profile(trained.pipeline, schema, sample)
+    )
+    return root

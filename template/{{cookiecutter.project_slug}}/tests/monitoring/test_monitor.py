@@ -18,26 +18,8 @@ from {{ cookiecutter.package_name }}.core.schema import Schema
 from {{ cookiecutter.package_name }}.io import registry
 from {{ cookiecutter.package_name }}.io.parquet_log import SCHEMA, ParquetLog, write_part
 from {{ cookiecutter.package_name }}.io.prediction_log import PredictionLog, to_json
-from {{ cookiecutter.package_name }}.monitoring.current import reference_profile
-from {{ cookiecutter.package_name }}.training.train import TrainingResult
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "monitor.yaml"
-
-
-@pytest.fixture(scope="module")
-def monitored(
-    tmp_path_factory: pytest.TempPathFactory,
-    trained: TrainingResult,
-    schema: Schema,
-    sample: pd.DataFrame,
-    register,
-) -> Path:
-    """A registry whose champion carries the reference profile of its training data."""
-    root = tmp_path_factory.mktemp("monitored")
-    register(
-        trained, root, promote=True, reference=reference_profile(trained.pipeline, schema, sample)
-    )
-    return root
 
 
 @pytest.fixture

@@ -25,10 +25,8 @@ from {{ cookiecutter.package_name }}.io.parquet_log import ParquetLog
 from {{ cookiecutter.package_name }}.io.prediction_log import PredictionLog
 from {{ cookiecutter.package_name }}.io.tables import TableError, read_table
 from {{ cookiecutter.package_name }}.jobs import monitor_job
-from {{ cookiecutter.package_name }}.monitoring.current import reference_profile
 from {{ cookiecutter.package_name }}.scoring.predict import batch_request_id, predict_file
 from {{ cookiecutter.package_name }}.scoring.predict_dask import predict_dataset
-from {{ cookiecutter.package_name }}.training.train import TrainingResult
 
 if TYPE_CHECKING:
     from conftest import BadCell
@@ -228,22 +226,6 @@ def test_a_worker_killed_mid_run_leaves_no_duplicates_and_no_gaps(
     assert not list(tmp_path.glob("log/*/.*")), "no staging left in the log"
     expected = ["in.parquet", "log", "out", "out.rejects"]
     assert sorted(p.name for p in tmp_path.iterdir()) == expected
-
-
-@pytest.fixture(scope="module")
-def monitored(
-    tmp_path_factory: pytest.TempPathFactory,
-    trained: TrainingResult,
-    schema: Schema,
-    sample: pd.DataFrame,
-    register,
-) -> Path:
-    """A registry whose champion carries the reference profile of its training data."""
-    root = tmp_path_factory.mktemp("monitored")
-    register(
-        trained, root, promote=True, reference=reference_profile(trained.pipeline, schema, sample)
-    )
-    return root
 
 
 def test_monitoring_the_parquet_log_on_dask_reports_what_the_sqlite_log_gives(

@@ -71,19 +71,21 @@ def category_text(value: object, lookup: Lookup | None = None) -> str:
     return lookup.get(number, number)
 
 
-def _per_distinct(values: pd.Series, read: Any, dtype: type) -> np.ndarray:
-    """``read`` applied once per distinct present value, spread back over the rows (missing
-    values give NaN): a long column costs one hash lookup per row."""
+def _per_distinct(values: pd.Series, read: Any, missing: Any, dtype: Any) -> np.ndarray:
+    """``read`` given the distinct present values (each once), its results spread back over
+    the rows, ``missing`` where a value is missing: a long column costs one hash lookup per row."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    table: np.ndarray = np.array([*(read(value) for value in uniques), np.nan], dtype=dtype)
-    spread: np.ndarray = table[codes]  # the sentinel -1 picks the trailing NaN
+    table = np.append(np.asarray(read(uniques), dtype=dtype), np.array([missing], dtype=dtype))
+    spread: np.ndarray = table[codes]  # the sentinel -1 picks the trailing ``missing``
     return spread
 
 
 def categories(values: pd.Series, declared: Sequence[str] = ()) -> pd.Series:
     """``values`` as category text (object dtype, NaN where missing)."""
     lookup = category_lookup(declared)
-    texts = _per_distinct(values, lambda value: category_text(value, lookup), object)
+    texts = _per_distinct(
+        values, lambda uniques: [category_text(v, lookup) for v in uniques], np.nan, object
+    )
     read: pd.Series = pd.Series(texts, index=values.index, dtype=object)
     return read
 
@@ -134,13 +136,16 @@ def datetimes(values: pd.Series, date_format: str | None = None) -> pd.Series:
         zoned = values.dt.tz_convert(None) if values.dt.tz is not None else values
         same: pd.Series = zoned.astype(DATETIME)
         return same
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    given = pd.Series([_date_input(value) for value in uniques], dtype=object)
-    stamps = _stamps(given, date_format or "ISO8601")
-    if date_format and stamps.isna().any():
-        stamps = stamps.fillna(_stamps(given.where(stamps.isna()), "ISO8601"))
-    table = np.append(stamps.to_numpy(), np.datetime64("NaT"))  # the sentinel -1 picks NaT
-    read: pd.Series = pd.Series(table[codes], index=values.index, dtype=DATETIME)
+
+    def read_all(uniques: pd.Index) -> np.ndarray:
+        given = pd.Series([_date_input(value) for value in uniques], dtype=object)
+        stamps = _stamps(given, date_format or "ISO8601")
+        if date_format and stamps.isna().any():
+            stamps = stamps.fillna(_stamps(given.where(stamps.isna()), "ISO8601"))
+        return stamps.to_numpy()
+
+    spread = _per_distinct(values, read_all, np.datetime64("NaT"), DATETIME)
+    read: pd.Series = pd.Series(spread, index=values.index, dtype=DATETIME)
     return read
 
 
@@ -156,7 +161,9 @@ def booleans(values: pd.Series) -> pd.Series:
         known = (number == 1.0) | ((number == 0.0) & ~np.signbit(number))
         read: pd.Series = number.where(known)
         return read
-    flags = _per_distinct(values, lambda value: BOOLEAN_TEXT.get(str(value).lower(), np.nan), float)
+    flags = _per_distinct(
+        values, lambda uniques: [boolean_value(v) for v in uniques], np.nan, float
+    )
     if values.dtype == object:  # -0.0 is distinct from 0.0 by its text, not by its hash
         negative_zero = values.map(lambda v: isinstance(v, float) and str(v) == "-0.0")
         flags[negative_zero.to_numpy(dtype=bool)] = np.nan

@@ -144,7 +144,7 @@ def _column(name: str, values: pd.Series, id_taken: bool) -> Choice:
         )
     dates = _date_format(present)
     if dates is not None:
-        return _datetime(present, dates, nullable)
+        return _datetime(dates, nullable)
     parsed = _numeric(present)
     integral = parsed is not None and _is_integer(parsed)
     unique = distinct == len(present) and not missing
@@ -184,10 +184,11 @@ def _column(name: str, values: pd.Series, id_taken: bool) -> Choice:
     )
 
 
-def _read_dates(values: pd.Series, date_format: str) -> bool:
-    """Whether every value is a date in ``date_format`` within ``YEARS``."""
-    stamps = pd.to_datetime(values, format=date_format, errors="coerce")
-    return bool(stamps.notna().all() and stamps.dt.year.between(*YEARS).all())
+def _read_dates(values: pd.Series, date_format: str) -> pd.Series | None:
+    """``values`` as ``coerce.datetimes`` reads them in ``date_format``, or None unless every
+    one is a date within ``YEARS``."""
+    stamps = coerce.datetimes(values, None if date_format == "ISO8601" else date_format)
+    return stamps if stamps.notna().all() and stamps.dt.year.between(*YEARS).all() else None
 
 
 def _swapped(date_format: str) -> str:
@@ -195,10 +196,10 @@ def _swapped(date_format: str) -> str:
     return date_format.replace("%m/%d", "%M").replace("%d/%m", "%m/%d").replace("%M", "%d/%m")
 
 
-def _date_format(present: pd.Series) -> tuple[str, bool] | None:
-    """The first of ``DATE_FORMATS`` every distinct value is a date in ("ISO8601" for ISO)
-    and whether the day and month could be swapped, or None. A number is a date only as
-    ``%Y%m%d`` (``20170204``). The first values decide whether to look at all."""
+def _date_format(present: pd.Series) -> tuple[str, bool, pd.Series] | None:
+    """The first of ``DATE_FORMATS`` every distinct value is a date in ("ISO8601" for ISO),
+    whether the day and month could be swapped, and the distinct dates; or None. A number is a
+    date only as ``%Y%m%d`` (``20170204``). The first values decide whether to look at all."""
     head = present.head(200)
     if pd.api.types.is_numeric_dtype(present):
         if not (_is_integer(head) and head.between(YEARS[0] * 10**4, YEARS[1] * 10**4).all()):
@@ -212,16 +213,17 @@ def _date_format(present: pd.Series) -> tuple[str, bool] | None:
     else:
         values, candidates = pd.Series(present.unique()).astype(str), DATE_FORMATS
     for date_format in candidates:
-        if _read_dates(values, date_format):
-            swappable = date_format != _swapped(date_format)
-            return date_format, swappable and _read_dates(values, _swapped(date_format))
+        stamps = _read_dates(values, date_format)
+        if stamps is not None:
+            swapped = _swapped(date_format)
+            ambiguous = swapped != date_format and _read_dates(values, swapped) is not None
+            return date_format, ambiguous, stamps
     return None
 
 
-def _datetime(present: pd.Series, found: tuple[str, bool], nullable: dict[str, bool]) -> Choice:
-    date_format, ambiguous = found
+def _datetime(found: tuple[str, bool, pd.Series], nullable: dict[str, bool]) -> Choice:
+    date_format, ambiguous, stamps = found
     iso = date_format == "ISO8601"
-    stamps = coerce.datetimes(present, None if iso else date_format)
     first, last = stamps.min().date(), stamps.max().date()
     why = (
         f"datetime: {'ISO 8601' if iso else date_format}, {first} to {last}; model inputs: "
