@@ -43,15 +43,15 @@ def expected_files(a: dict[str, str]) -> set[str]:
             "__init__", "__main__", "cli", "cli_schema", "config", "jobs", "settings",
             "core/__init__", "core/clock", "core/coerce", "core/dates", "core/errors", "core/gate",
             "core/metrics", "core/model", "core/schema", "core/validation",
-            "io/__init__", "io/artifact", "io/atomic", "io/prediction_log", "io/promotion",
-            "io/registry", "io/run_store", "io/tables",
+            "io/__init__", "io/artifact", "io/atomic", "io/parquet_log", "io/prediction_log",
+            "io/promotion", "io/registry", "io/run_store", "io/tables",
             "data/__init__", "data/card", "data/eda", "data/infer", "data/sample",
             "training/__init__", "training/config_check", "training/evaluate",
             "training/features", "training/figures", "training/reporting", "training/tracking",
             "training/train",
             "scoring/__init__", "scoring/log_rows", "scoring/predict",
             "monitoring/__init__", "monitoring/checks", "monitoring/current", "monitoring/drift",
-            "monitoring/quality", "monitoring/report",
+            "monitoring/quality", "monitoring/report", "monitoring/tally",
         )),
         *(f"tests/{module}.py" for module in (
             "conftest", "test_cli", "test_jobs", "test_lifecycle",
@@ -159,8 +159,10 @@ def check_container(project: Path, combo: dict[str, str]) -> None:
     lock = "uv.lock" if combo["env_manager"] == "uv" else "requirements.lock"
     # Exactly the locked, hash-checked set, then the project without dependencies, then a check.
     if combo["env_manager"] == "uv":
+        extra = " --extra dask" if combo["engine"] == "dask" else ""  # the workers run the image
         installs = [
-            "uv export --frozen --no-dev --no-emit-project --quiet --output-file requirements.lock",
+            f"uv export --frozen --no-dev{extra} --no-emit-project --quiet --output-file "
+            "requirements.lock",
             "uv pip install --require-hashes --no-deps --requirement requirements.lock",
             "uv pip install --no-deps . && uv pip check",
         ]

@@ -90,10 +90,11 @@ def _insert(rows: int) -> str:
 
 def decode(frame: pd.DataFrame) -> pd.DataFrame:
     """Log rows with their ``inputs`` and ``outputs`` JSON decoded into dicts."""
-    return frame.assign(
+    decoded: pd.DataFrame = frame.assign(
         inputs=[json.loads(text) for text in frame["inputs"]],
         outputs=[json.loads(text) for text in frame["outputs"]],
     )
+    return decoded
 
 
 class BatchRunBusy(ProjectError, RuntimeError):
