@@ -77,6 +77,8 @@ def _predict_dask(
         chunk_size = PARTITION_ROWS
     model = registry.load(registry.model_dir(model_dir), version)
     log = None if no_log else ParquetLog(settings().prediction_log_dataset)
+    if log is not None:  # each run enforces the retention period, as the API does on SQLite
+        log.prune(settings().prediction_log_retention_days)
     summary = predict_dataset(
         model, str(input_path), output_path, rejects=rejects_path, scheduler=scheduler,
         partition_rows=chunk_size, log=log,

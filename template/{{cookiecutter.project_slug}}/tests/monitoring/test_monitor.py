@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -183,6 +184,10 @@ def test_a_parquet_log_folder_reports_what_the_same_rows_in_sqlite_give(
             )
             write_part(table, staged)
     assert log.count() == len(rows) and len(log.parts()) == -(-len(rows) // 700)
+    old = tmp_path / "parquet-log" / "date=2000-01-01"
+    shutil.copytree(log.parts()[0].parent.parent, old)  # the same run, logged long ago
+    assert log.count() == 2 * len(rows)
+    assert log.prune(retention_days=90) == len(rows) and not old.exists()
     reports = []
     for source in ("log.db", "parquet-log"):
         assert _monitor(run, "--log", source).exit_code == 0
