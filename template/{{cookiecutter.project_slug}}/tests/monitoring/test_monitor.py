@@ -17,8 +17,9 @@ from {{ cookiecutter.package_name }}.config import ConfigError, load_monitor_con
 from {{ cookiecutter.package_name }}.core.dates import input_names
 from {{ cookiecutter.package_name }}.core.schema import Schema
 from {{ cookiecutter.package_name }}.io import registry
-from {{ cookiecutter.package_name }}.io.parquet_log import SCHEMA, ParquetLog, write_part
+from {{ cookiecutter.package_name }}.io.parquet_log import SCHEMA, ParquetLog
 from {{ cookiecutter.package_name }}.io.prediction_log import PredictionLog, to_json
+from {{ cookiecutter.package_name }}.io.tables import write_part
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "monitor.yaml"
 
@@ -182,7 +183,7 @@ def test_a_parquet_log_folder_reports_what_the_same_rows_in_sqlite_give(
             table = pa.Table.from_pandas(
                 part.assign(**encoded), schema=SCHEMA, preserve_index=False
             )
-            write_part(table, staged)
+            write_part(table, staged, int(part["item"].iloc[0]))
     assert log.count() == len(rows) and len(log.parts()) == -(-len(rows) // 700)
     old = tmp_path / "parquet-log" / "date=2000-01-01"
     shutil.copytree(log.parts()[0].parent.parent, old)  # the same run, logged long ago

@@ -114,12 +114,3 @@ def read_part(part: Path, since: str | None = None) -> pd.DataFrame:
     filters = [("timestamp", ">=", since)] if since else None
     frame: pd.DataFrame = pq.read_table(part, filters=filters, schema=SCHEMA).to_pandas()
     return frame
-
-
-def write_part(rows: pa.Table, staged: Path) -> None:
-    """Write a partition's log rows (a table of ``SCHEMA``) as the part named by its first item;
-    a retried task rewrites the same part."""
-    sink = pa.BufferOutputStream()
-    pq.write_table(rows, sink)
-    name = f"part-{rows['item'][0].as_py():012d}.parquet"
-    atomic.write_bytes(staged / name, sink.getvalue().to_pybytes())

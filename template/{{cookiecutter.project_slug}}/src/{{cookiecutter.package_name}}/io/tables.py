@@ -133,6 +133,18 @@ def read_row_groups(
     return frame
 
 
+#: A part of a Parquet dataset folder, named by its first row (12 digits).
+PART = "part-{:012d}.parquet"
+
+
+def write_part(table: pa.Table, folder: Path, first_row: int) -> None:
+    """Write ``table`` atomically as the part of ``folder`` named by ``first_row`` (a retried
+    task rewrites the same part)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.replace_schema_metadata(None), sink)
+    atomic.write_bytes(folder / PART.format(first_row), sink.getvalue().to_pybytes())
+
+
 def holds_text(values: pd.Series) -> bool:
     """Whether a column read from a file may hold text (a missing-value text, say): it is not
     numbers or booleans."""

@@ -32,15 +32,17 @@ import pyarrow.parquet as pq
 
 from ..core.errors import ProjectError
 from ..core.model import LoadedModel
-from ..io import atomic, parquet_log
+from ..io import atomic
 from ..io.parquet_log import ParquetLog
 from ..io.registry import sha256
 from ..io.tables import (
+    PART,
     TableError,
     columns,
     file_format,
     read_chunks,
     read_row_groups,
+    write_part,
 )
 from .log_rows import log_table
 from .predict import (
@@ -52,7 +54,6 @@ from .predict import (
     score_chunk,
 )
 
-PART = "part-{:012d}.parquet"
 #: Rows per partition by default: fewer, larger tasks than the local engine's chunks (10M rows
 #: on 2 workers: 1.57x the local engine's throughput with 50k, 1.65x with 250k at 4M rows).
 PARTITION_ROWS = 250_000
@@ -157,15 +158,6 @@ def read_piece(piece: Piece, usecols: Sequence[str], missing: Sequence[str]) -> 
     return frame
 
 
-def _write_part(frame: pd.DataFrame, folder: Path, schema: pa.Schema) -> None:
-    """Write ``frame`` as the part named by its first row (a retried task rewrites it)."""
-    name = PART.format(int(frame["row"].iloc[0]))
-    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
-    sink = pa.BufferOutputStream()
-    pq.write_table(table.replace_schema_metadata(None), sink)
-    atomic.write_bytes(folder / name, sink.getvalue().to_pybytes())
-
-
 def score_partition(
     chunk: pd.DataFrame,
     model: LoadedModel,
@@ -179,10 +171,11 @@ def score_partition(
     part = score_chunk(model, chunk)
     for frame, folder, schema in zip((part.scored, part.rejects), outputs, schemas, strict=True):
         if len(frame):
-            _write_part(frame, Path(folder), schema)
+            table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+            write_part(table, Path(folder), int(frame["row"].iloc[0]))
     if log is not None and len(part.scored):
         rows = log_table(log[1], model, part.features, part.scored, part.latency_ms)
-        parquet_log.write_part(rows, Path(log[0]))
+        write_part(rows, Path(log[0]), int(part.scored["row"].iloc[0]))
     counts: pd.DataFrame = pd.DataFrame({"rows": [len(chunk)], "scored": [len(part.scored)]})
     return counts
 

@@ -185,6 +185,13 @@ def _pipeline_key(name: str) -> str:
     return name if "__" in name else MODEL_STEP + name
 
 
+def tree_share(config: TrainConfig, rows: int) -> float | None:
+    """The share of ``rows`` a forest's tree grows on (``config.tree_rows`` of them), or None
+    when there are not more rows than that."""
+    limit = config.tree_rows
+    return limit / rows if limit is not None and rows > limit else None
+
+
 def build_pipeline(
     family: str,
     schema: Schema,
@@ -203,8 +210,9 @@ def build_pipeline(
             ("model", make_estimator(family, schema, config.random_state)),
         ]
     )
-    if family == "random_forest" and config.tree_rows is not None and rows > config.tree_rows:
-        pipeline.set_params(model__max_samples=config.tree_rows / rows)
+    share = tree_share(config, rows)
+    if family == "random_forest" and share is not None:
+        pipeline.set_params(model__max_samples=share)
     return pipeline.set_params(**{_pipeline_key(k): v for k, v in (params or {}).items()})
 
 
@@ -315,8 +323,7 @@ def _train(
         pd.concat([train_split.features, val_split.features]),
         pd.concat([train_split.target, val_split.target]),
     )
-    limit = config.tree_rows
-    bounded = "random_forest" in families and limit is not None and len(full.target) > limit
+    bounded = "random_forest" in families and tree_share(config, len(full.target)) is not None
     sampling = {
         "training_rows": len(train_split.target),
         "tuning_rows": len(tuning.target),
