@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHOICE_OPTIONS = [o for o in OPTIONS if o.choices]
 #: Options that change which files are written or what the code does.
 STRUCTURAL = ("problem_type", "serving", "docker", "ci", "env_manager", "tracking")
-#: Options rotated across the structural combinations: those that only change text, and engine,
-#: whose files (the Dask engine's) no other option changes; every value and pair of them appears.
+#: Options set per structural combination to cover pairs: those that only change text, and engine,
+#: whose files (the Dask engine's) no other option changes.
 TEXTUAL = ("engine", "license", "python_version")
 
 
@@ -33,38 +33,42 @@ def _valid(given: Mapping[str, str]) -> bool:
     return True
 
 
-#: Options alternated across ``all_combinations`` instead of multiplying it: engine's files are
-#: its own (no other option changes them), so each value with every other combination would
-#: double the render tier's time for nothing the alternation misses.
-ALTERNATED = ("engine",)
-
-
-def all_combinations() -> list[dict[str, str]]:
-    """Every valid combination of every choice option but ``ALTERNATED``, whose values take
-    turns across them."""
-    names = [o.name for o in CHOICE_OPTIONS if o.name not in ALTERNATED]
-    turns = list(itertools.product(*(o.choices for o in CHOICE_OPTIONS if o.name in ALTERNATED)))
-    combos = []
-    for values in itertools.product(*(o.choices for o in CHOICE_OPTIONS if o.name in names)):
+def all_combinations() -> Iterator[dict[str, str]]:
+    """Every valid combination of every choice option."""
+    names = [o.name for o in CHOICE_OPTIONS]
+    for values in itertools.product(*(o.choices for o in CHOICE_OPTIONS)):
         combo = dict(zip(names, values, strict=True))
-        combo.update(zip(ALTERNATED, turns[len(combos) % len(turns)], strict=True))
         if _valid(combo):
-            combos.append(combo)
-    return combos
+            yield combo
+
+
+def pairs(combo: Mapping[str, str]) -> set[tuple[str, str, str, str]]:
+    """The (option, value, option, value) pairs a combination exercises."""
+    named = sorted(combo.items())
+    return {(*a, *b) for a, b in itertools.combinations(named, 2)}
 
 
 def matrix() -> list[dict[str, str]]:
-    """Every valid combination of the structural options; each engine, license and python_version
-    value (and, across the matrix, each pair of them) appears, rotated."""
+    """The render tier's covering array: every valid combination of the structural options, each
+    given the textual values that exercise the most pairs not yet covered, so that every pair of
+    values of any two options that some valid combination has appears (greedy, deterministic)."""
     by_name = {o.name: o for o in OPTIONS}
-    combos = []
-    textual = list(itertools.product(*(by_name[n].choices for n in TEXTUAL)))
-    structural = itertools.product(*(by_name[n].choices for n in STRUCTURAL))
-    for values in structural:
-        combo = dict(zip(STRUCTURAL, values, strict=True))
-        if _valid(combo):
-            combo.update(zip(TEXTUAL, textual[len(combos) % len(textual)], strict=True))
-            combos.append(combo)
+    textual = [
+        dict(zip(TEXTUAL, values, strict=True))
+        for values in itertools.product(*(by_name[n].choices for n in TEXTUAL))
+    ]
+    combos: list[dict[str, str]] = []
+    covered: set[tuple[str, str, str, str]] = set()
+    for values in itertools.product(*(by_name[n].choices for n in STRUCTURAL)):
+        structural = dict(zip(STRUCTURAL, values, strict=True))
+        # Start each search at the next textual tuple so that ties rotate instead of repeating.
+        turn = len(combos) % len(textual)
+        candidates = [{**structural, **t} for t in textual[turn:] + textual[:turn]]
+        candidates = [c for c in candidates if _valid(c)]
+        if candidates:
+            best = max(candidates, key=lambda c: len(pairs(c) - covered))
+            combos.append(best)
+            covered |= pairs(best)
     return combos
 
 

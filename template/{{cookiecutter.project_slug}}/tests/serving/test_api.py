@@ -9,6 +9,7 @@ import http.client
 import io
 import json
 import logging
+import socket
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -186,16 +187,24 @@ def test_chunked_body_over_the_size_limit_is_refused(
     host, port = base.removeprefix("http://").split(":")
 
     def post_chunked(data: bytes, path: str = "/predict") -> tuple[int, dict[str, Any]]:
-        """POST without a Content-Length: the server learns the size only by reading."""
-        connection = http.client.HTTPConnection(host, int(port), timeout=30)
-        chunks = (data[i : i + 16] for i in range(0, len(data), 16))
-        headers = {"Content-Type": "application/json"}
-        connection.request("POST", path, chunks, headers, encode_chunked=True)
-        response = connection.getresponse()
-        try:
+        """POST without a Content-Length: the server learns the size only by reading.
+
+        The request goes in one write: a server may answer 413 and close as soon as it has read
+        past the limit, and a client still writing chunks would then get a broken pipe.
+        """
+        chunks = b"".join(
+            b"%x\r\n%s\r\n" % (len(data[i : i + 16]), data[i : i + 16])
+            for i in range(0, len(data), 16)
+        )
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        )
+        with socket.create_connection((host, int(port)), timeout=30) as connection:
+            connection.sendall(head.encode() + chunks + b"0\r\n\r\n")
+            response = http.client.HTTPResponse(connection)
+            response.begin()
             return response.status, json.loads(response.read())
-        finally:
-            connection.close()
 
     assert post_chunked(body)[0] == 200
     status, answer = post_chunked(body + b" ")
