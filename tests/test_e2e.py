@@ -41,7 +41,7 @@ BIN = Path(sys.executable).parent
 CASES = {
     "binary-fastapi-pip-github-docker": {
         "problem_type": "binary_classification", "serving": "fastapi", "env_manager": "pip",
-        "ci": "github", "docker": "yes", "python_version": "3.11",
+        "ci": "github", "docker": "yes", "python_version": "3.11", "engine": "spark",
     },
     "multiclass-flask-pip-gitlab": {
         "problem_type": "multiclass_classification", "serving": "flask", "env_manager": "pip",

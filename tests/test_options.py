@@ -108,12 +108,12 @@ def test_fixed_answers_win_over_defaults_and_are_not_asked():
 def test_the_render_matrix_covers_every_pair_of_option_values():
     # Every valid combination, and the covering array the render tier runs.
     combos = list(all_combinations())
-    assert len(combos) == 4 * 4 * 3 * 3 * 2 * 5 * 2 * 2
+    assert len(combos) == 4 * 4 * 3 * 3 * 2 * 5 * 2 * 3
     rendered = matrix()
     assert len(rendered) == 3 * 5 * 3 * 2 * 2, "every structural combination"
     assert len({tuple(c[n] for n in STRUCTURAL) for c in rendered}) == len(rendered)
     valid = set().union(*map(pairs, combos))
-    assert set().union(*map(pairs, rendered)) == valid and len(valid) == 274
+    assert set().union(*map(pairs, rendered)) == valid and len(valid) == 297
 
 
 def test_option_names_are_unique_and_choices_start_with_the_default():

@@ -25,10 +25,12 @@ OPTIONAL: tuple[tuple[str, Callable[[Answers], bool]], ...] = (
     ("docker-compose.yml", lambda a: a["docker"] == "yes"),
     ("deploy", lambda a: a["docker"] == "yes"),
     # Answers recorded before the engine option existed meant the local engine.
-    ("src/{package_name}/cli_dask.py", lambda a: a.get("engine") == "dask"),
+    ("src/{package_name}/cli_engine.py", lambda a: a.get("engine", "local") != "local"),
+    ("src/{package_name}/scoring/dataset.py", lambda a: a.get("engine", "local") != "local"),
     ("src/{package_name}/scoring/predict_dask.py", lambda a: a.get("engine") == "dask"),
-    ("tests/scoring/test_predict_dask.py", lambda a: a.get("engine") == "dask"),
-    ("benchmarks/bench_dask.py", lambda a: a.get("engine") == "dask"),
+    ("src/{package_name}/scoring/predict_spark.py", lambda a: a.get("engine") == "spark"),
+    ("tests/scoring/test_predict_engine.py", lambda a: a.get("engine", "local") != "local"),
+    ("benchmarks/bench_engine.py", lambda a: a.get("engine", "local") != "local"),
 )
 
 #: Target path, the option choosing it, and the template file standing for each choice.

@@ -200,10 +200,11 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "engine",
-        "Batch scoring engine: local (one process, chunked) or dask (also `predict --engine dask`, "
-        "on a LocalCluster or a --scheduler).",
+        "Batch scoring engine: local (one process, chunked), dask (also `predict --engine dask`, "
+        "on a LocalCluster or a --scheduler) or spark (also `predict --engine spark`, in local "
+        "mode or on a --master; needs Java 17+).",
         "local",
-        choices=("local", "dask"),
+        choices=("local", "dask", "spark"),
     ),
     Option(
         "docker",

@@ -326,7 +326,7 @@ def monitor(
     config_path: Path,
     output: Path,
     log_path: Path | None,
-    client: Any = None,
+    engine: Any = None,
 ) -> None:
     """Check drift and quality against the champion's training reference; exit 3 on an alert.
 
@@ -352,7 +352,7 @@ def monitor(
     report = monitor_job(
         registry.model_dir(model_dir), output, config,
         log_path=log_path or settings().prediction_log, input_path=input_path, since=start,
-        labels_path=labels_path, client=client,
+        labels_path=labels_path, engine=engine,
     )  # fmt: skip
     for line in summary_lines(report, config.min_rows, output):
         click.echo(line)
@@ -405,5 +405,5 @@ if importlib.util.find_spec(f"{__package__}.serving") is not None:
 
 main.add_command(schema)
 
-if importlib.util.find_spec(f"{__package__}.cli_dask") is not None:  # an engine=dask project
-    importlib.import_module(f"{__package__}.cli_dask").add_engines(main, EXTRAS)
+if importlib.util.find_spec(f"{__package__}.cli_engine") is not None:  # a cluster engine's project
+    importlib.import_module(f"{__package__}.cli_engine").add_engine(main, EXTRAS)

@@ -187,11 +187,12 @@ def monitor_job(
     input_path: Path | None = None,
     since: str | None = None,
     labels_path: Path | None = None,
-    client: Any = None,
+    engine: Any = None,
 ) -> dict[str, Any]:
     """Compare the champion's reference with the log (or ``input_path``); write the report.
 
-    A Parquet log's parts are tallied on the Dask ``client``'s workers when one is given.
+    A Parquet log's parts are tallied on the cluster ``engine``'s workers when one is given
+    (``scoring.dataset.Engine``).
 
     Returns the report (``status`` "alert" when a threshold is breached, ``breaches`` one line
     each). Raises RegistryError (no champion or reference), MonitorError (no data, bad labels)
@@ -204,7 +205,7 @@ def monitor_job(
     if input_path is not None:
         current = current_from_file(input_path, model, reference)
     else:
-        current = current_from_log(log_path, model, reference, since, client)
+        current = current_from_log(log_path, model, reference, since, engine)
     found = data_checks(model, reference, current, config)
     checks = found["checks"]
     quality = None

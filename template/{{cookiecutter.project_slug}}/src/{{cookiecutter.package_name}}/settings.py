@@ -4,7 +4,7 @@ Every command and both web servers read their locations and limits here, so each
 variable is named once::
 
     MODEL_DIR=models  SCHEMA_PATH=configs/schema.yaml  PREDICTION_LOG=logs/predictions.db
-{%- if cookiecutter.engine == "dask" %}
+{%- if cookiecutter.engine != "local" %}
     PREDICTION_LOG_DATASET=logs/predictions
 {%- endif %}
     PREDICTION_LOG_RETENTION_DAYS=90  MAX_BATCH_SIZE=1000  MAX_BODY_BYTES=10485760  LOG_LEVEL=INFO
@@ -34,10 +34,10 @@ class Settings(BaseSettings):
         description="whose first valid row is the API docs' request example (else a synthetic row)",
     )
     prediction_log: Path = Field(Path("logs/predictions.db"), description="SQLite prediction log")
-{%- if cookiecutter.engine == "dask" %}
+{%- if cookiecutter.engine != "local" %}
     prediction_log_dataset: Path = Field(
         Path("logs/predictions"),
-        description="the Dask engine's (partitioned Parquet) prediction log",
+        description="the {{ cookiecutter.engine | capitalize }} engine's (partitioned Parquet) prediction log",
     )
 {%- endif %}
     prediction_log_retention_days: int = Field(90, ge=1, description="older entries are pruned")

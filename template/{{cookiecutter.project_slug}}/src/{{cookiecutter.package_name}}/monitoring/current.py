@@ -91,7 +91,7 @@ def tally_logged(logged: pd.DataFrame, model: LoadedModel, reference: dict[str, 
 def tally_log_part(
     part: str, model: LoadedModel, reference: dict[str, Any], since: str | None
 ) -> Current:
-    """The tallies of one part of a Parquet log (a task of ``monitor --engine dask``)."""
+    """The tallies of one part of a Parquet log (a task of ``monitor --engine dask|spark``)."""
     return tally_logged(decode(read_part(Path(part), since)), model, reference)
 
 
@@ -100,10 +100,11 @@ def current_from_log(
     model: LoadedModel,
     reference: dict[str, Any],
     since: str | None,
-    client: Any = None,
+    engine: Any = None,
 ) -> Current:
     """Logged predictions since ``since``: a SQLite log, or a Parquet log folder tallied part
-    by part (on the Dask ``client``'s workers if given, the parts' tallies merged)."""
+    by part (on the cluster ``engine``'s workers if given, ``scoring.dataset.Engine``), the
+    parts' tallies merged."""
     window = f" since {since}" if since else ""
     if not log_path.exists():
         raise MonitorError(
@@ -111,12 +112,13 @@ def current_from_log(
         )
     if log_path.is_dir():
         found = ParquetLog(log_path).parts(since)
-        if client is not None:
-            task = partial(tally_log_part, reference=reference, since=since)  # data, not a graph
-            shipped = client.scatter(model, broadcast=True)
-            parts = client.gather(client.map(task, [str(p) for p in found], model=shipped))
-        else:
-            parts = [tally_log_part(str(part), model, reference, since) for part in found]
+        task = partial(tally_log_part, reference=reference, since=since)
+        paths = [str(part) for part in found]
+        parts = (
+            engine.map(task, paths, model)
+            if engine is not None
+            else [task(p, model) for p in paths]
+        )
     else:
         logged = PredictionLog(log_path).read(since=since)
         parts = [tally_logged(logged, model, reference)] if len(logged) else []

@@ -2,8 +2,8 @@
 
 A tally holds counts only (values per reference bin or category, values around each reference
 quantile), so the tallies of a file's chunks, of a log's parts or of a dataset's partitions add
-up to the tally of the whole, exactly: ``monitor --engine dask`` merges what its workers counted
-and never gathers the rows on one process.
+up to the tally of the whole, exactly: ``monitor --engine dask|spark`` merges what its workers
+counted and never gathers the rows on one process.
 """
 
 from __future__ import annotations

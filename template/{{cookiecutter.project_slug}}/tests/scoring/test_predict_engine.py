@@ -1,20 +1,26 @@
-"""The Dask engine, on a LocalCluster: the same predictions, rejects and log rows as the local
-engine, and the same monitoring report from the workers' tallies."""
+"""The {{ cookiecutter.engine | capitalize }} engine, {{ "on a LocalCluster of 2 processes" if cookiecutter.engine == "dask" else "in local mode on 2 cores" }}: the same predictions, rejects and log
+rows as the local engine, and the same monitoring report from the workers' tallies."""
 
 from __future__ import annotations
 
 import os
+{%- if cookiecutter.engine == "spark" %}
+import shutil
+{%- endif %}
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from distributed import Client, LocalCluster
+{%- if cookiecutter.engine == "dask" %}
+from distributed import LocalCluster
+{%- endif %}
 
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import load_monitor_config
@@ -25,8 +31,9 @@ from {{ cookiecutter.package_name }}.io.parquet_log import ParquetLog
 from {{ cookiecutter.package_name }}.io.prediction_log import PredictionLog
 from {{ cookiecutter.package_name }}.io.tables import TableError, read_table
 from {{ cookiecutter.package_name }}.jobs import monitor_job
+from {{ cookiecutter.package_name }}.scoring.dataset import Engine, predict_dataset
 from {{ cookiecutter.package_name }}.scoring.predict import batch_request_id, predict_file
-from {{ cookiecutter.package_name }}.scoring.predict_dask import predict_dataset
+from {{ cookiecutter.package_name }}.scoring.predict_{{ cookiecutter.engine }} import connect
 
 if TYPE_CHECKING:
     from conftest import BadCell
@@ -37,14 +44,54 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "monitor.yaml"
 LINEAGE = ["item", "model_version", "source", "inputs", "outputs"]
 
 
-@pytest.fixture(scope="module")
-def scheduler() -> Iterator[str]:
-    """One LocalCluster for the module: 2 worker processes of one thread each."""
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        yield cluster.scheduler_address
+@dataclass(frozen=True)
+class Cluster:
+    """The module's engine, the CLI arguments that reach it, and its workers' process ids."""
 
+    engine: Engine
+    args: list[str]
+    worker_pids: Callable[[], list[int]]
+
+{% if cookiecutter.engine == "dask" %}
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """One LocalCluster for the module: 2 worker processes of one thread each."""
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as local,
+        connect(local.scheduler_address) as engine,
+    ):
+        yield Cluster(
+            engine,
+            ["--scheduler", local.scheduler_address],
+            lambda: sorted(engine.client.run(os.getpid).values()),
+        )
+{% else %}
+def _python_workers() -> list[int]:
+    """The Python worker processes of local-mode Spark: those the pyspark daemon forked."""
+    daemons, workers = set(), []
+    for entry in sorted(Path("/proc").glob("[0-9]*"), key=lambda p: int(p.name)):
+        try:
+            command = (entry / "cmdline").read_bytes()
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if b"pyspark.daemon" in command and parent in daemons:
+            workers.append(int(entry.name))
+        elif b"pyspark.daemon" in command:
+            daemons.add(int(entry.name))
+    return workers
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """One local-mode session for the module (the CLI's commands reuse it)."""
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark needs a Java runtime (JDK 17+): no java on PATH and no JAVA_HOME")
+    with connect(None) as engine:
+        yield Cluster(engine, [], _python_workers)
+{% endif %}
 
 def _scoring_input(sample: pd.DataFrame, schema: Schema, cells: list[BadCell]) -> pd.DataFrame:
     """300 rows to score (no target); rows 3, 110 and 211 (one per file) break the schema."""
@@ -82,12 +129,12 @@ def _logged(log: PredictionLog | ParquetLog) -> pd.DataFrame:
 
 
 def _assert_same_as_local(
-    model: LoadedModel, local_input: Path, source: str, tmp_path: Path, scheduler: str
+    model: LoadedModel, local_input: Path, source: str, tmp_path: Path, cluster: Cluster
 ) -> None:
     local_log, log = PredictionLog(tmp_path / "log.db"), ParquetLog(tmp_path / "log")
     local = predict_file(model, local_input, tmp_path / "local.parquet", log=local_log)
     summary = predict_dataset(
-        model, source, tmp_path / "scored", scheduler=scheduler, partition_rows=50, log=log
+        model, source, tmp_path / "scored", cluster.engine, partition_rows=50, log=log
     )
     assert (summary.rows, summary.scored, summary.rejected, summary.logged) == (
         local.rows,
@@ -111,13 +158,13 @@ def test_a_csv_glob_scores_as_the_local_engine_scores_the_whole_file(
     sample: pd.DataFrame,
     invalid_cells: list[BadCell],
     tmp_path: Path,
-    scheduler: str,
+    cluster: Cluster,
 ) -> None:
     frame = _scoring_input(sample, schema, invalid_cells)
     _split(frame, tmp_path / "in", ".csv")
     frame.to_csv(tmp_path / "all.csv", index=False)
     _assert_same_as_local(
-        loaded, tmp_path / "all.csv", str(tmp_path / "in" / "*.csv"), tmp_path, scheduler
+        loaded, tmp_path / "all.csv", str(tmp_path / "in" / "*.csv"), tmp_path, cluster
     )
 
 
@@ -127,33 +174,31 @@ def test_a_parquet_dataset_scores_as_the_local_engine_scores_the_whole_file(
     sample: pd.DataFrame,
     invalid_cells: list[BadCell],
     tmp_path: Path,
-    scheduler: str,
+    cluster: Cluster,
 ) -> None:
     frame = _as_text(
         _scoring_input(sample, schema, invalid_cells), [c.column for c in invalid_cells]
     )
     _split(frame, tmp_path / "in", ".parquet")
     frame.to_parquet(tmp_path / "all.parquet", index=False, row_group_size=40)
-    _assert_same_as_local(
-        loaded, tmp_path / "all.parquet", str(tmp_path / "in"), tmp_path, scheduler
-    )
+    _assert_same_as_local(loaded, tmp_path / "all.parquet", str(tmp_path / "in"), tmp_path, cluster)
 
 
 def test_a_file_missing_a_column_stops_the_run_before_anything_is_written(
-    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path, scheduler: str
+    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path, cluster: Cluster
 ) -> None:
     paths = _split(sample.head(90).drop(columns=schema.target), tmp_path / "in", ".csv")
     dropped = schema.feature_names[0]
     read_table(paths[1]).drop(columns=dropped).to_csv(paths[1], index=False)
     with pytest.raises(TableError, match=rf"part-1\.csv is missing column\(s\): {dropped}"):
         predict_dataset(
-            loaded, str(tmp_path / "in" / "*.csv"), tmp_path / "scored", scheduler=scheduler
+            loaded, str(tmp_path / "in" / "*.csv"), tmp_path / "scored", engine=cluster.engine
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"], "nothing written"
 
 
 def test_a_rerun_writes_the_same_parts_byte_for_byte(
-    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path, scheduler: str
+    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path, cluster: Cluster
 ) -> None:
     _split(sample.head(120).drop(columns=schema.target), tmp_path / "in", ".parquet")
 
@@ -161,7 +206,7 @@ def test_a_rerun_writes_the_same_parts_byte_for_byte(
 
     def parts() -> tuple[int, dict[str, bytes]]:
         summary = predict_dataset(
-            loaded, str(tmp_path / "in"), tmp_path / "out", scheduler=scheduler,
+            loaded, str(tmp_path / "in"), tmp_path / "out", engine=cluster.engine,
             partition_rows=40, log=log,
         )  # fmt: skip
         folders = (tmp_path / "out", tmp_path / "out.rejects")
@@ -175,47 +220,57 @@ def test_a_rerun_writes_the_same_parts_byte_for_byte(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "log", "out", "out.rejects"]
 
 
-def test_cli_predict_engine_dask(
+def test_cli_predict_and_monitor_on_the_engine(
     model_dir: Path,
     schema: Schema,
     sample: pd.DataFrame,
     tmp_path: Path,
-    scheduler: str,
+    cluster: Cluster,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     _split(sample.head(60).drop(columns=schema.target), tmp_path / "in", ".csv")
     args = ["predict", "--model-dir", str(model_dir), "--input", "in/*.csv", "--output", "out"]
-    result = CliRunner().invoke(main, [*args, "--engine", "dask", "--scheduler", scheduler])
+    engine = ["--engine", "{{ cookiecutter.engine }}"]
+    result = CliRunner().invoke(main, [*args, *engine, *cluster.args])
     assert result.exit_code == 0, result.output
     assert "scored 60 of 60 rows" in result.output
     assert "logged 60 new predictions to logs/predictions/" in result.output
     assert len(pd.read_parquet(tmp_path / "out")) == 60
-    result = CliRunner().invoke(main, [*args, "--scheduler", scheduler])
-    assert result.exit_code == 2 and "--scheduler needs --engine dask" in result.output
-    monitor = ["monitor", "--model-dir", str(model_dir), "--engine", "dask"]
+    address = "{{ '--scheduler' if cookiecutter.engine == 'dask' else '--master' }}"
+    result = CliRunner().invoke(main, [*args, address, "somewhere"])
+    assert result.exit_code == 2 and f"{address} needs {' '.join(engine)}" in result.output
+    monitor = ["monitor", "--model-dir", str(model_dir), *engine]
     result = CliRunner().invoke(main, [*monitor, "--input", "in/part-0.csv"])
     assert result.exit_code == 2 and "not with --input" in result.output
-    result = CliRunner().invoke(main, [*monitor, "--log", "nowhere", "--scheduler", scheduler])
+    result = CliRunner().invoke(main, [*monitor, "--log", "nowhere", *cluster.args])
     assert result.exit_code == 1 and "no Parquet prediction log at nowhere" in result.output
+{%- if cookiecutter.engine == "dask" %}
+    result = CliRunner().invoke(main, [*args, *engine, "--scheduler", "tcp://127.0.0.1:9"])
+    assert result.exit_code == 1 and "cannot reach the Dask scheduler" in result.output
+{%- else %}
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    result = CliRunner().invoke(main, [*args, *engine])
+    assert result.exit_code == 1 and "Spark needs a Java runtime" in result.output
+{%- endif %}
 
 
 def test_a_worker_killed_mid_run_leaves_no_duplicates_and_no_gaps(
-    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path, scheduler: str
+    loaded: LoadedModel, schema: Schema, sample: pd.DataFrame, tmp_path: Path, cluster: Cluster
 ) -> None:
     frame = pd.concat([sample.drop(columns=schema.target)] * 2, ignore_index=True)
     frame.to_parquet(tmp_path / "in.parquet", index=False, row_group_size=20)
     log = ParquetLog(tmp_path / "log")
-    with ThreadPoolExecutor(1) as pool, Client(scheduler) as client:
+    with ThreadPoolExecutor(1) as pool:
         run = pool.submit(
             predict_dataset, loaded, str(tmp_path / "in.parquet"), tmp_path / "out",
-            scheduler=scheduler, partition_rows=20, log=log,
+            engine=cluster.engine, partition_rows=20, log=log,
         )  # fmt: skip
         while not any(tmp_path.glob(".out.*/part-*")) and not run.done():
             time.sleep(0.01)
         assert not run.done(), "the run ended before a worker could be killed"
-        pids = client.run(os.getpid)  # worker address -> process id
-        os.kill(pids[min(pids)], signal.SIGKILL)
+        os.kill(cluster.worker_pids()[0], signal.SIGKILL)
         summary = run.result(timeout=60)
     written = pd.read_parquet(tmp_path / "out")
     assert summary.scored == len(written) == len(frame)
@@ -228,13 +283,13 @@ def test_a_worker_killed_mid_run_leaves_no_duplicates_and_no_gaps(
     assert sorted(p.name for p in tmp_path.iterdir()) == expected
 
 
-def test_monitoring_the_parquet_log_on_dask_reports_what_the_sqlite_log_gives(
+def test_monitoring_the_parquet_log_on_the_cluster_reports_what_the_sqlite_log_gives(
     monitored: Path,
     schema: Schema,
     sample: pd.DataFrame,
     invalid_cells: list[BadCell],
     tmp_path: Path,
-    scheduler: str,
+    cluster: Cluster,
 ) -> None:
     model, config = registry.load(monitored), load_monitor_config(CONFIG)
     frame = _scoring_input(sample, schema, invalid_cells)
@@ -243,15 +298,14 @@ def test_monitoring_the_parquet_log_on_dask_reports_what_the_sqlite_log_gives(
         model, tmp_path / "in.csv", tmp_path / "local.csv", log=PredictionLog(tmp_path / "log.db")
     )
     predict_dataset(
-        model, str(tmp_path / "in.csv"), tmp_path / "out", scheduler=scheduler,
+        model, str(tmp_path / "in.csv"), tmp_path / "out", engine=cluster.engine,
         partition_rows=40, log=ParquetLog(tmp_path / "log"),
     )  # fmt: skip
     local = monitor_job(monitored, tmp_path / "m1", config, log_path=tmp_path / "log.db")
     in_process = monitor_job(monitored, tmp_path / "m2", config, log_path=tmp_path / "log")
-    with Client(scheduler) as client:
-        merged = monitor_job(
-            monitored, tmp_path / "m3", config, log_path=tmp_path / "log", client=client
-        )
+    merged = monitor_job(
+        monitored, tmp_path / "m3", config, log_path=tmp_path / "log", engine=cluster.engine
+    )
     for report in (in_process, merged):
         assert (report["rows"], report["violations"]) == (local["rows"], local["violations"])
         assert [c["status"] for c in report["checks"]] == [c["status"] for c in local["checks"]]

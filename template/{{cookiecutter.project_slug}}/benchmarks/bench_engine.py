@@ -1,19 +1,19 @@
-"""Benchmark: the Dask engine (2 workers) against the local engine, on one Parquet dataset.
+"""Benchmark: the {{ cookiecutter.engine | capitalize }} engine against the local engine, on one Parquet dataset.
 
-Run from the project root with ``python benchmarks/bench_dask.py [--rows 1000000]`` (not part
+Run from the project root with ``python benchmarks/bench_engine.py [--rows 1000000]`` (not part
 of ``make bench``: it starts a cluster). It writes ``--rows`` rows generated from the schema as
 one Parquet file (what ``predict`` reads) and as a dataset of files of ``--file-rows`` rows (what
-``predict --engine dask`` reads), scores the file with ``predict_file`` (one process, one thread
-per native pool, no log) and the dataset with ``predict_dataset`` on a LocalCluster of 2 worker
-processes of one thread (started before the clock), and prints rows/s, the ratio, and each
-worker's peak memory, which should stay flat in the input size (a worker holds a partition or
-two at a time).
+``predict --engine {{ cookiecutter.engine }}`` reads), scores the file with ``predict_file`` (one process, one
+thread per native pool, no log) and the dataset with ``predict_dataset`` on
+{{ "a LocalCluster of 2 worker processes of one thread" if cookiecutter.engine == "dask" else "local-mode Spark on 2 cores" }} (started, and the project imported by its
+workers, before the clock), and prints rows/s, the ratio, and the workers' peak memory, which
+should stay flat in the input size (a worker holds a partition or two at a time).
 
-Measured on the default binary model on 2 cores, with 250k-row partitions (the engine's
-default): 10M rows local 235k rows/s, Dask 408k (1.74x); 4M rows 1.65x; worker peak 543-550 MB
-at 10M, 541-568 MB at 4M (flat: a worker holds a partition or two). With 50k-row partitions,
-1.57x. With both logs written (--log: SQLite for the local engine, the Parquet log for Dask),
-10M rows: local 192k rows/s, Dask 272k (1.42x), worker peak 652-655 MB.
+Measured on the default binary model on 2 cores, with 250k-row partitions (the default):
+Dask, 10M rows: local 235k rows/s, Dask 408k (1.74x); 4M rows 1.65x; worker peak 543-550 MB at
+10M, 541-568 MB at 4M (flat). With 50k-row partitions, 1.57x. With both logs written (--log:
+SQLite for the local engine, the Parquet log for the cluster), 10M rows: local 192k rows/s, Dask
+272k (1.42x), worker peak 652-655 MB. SPARK_FIGURES
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +29,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 from bench_batch import champion_dir, peak_memory_mb
-from distributed import Client, LocalCluster
 from threadpoolctl import threadpool_limits
 
 from {{ cookiecutter.package_name }}.core.schema import Schema
@@ -36,10 +36,21 @@ from {{ cookiecutter.package_name }}.data.sample import generate_sample
 from {{ cookiecutter.package_name }}.io import registry
 from {{ cookiecutter.package_name }}.io.parquet_log import ParquetLog
 from {{ cookiecutter.package_name }}.io.prediction_log import PredictionLog
+from {{ cookiecutter.package_name }}.scoring.dataset import PARTITION_ROWS, predict_dataset
 from {{ cookiecutter.package_name }}.scoring.predict import DEFAULT_CHUNK_ROWS, predict_file
-from {{ cookiecutter.package_name }}.scoring.predict_dask import PARTITION_ROWS, predict_dataset
+from {{ cookiecutter.package_name }}.scoring.predict_{{ cookiecutter.engine }} import connect
 
 BLOCK_ROWS = 100_000
+#: Tasks that import the project on (and then read the peak memory of) every worker.
+WARM_TASKS = 8
+
+
+def _warm(_item: int, module: str) -> None:
+    importlib.import_module(module)
+
+
+def _peak(_item: int, _shared: None) -> tuple[int, float]:
+    return os.getpid(), peak_memory_mb()
 
 
 def write_inputs(schema: Schema, rows: int, file_rows: int, work: Path) -> tuple[Path, Path]:
@@ -72,7 +83,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--file-rows", type=int, default=500_000, help="rows per dataset file")
     parser.add_argument(
-        "--partition-rows", type=int, default=PARTITION_ROWS, help="rows per Dask partition"
+        "--partition-rows", type=int, default=PARTITION_ROWS, help="rows per partition"
     )
     parser.add_argument(
         "--log", action="store_true", help="both engines write their prediction log"
@@ -89,30 +100,28 @@ def main() -> None:
         with threadpool_limits(1):  # as each Dask worker runs (and faster here than 2 threads)
             predict_file(model, single, work / "local.parquet", log=local_log)
         local = args.rows / (time.perf_counter() - start)
-        with (
-            LocalCluster(
-                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-            ) as cluster,
-            Client(cluster) as client,
-        ):
+        # The workers unpickle this script's tasks, which call bench_batch: they import it too.
+        here = [str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")]
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, here))
+        with connect(None) as engine:
             # A standing cluster has the project imported: so do these workers, before the clock.
-            client.run(importlib.import_module, predict_dataset.__module__)
+            engine.map(_warm, range(WARM_TASKS), predict_dataset.__module__)
             log = ParquetLog(work / "log") if args.log else None
             start = time.perf_counter()
             predict_dataset(
-                model, str(dataset), work / "scored", scheduler=cluster.scheduler_address,
+                model, str(dataset), work / "scored", engine,
                 partition_rows=args.partition_rows, log=log,
             )  # fmt: skip
             distributed = args.rows / (time.perf_counter() - start)
-            memory = sorted(client.run(peak_memory_mb).values())
+            memory = dict(engine.map(_peak, range(WARM_TASKS), None))  # process id -> MB
         figures = {
             "rows": args.rows,
             "partition_rows": args.partition_rows,
             "logged": args.log,
             "local_rows_per_s": round(local),
-            "dask_rows_per_s": round(distributed),
+            "{{ cookiecutter.engine }}_rows_per_s": round(distributed),
             "ratio": round(distributed / local, 2),
-            "worker_peak_mb": [round(mb) for mb in memory],
+            "worker_peak_mb": sorted(round(mb) for mb in memory.values()),
         }
         print(json.dumps(figures))
 

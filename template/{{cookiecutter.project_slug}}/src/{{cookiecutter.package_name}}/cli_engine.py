@@ -1,0 +1,117 @@
+"""The cluster engine's options, added by ``cli``: ``predict --engine {{ cookiecutter.engine }}
+[{{ '--scheduler ADDRESS' if cookiecutter.engine == 'dask' else '--master URL' }}]`` and
+``monitor --engine {{ cookiecutter.engine }}`` (``scoring.predict_{{ cookiecutter.engine }}``).
+
+``--engine local`` (the default) is each command unchanged: the chunked single-process
+``predict`` with the SQLite log, and ``monitor`` tallying in this process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from .scoring import predict_{{ cookiecutter.engine }} as cluster
+
+
+def add_engine(main: click.Group, extras: dict[str, str]) -> None:
+    """Give ``main``'s ``predict`` and ``monitor`` the ``--engine`` option and the cluster's
+    address option, and name the engine's extra in ``extras``."""
+    extras.update(cluster.EXTRAS)
+    engine = click.Option(
+        ["--engine"], type=click.Choice(["local", cluster.NAME]), default="local",
+        show_default=True,
+        help=f"{cluster.NAME}: predict scores a Parquet dataset folder, a quoted glob or a file "
+        f"on {cluster.TITLE}, in partitions of --chunk-size rows [default: 250000], into Parquet "
+        "dataset folders (--output, --rejects [default: <output stem>.rejects]) and logs to "
+        "$PREDICTION_LOG_DATASET; monitor tallies a Parquet log's parts on the cluster.",
+    )  # fmt: skip
+    flag, metavar, text = cluster.ADDRESS
+    address = click.Option(
+        [flag, "address"], default=None, metavar=metavar,
+        help=f"With --engine {cluster.NAME}: {text}",
+    )  # fmt: skip
+    for name, on_cluster in (("predict", _predict), ("monitor", _monitor)):
+        _engine_options(main.commands[name], engine, address, on_cluster)
+
+
+def _engine_options(
+    command: click.Command,
+    engine: click.Option,
+    address: click.Option,
+    on_cluster: Callable[..., None],
+) -> None:
+    local = command.callback
+    assert local is not None
+    command.params += [engine, address]
+
+    def run(engine: str, address: str | None, **options: Any) -> None:
+        if engine == "local":
+            if address is not None:
+                raise click.UsageError(f"{cluster.ADDRESS[0]} needs --engine {cluster.NAME}")
+            local(**options)
+            return
+        on_cluster(local, address, **options)
+
+    command.callback = run
+
+
+def _predict(
+    _local: Callable[..., None],
+    address: str | None,
+    model_dir: Path | None,
+    input_path: Path,
+    output_path: Path,
+    rejects_path: Path | None,
+    chunk_size: int,
+    version: str | None,
+    no_log: bool,
+) -> None:
+    from .io import registry
+    from .io.parquet_log import ParquetLog
+    from .scoring.dataset import PARTITION_ROWS, predict_dataset
+    from .settings import settings
+
+    if click.get_current_context().get_parameter_source("chunk_size") is ParameterSource.DEFAULT:
+        chunk_size = PARTITION_ROWS
+    with cluster.connect(address) as engine:  # first: a missing extra is named before any work
+        model = registry.load(registry.model_dir(model_dir), version)
+        log = None if no_log else ParquetLog(settings().prediction_log_dataset)
+        if log is not None:  # each run enforces the retention period, as the API does on SQLite
+            log.prune(settings().prediction_log_retention_days)
+        summary = predict_dataset(
+            model, str(input_path), output_path, engine, rejects=rejects_path,
+            partition_rows=chunk_size, log=log,
+        )  # fmt: skip
+    click.echo(
+        f"scored {summary.scored} of {summary.rows} rows with model {summary.model_version} "
+        f"on {cluster.TITLE} into {summary.output}/; {summary.rejected} rejected into "
+        f"{summary.rejects}/"
+    )
+    if log is not None:
+        click.echo(
+            f"logged {summary.logged} new predictions to {log.root}/ "
+            f"(request_id {summary.request_id})"
+        )
+
+
+def _monitor(local: Callable[..., None], address: str | None, **options: Any) -> None:
+    from .monitoring.current import MonitorError
+    from .settings import settings
+
+    if options["input_path"] is not None:
+        raise click.UsageError(
+            f"--engine {cluster.NAME} monitors a Parquet log (--log); not with --input"
+        )
+    log_path = options.pop("log_path") or settings().prediction_log_dataset
+    if not log_path.is_dir():
+        raise MonitorError(
+            f"no Parquet prediction log at {log_path}: `predict --engine {cluster.NAME}` writes "
+            f"one (--engine {cluster.NAME} reads a Parquet log folder, not the SQLite log)"
+        )
+    with cluster.connect(address) as engine:
+        local(log_path=log_path, engine=engine, **options)
