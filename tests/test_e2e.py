@@ -77,7 +77,9 @@ def user_env() -> dict[str, str]:
     return env
 
 
-def shell(script: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+def shell(script: str, cwd: Path, timeout: int = 1200) -> subprocess.CompletedProcess:
+    """Run ``script`` as the user would; ``timeout`` only stops a hung run (a loaded machine
+    made a healthy quickstart take over 600 s)."""
     return subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env=user_env(),
         capture_output=True, text=True, timeout=timeout,

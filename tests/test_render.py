@@ -6,11 +6,12 @@ pairs not yet covered, so that every pair of values of any two options appears: 
 of the 8,640 valid combinations. (Rendering every combination, 2,880 before the engine option
 tripled them, took 13 of CI's 45 minutes.) Each is checked for its exact file set, leftover
 Jinja, parsing and the answers file, and linted: ruff, hadolint, actionlint, pre-commit's
-hooks, the published schemas, a dry run of make. mypy (strict, as the project configures it) runs on every package
-variant (serving x tracking) for the oldest Python a project can target with engine=local and
-the newest with a cluster engine (dask, spark).
+hooks, the published schemas, a dry run of make. mypy (strict, as the project configures it)
+runs on every package variant (serving x tracking), the engines taking turns: engine=local with
+the oldest Python a project can target, dask and spark with the newest.
 """
 
+import itertools
 import json
 import os
 import re
@@ -362,13 +363,21 @@ PYTHONS = sorted(
 )
 
 
-@pytest.mark.parametrize("python", (PYTHONS[0], PYTHONS[-1]))
-@pytest.mark.parametrize("tracking", next(o.choices for o in OPTIONS if o.name == "tracking"))
-@pytest.mark.parametrize("serving", next(o.choices for o in OPTIONS if o.name == "serving"))
-def test_mypy_strict_passes_on_every_package_variant(serving, tracking, python, tmp_path):
-    # A cluster engine adds modules of its own: checked with the newest Python (dask with local
-    # tracking, spark with mlflow), local with the oldest.
-    engine = "local" if python == PYTHONS[0] else {"local": "dask", "mlflow": "spark"}[tracking]
+#: Every package variant (serving x tracking), the engines taking turns: a cluster engine's
+#: modules checked with the newest Python a project can target, the local engine's with the
+#: oldest (each run costs 20-60 s, so not every variant with every Python).
+VARIANTS = [
+    (serving, tracking, engine, PYTHONS[0] if engine == "local" else PYTHONS[-1])
+    for (serving, tracking), engine in zip(
+        itertools.product(*(next(o.choices for o in OPTIONS if o.name == n) for n in
+                            ("serving", "tracking"))),
+        itertools.cycle(next(o.choices for o in OPTIONS if o.name == "engine")),
+    )
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("serving", "tracking", "engine", "python"), VARIANTS)
+def test_mypy_strict_passes_on_every_package_variant(serving, tracking, engine, python, tmp_path):
     project = bake(
         tmp_path, serving=serving, tracking=tracking, python_version=python, engine=engine
     )
