@@ -10,9 +10,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from {{ cookiecutter.package_name }}.core import clock
+from {{ cookiecutter.package_name }}.io import atomic
+from {{ cookiecutter.package_name }}.io.parquet_log import SCHEMA, ParquetLog
 from {{ cookiecutter.package_name }}.io.prediction_log import (
     ABANDONED_AFTER_SECONDS,
     BatchRunBusy,
@@ -179,6 +182,27 @@ def test_a_run_being_written_by_a_live_process_is_not_taken_over(tmp_path: Path)
     assert log.begin_batch("batch-1")
     with pytest.raises(BatchRunBusy, match="is being logged by process"):
         PredictionLog(tmp_path / "predictions.db").begin_batch("batch-1")
+
+
+def test_a_parquet_log_run_is_logged_by_one_live_process_at_a_time(tmp_path: Path) -> None:
+    log = ParquetLog(tmp_path / "log")
+    with log.batch("batch-1") as staged:
+        assert staged is not None
+        pq.write_table(SCHEMA.empty_table(), staged / "part-000000000000.parquet")
+        busy = pytest.raises(BatchRunBusy, match="is being logged by another process")
+        with busy, ParquetLog(tmp_path / "log").batch("batch-1"):
+            pass
+    assert log.logged("batch-1"), "the first run committed"
+    # A writer that is gone (here: a process that has ended) blocks nobody.
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], text=True,
+                           capture_output=True, check=True).stdout.strip()  # fmt: skip
+    writer = f"{atomic.process_name().rpartition('-')[0]}-{ended}"
+    (day,) = (tmp_path / "log").glob("date=*")
+    (day / f".run=batch-2.{writer}-0123abcd.tmp").mkdir()
+    with log.batch("batch-2") as staged:
+        assert staged is not None
+        pq.write_table(SCHEMA.empty_table(), staged / "part-000000000000.parquet")
+    assert log.logged("batch-2") and not [p for p in day.iterdir() if p.name.startswith(".")]
 
 
 def test_batch_rows_of_a_log_made_before_batch_runs_still_count(tmp_path: Path) -> None:

@@ -57,6 +57,12 @@ def is_staging(name: str) -> bool:
     return _STAGED.match(name) is not None
 
 
+def staging_target(name: str) -> str | None:
+    """The name of the target a staging entry called ``name`` stands for (None: not one)."""
+    match = _STAGED.match(name)
+    return None if match is None else match["name"]
+
+
 def process_name() -> str:
     """This process as ``<host>-<pid>``: who is writing a staging entry or a batch run."""
     return f"{_HOST}-{os.getpid()}"

@@ -1,4 +1,4 @@
-"""The prediction log as a partitioned Parquet dataset, written by the Dask engine's workers.
+"""The prediction log as a partitioned Parquet dataset, written by a cluster engine's workers.
 
 Its rows have the SQLite log's columns and lineage (``prediction_log.COLUMNS``: the same
 request id, item, model version and JSON inputs and outputs for the same input and model), in
@@ -6,8 +6,9 @@ request id, item, model version and JSON inputs and outputs for the same input a
 append-only: a batch run adds one run folder. The workers write their parts into the run's
 staging folder, which is renamed into place once the predictions are in place: all of a run's
 rows count at once, as ``PredictionLog.commit_batch`` makes them. A run already in the log is
-not logged again (a rerun is idempotent), and a killed run leaves only a staging folder that
-the next run deletes. ``monitor --log <root>`` reads it part by part.
+not logged again (a rerun is idempotent), a killed run leaves only a staging folder that the
+next run deletes, and a run started while a live process logs the same one stops with
+BatchRunBusy before scoring. ``monitor --log <root>`` reads it part by part.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pyarrow.parquet as pq
 
 from ..core import clock
 from . import atomic
-from .prediction_log import PredictionLog, decode
+from .prediction_log import BatchRunBusy, PredictionLog, decode
 
 SCHEMA = pa.schema(
     [
@@ -53,14 +54,25 @@ class ParquetLog:
     def batch(self, request_id: str) -> Iterator[Path | None]:
         """A new staging folder for the parts of run ``request_id`` (None if it was logged),
         put in place when the block succeeds (its rows count from then on, unless it holds
-        none), deleted when it fails. Deletes the staging folders of today's ended writers."""
+        none), deleted when it fails. Deletes the staging folders of today's ended writers;
+        BatchRunBusy if a live process is logging the same run."""
         if self.logged(request_id):
             yield None
             return
         day = self.root / f"date={clock.iso()[:10]}"
         day.mkdir(parents=True, exist_ok=True)
         atomic.remove_stale(day)
-        staged = atomic.staging_folder(day / f"run={request_id}")
+        run = f"run={request_id}"
+        staged = atomic.staging_folder(day / run)
+        # Staging left is a live writer's: the same run, started by another process, is under
+        # way (two that start at once both stop; a rerun then logs it once).
+        rivals = [p for p in day.iterdir() if p != staged and atomic.staging_target(p.name) == run]
+        if rivals:
+            atomic.remove(staged)
+            raise BatchRunBusy(
+                f"batch run {request_id} is being logged by another process ({rivals[0].name} "
+                f"in {day}): wait for it to finish, or stop it and run again"
+            )
         try:
             yield staged
             atomic.remove_stale(staged)  # the staging files of workers that died mid-write
