@@ -16,7 +16,7 @@ CHOICE_OPTIONS = [o for o in OPTIONS if o.choices]
 #: Options that change which files are written or what the code does.
 STRUCTURAL = ("problem_type", "serving", "docker", "ci", "env_manager", "tracking")
 #: Options set per structural combination to cover pairs: those that only change text, and engine,
-#: whose files (the Dask engine's) no other option changes.
+#: whose files (a cluster engine's) no other option changes.
 TEXTUAL = ("engine", "license", "python_version")
 
 

@@ -214,16 +214,6 @@ def _rejects_schema(model: LoadedModel, files: list[Path]) -> pa.Schema:
     return pa.schema(fields + [pa.field(name, types[name]) for name in wanted])
 
 
-def input_meta(files: list[Path], wanted: list[str]) -> pd.DataFrame:
-    """An empty frame typed as the partitions will be."""
-    empty: pd.DataFrame
-    if file_format(files[0]) == "csv":
-        empty = pd.DataFrame({name: pd.Series(dtype=object) for name in wanted})
-    else:
-        empty = pq.read_schema(files[0]).empty_table().select(wanted).to_pandas()
-    return empty
-
-
 def predict_dataset(
     model: LoadedModel,
     source: str,

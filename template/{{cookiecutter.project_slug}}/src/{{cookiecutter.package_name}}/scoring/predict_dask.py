@@ -10,18 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..core.model import LoadedModel
-from .dataset import COUNTS, EngineError, Piece, Task, input_meta, read_piece, score_partition
+import pandas as pd
+import pyarrow.parquet as pq
 
-NAME, TITLE = "dask", "Dask"
-#: The CLI's option for the cluster's address: flag, metavar, help.
-ADDRESS = (
-    "--scheduler", "ADDRESS",
-    "the scheduler, e.g. tcp://10.0.0.5:8786 [default: a LocalCluster of 2 processes on this "
-    "machine].",
-)  # fmt: skip
-#: Where a missing module comes from, for ``cli``'s one-line message.
-EXTRAS = {"dask": "dask", "distributed": "dask"}
+from ..core.model import LoadedModel
+from ..io.tables import file_format
+from .dataset import COUNTS, EngineError, Piece, Task, read_piece, score_partition
+
 #: Without --scheduler: a cluster of this machine's processes, one thread each.
 LOCAL_WORKERS = 2
 T = TypeVar("T")
@@ -45,7 +40,7 @@ class DaskEngine:
         import dask.dataframe as dd
 
         shipped = self.client.scatter(model, broadcast=True)
-        meta = input_meta([Path(pieces[0].path)], list(task.usecols))
+        meta = _input_meta(Path(pieces[0].path), list(task.usecols))
         # Partitions as ``read_chunks`` gives them: Dask would turn text columns into Arrow strings.
         with dask.config.set({"dataframe.convert-string": False}):
             frame = dd.from_map(
@@ -56,6 +51,17 @@ class DaskEngine:
                 score_partition, shipped, task, meta=COUNTS, enforce_metadata=False
             ).compute()
         return int(counts["rows"].sum()), int(counts["scored"].sum())
+
+
+def _input_meta(path: Path, wanted: list[str]) -> pd.DataFrame:
+    """An empty frame typed as the partitions of files like ``path`` will be (``from_map``'s
+    ``meta``)."""
+    empty: pd.DataFrame
+    if file_format(path) == "csv":
+        empty = pd.DataFrame({name: pd.Series(dtype=object) for name in wanted})
+    else:
+        empty = pq.read_schema(path).empty_table().select(wanted).to_pandas()
+    return empty
 
 
 @contextmanager

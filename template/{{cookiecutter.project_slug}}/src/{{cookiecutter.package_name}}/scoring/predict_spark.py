@@ -20,15 +20,6 @@ import pandas as pd
 from ..core.model import LoadedModel
 from .dataset import EngineError, Piece, Task, score_piece
 
-NAME, TITLE = "spark", "Spark"
-#: The CLI's option for the cluster's address: flag, metavar, help.
-ADDRESS = (
-    "--master", "URL",
-    "the Spark master, e.g. spark://10.0.0.5:7077 [default: local[2,4]: 2 cores of this "
-    "machine, each task tried up to 4 times].",
-)  # fmt: skip
-#: Where a missing module comes from, for ``cli``'s one-line message.
-EXTRAS = {"pyspark": "spark", "py4j": "spark"}
 #: Without --master: 2 cores here; local mode gives a failed task no retry unless told (the 4).
 LOCAL_MASTER = "local[2,4]"
 PIECES = "path string, row_groups array<int>, start long"
