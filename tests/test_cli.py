@@ -3,8 +3,10 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy
@@ -13,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from bake import ROOT, tree
-from prodml import __version__, generate
+from prodml import __version__, generate, layout
 from prodml.cli import main
 from prodml.options import OPTIONS
 
@@ -250,15 +252,53 @@ def test_interactive_prompts_show_help_reask_bad_answers_and_skip_what_does_not_
     assert (recorded["serving"], recorded["docker"]) == ("none", "no")
 
 
-def test_failing_hook_leaves_nothing_behind(tmp_path, monkeypatch):
-    broken = tmp_path / "template"
-    shutil.copytree(ROOT / "template", broken, symlinks=False)
-    post = broken / "hooks" / "post_gen_project.py"
-    post.write_text(post.read_text() + "\nraise SystemExit('boom')\n")
-    monkeypatch.setattr(generate, "template_dir", lambda: broken)
+def test_a_failing_post_generation_step_leaves_nothing_behind(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(layout, "arrange", broken)
     result = run("new", "--no-input", "-o", tmp_path / "out")
-    assert result.exit_code == 1 and "Hook script failed" in result.output
+    assert result.exit_code == 1 and "No space left on device" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_generation_leaves_no_hook_script_in_the_temporary_folder(tmp_path):
+    """cookiecutter writes each hook it runs to the temporary folder and never deletes it:
+    prodml runs what the hooks do itself, so nothing is left there (not even the answers)."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "TMPDIR": str(temporary)}
+    for command in (["new", "--no-input", "-o", tmp_path], ["update", tmp_path / "churn-model"]):
+        result = subprocess.run(
+            [Path(sys.executable).parent / "prodml", *map(str, command)],
+            env=env, capture_output=True, text=True,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert list(temporary.iterdir()) == [], command
+
+
+def test_a_rerun_removes_the_staging_a_killed_generation_left(tmp_path):
+    """kill -9 mid-generation leaves its staging directory; the next prodml new in that output
+    directory removes it (its writer is gone), and leaves a live one's alone."""
+    script = (
+        "import sys, time; from prodml import layout; from prodml.cli import main\n"
+        "def slow(*args): open(sys.argv[1], 'w').close(); time.sleep(60)\n"
+        "layout.arrange = slow\n"
+        "main(['new', '--no-input', '--no-git', '--no-lock', '-o', sys.argv[2]])\n"
+    )
+    marker, out = tmp_path / "started", tmp_path / "out"
+    killed = subprocess.Popen([sys.executable, "-c", script, marker, out])
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert killed.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    killed.kill()
+    killed.wait()
+    assert [p.name.startswith(".prodml-") for p in out.iterdir()] == [True]
+    live = out / f".prodml-{os.getpid()}-mine"
+    live.mkdir()
+    assert run("new", "--no-input", "--no-git", "--no-lock", "-o", out).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted([live.name, "churn-model"])
 
 
 def test_interrupt_mid_generation_restores_the_previous_tree(tmp_path, monkeypatch):
@@ -275,16 +315,16 @@ def test_interrupt_mid_generation_restores_the_previous_tree(tmp_path, monkeypat
 
 
 def test_sigterm_mid_generation_leaves_nothing_behind(tmp_path, monkeypatch):
-    """A SIGTERM while the hooks run (as a service manager or CI timeout sends it): exit 143,
-    no staging directory, no half-made project, and the output directory prodml made is gone."""
-    template = tmp_path / "template"
-    shutil.copytree(ROOT / "template", template, symlinks=False)
-    post = template / "hooks" / "post_gen_project.py"
-    post.write_text(
-        post.read_text()
-        + "\nimport os, signal, time\nos.kill(os.getppid(), signal.SIGTERM)\ntime.sleep(1)\n"
-    )
-    monkeypatch.setattr(generate, "template_dir", lambda: template)
+    """A SIGTERM while the project is being arranged (as a service manager or CI timeout sends
+    it): exit 143, no staging directory, no half-made project, and the output directory prodml
+    made is gone."""
+    arrange = layout.arrange
+
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        arrange(*args, **kwargs)
+
+    monkeypatch.setattr(layout, "arrange", terminated)
     result = run("new", "--no-input", "-o", tmp_path / "out")
     assert result.exit_code == 143
     assert not (tmp_path / "out").exists()
@@ -441,6 +481,8 @@ def test_data_that_fits_no_schema_exits_2_and_writes_nothing(tmp_path, penguins,
     result = run("new", "p", "--no-input", "-o", tmp_path / "out", "--data", penguins, *args)
     assert result.exit_code == 2 and fragment in result.output, result.output
     assert not (tmp_path / "out").exists()
+    # A data problem is the data's, not the command line's: no usage banner pointing at it.
+    assert ("Usage:" in result.output) == ("--target" not in args), result.output
 
 
 def test_data_options_without_data_are_a_usage_error(tmp_path):

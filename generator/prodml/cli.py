@@ -38,6 +38,13 @@ class AnswersRejected(click.ClickException):
         )
 
 
+class DataRefused(click.ClickException):
+    """The ``--data`` file fits no schema (exit status 2, nothing written): a data problem, so
+    it is said without the usage banner, which would point at the command line."""
+
+    exit_code = 2
+
+
 class UpdateRefused(click.ClickException):
     """``prodml update`` cannot run as asked (exit status 2); nothing was written."""
 
@@ -267,7 +274,7 @@ def new(
                 chosen, output_dir, force=force, git=git, lock=lock, data=dataset, carried=carried
             )
         except generate.DataRejected as err:
-            raise click.UsageError(str(err)) from None
+            raise DataRefused(str(err)) from None
         except generate.GenerationError as err:
             raise click.ClickException(str(err)) from None
     for warning in warnings:

@@ -21,10 +21,14 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from prodml import __version__
+from prodml import __version__, layout
+from prodml import answers as answers_file
 from prodml import base as pristine
 from prodml.lock import lock as lock_dependencies
 from prodml.options import BY_NAME
+
+#: Staging directories are named ``.prodml-<pid>-<random>`` after the process that writes them.
+STAGING_PREFIX = ".prodml-"
 
 
 class GenerationError(RuntimeError):
@@ -52,6 +56,9 @@ class Dataset:
         return f"data{self.path.suffix.lower()}" if name.lower().startswith("sample.") else name
 
 
+#: The exit status of a command refusing its input (Click's usage error).
+USAGE = 2
+
 #: What the project's inference writes for ``--data``: the path each file goes to in the project.
 INFERRED = {"schema.yaml": Path("configs/schema.yaml"), "data-card.md": Path("docs/data-card.md")}
 
@@ -74,7 +81,9 @@ def infer_schema(project: Path, package: str, data: Dataset, into: Path) -> None
     if result.returncode != 0:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         reason = lines[-1].removeprefix("Error: ") if lines else f"exit status {result.returncode}"
-        raise DataRejected(f"--data {data.path}: {reason}")
+        if result.returncode == USAGE:  # the file fits no schema: the data's problem
+            raise DataRejected(f"--data {data.path}: {reason}")
+        raise GenerationError(f"inferring a schema from --data {data.path} failed: {reason}")
 
 
 def data_files(project: Path, answers: Mapping[str, str]) -> tuple[pristine.Files, list[str]]:
@@ -143,7 +152,12 @@ def _importable(path: Path) -> Iterator[None]:
 
 
 def render(answers: Mapping[str, str], parent: Path) -> Path:
-    """Render the template with its hooks into ``parent``; return the project directory."""
+    """Render the template into ``parent`` and keep the files the answers ask for; return the
+    project directory.
+
+    The template's hooks are for plain cookiecutter: prodml runs what they run (``layout``,
+    ``answers_file``) in this process, so no hook script is written to the temporary folder
+    and a signal stops one process, not a hook running on in the background."""
     from cookiecutter.exceptions import CookiecutterException
     from cookiecutter.generate import generate_files
     from jinja2 import TemplateError
@@ -157,12 +171,19 @@ def render(answers: Mapping[str, str], parent: Path) -> Path:
     logging.getLogger("cookiecutter").setLevel(logging.CRITICAL)
     try:
         with _importable(template):
-            project = generate_files(
-                repo_dir=template, context={"cookiecutter": context}, output_dir=parent
+            project = Path(
+                generate_files(
+                    repo_dir=template,
+                    context={"cookiecutter": context},
+                    output_dir=parent,
+                    accept_hooks=False,
+                )
             )
     except (CookiecutterException, TemplateError) as err:
         raise GenerationError(f"rendering the template failed: {err}") from err
-    return Path(project)
+    layout.arrange(project, context)
+    answers_file.write(project, context)
+    return project
 
 
 def _git(project: Path, *args: str) -> None:
@@ -192,6 +213,27 @@ def init_git(project: Path, answers: Mapping[str, str]) -> str | None:
         reason = err.stderr.strip() or err
         return f"git failed ({reason}): the project was created without a repository"
     return None
+
+
+def _writer_gone(staging: Path) -> bool:
+    """Whether the process that named ``staging`` (``.prodml-<pid>-...``) has ended."""
+    pid = staging.name.removeprefix(STAGING_PREFIX).partition("-")[0]
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):  # another user's process, or not a pid
+        return False
+    return False
+
+
+def remove_abandoned_staging(output_dir: Path) -> None:
+    """Delete the staging directories in ``output_dir`` whose ``prodml new`` was killed."""
+    for staging in output_dir.glob(f"{STAGING_PREFIX}*"):
+        if staging.is_dir() and not staging.is_symlink() and _writer_gone(staging):
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _replace(project: Path, target: Path, staging: Path) -> None:
@@ -247,7 +289,8 @@ def create(
     created = _first_missing(output_dir)
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".prodml-", dir=output_dir))
+        remove_abandoned_staging(output_dir)
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=output_dir))
     except OSError as err:
         raise GenerationError(
             f"cannot write to output directory {output_dir}: {err.strerror or err}; "
