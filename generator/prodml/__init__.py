@@ -1,3 +1,3 @@
 """prodml: generate production-shaped tabular ML repositories."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -16,9 +16,10 @@ from pathlib import Path, PurePosixPath
 
 BASE_FILE = PurePosixPath(".prodml/base.tar.gz")
 
-#: Top-level entries that are never template output: git's, prodml's own, and data/ (the user's
-#: data file and what ``make data`` writes; git-ignored and possibly large).
-NOT_RENDERED = frozenset({".git", ".prodml", "data"})
+#: Top-level entries that are never template output: git's, prodml's own, data/ (the user's
+#: data file and what ``make data`` writes; git-ignored and possibly large) and vendor/ (the
+#: runtime wheel, which prodml replaces whole: ``vendor``).
+NOT_RENDERED = frozenset({".git", ".prodml", "data", "vendor"})
 
 #: A tree as relative POSIX path -> (content, mode): mode is 0o755 or 0o644.
 Files = dict[str, tuple[bytes, int]]

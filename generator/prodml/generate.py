@@ -26,6 +26,7 @@ from prodml import answers as answers_file
 from prodml import base as pristine
 from prodml.lock import lock as lock_dependencies
 from prodml.options import BY_NAME
+from prodml.vendor import WheelMissing, vendor_runtime
 
 #: Staging directories are named ``.prodml-<pid>-<random>`` after the process that writes them.
 STAGING_PREFIX = ".prodml-"
@@ -65,7 +66,8 @@ INFERRED = {"schema.yaml": Path("configs/schema.yaml"), "data-card.md": Path("do
 
 def infer_schema(project: Path, package: str, data: Dataset, into: Path) -> None:
     """Write the schema and data card the rendered project's own inference makes of ``data``
-    (``python -m <package> schema infer``, run from its source tree) into ``into``."""
+    (``python -m <package> schema infer``, run from its source tree on the runtime wheel it
+    vendors, imported from the wheel itself) into ``into``."""
     into = into.resolve()  # the command runs in the project, not here
     command = [sys.executable, "-m", package, "schema", "infer", str(data.path.resolve()),
                "--target", data.target, "--output", str(into / "schema.yaml"),
@@ -76,7 +78,9 @@ def infer_schema(project: Path, package: str, data: Dataset, into: Path) -> None
         command += ["--id", data.id_column]
     for name in data.ignore:
         command += ["--ignore", name]
-    env = {**os.environ, "PYTHONPATH": str(project / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    runtime = vendor_runtime(project)
+    path = os.pathsep.join([str(project / "src"), str(runtime)])
+    env = {**os.environ, "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
     result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -302,6 +306,7 @@ def create(
         project = render(answers, staging)
         if data is not None:
             project = _adopt(project, answers, data, staging)
+        vendor_runtime(project)
         for name, (content, mode) in (carried or {}).items():
             (project / name).parent.mkdir(parents=True, exist_ok=True)
             (project / name).write_bytes(content)
@@ -315,6 +320,8 @@ def create(
         succeeded = True
     except OSError as err:
         raise GenerationError(f"writing {target} failed: {err}") from err
+    except WheelMissing as err:
+        raise GenerationError(str(err)) from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if created is not None and not succeeded:

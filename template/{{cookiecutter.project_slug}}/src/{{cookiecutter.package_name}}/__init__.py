@@ -1,1 +1,1 @@
-"""Production-shaped tabular ML project: schema, data checks, training, registry and serving."""
+"""{{ cookiecutter.project_name }}: its parts, run by prodml's runtime (``project.py``)."""

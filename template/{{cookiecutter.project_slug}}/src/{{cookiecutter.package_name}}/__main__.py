@@ -1,4 +1,4 @@
-"""Entry point for ``python -m <package>``."""
+"""``python -m {{ cookiecutter.package_name }}``: the project's command line (``cli.py``)."""
 
 from .cli import main
 
