@@ -9,15 +9,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-
-from {{ cookiecutter.package_name }}.config import TrainConfig
-from {{ cookiecutter.package_name }}.core.coerce import datetimes
-from {{ cookiecutter.package_name }}.core.dates import date_parts, with_parts
-from {{ cookiecutter.package_name }}.core.schema import Schema, parse_schema
-from {{ cookiecutter.package_name }}.core.validation import row_problems
-from {{ cookiecutter.package_name }}.data.sample import generate_sample
-from {{ cookiecutter.package_name }}.io import artifact
-from {{ cookiecutter.package_name }}.training.train import build_pipeline, target_series
+from prodml_runtime.config import TrainConfig
+from prodml_runtime.core.coerce import datetimes
+from prodml_runtime.core.dates import date_parts, with_parts
+from prodml_runtime.core.schema import Schema, parse_schema
+from prodml_runtime.core.validation import row_problems
+from prodml_runtime.data.sample import generate_sample
+from prodml_runtime.io import artifact
+from prodml_runtime.training.train import Candidates, build_pipeline, target_series
 
 FEB_4 = pd.Timestamp("2017-02-04")
 
@@ -68,7 +67,7 @@ def with_a_date(schema: Schema) -> Schema:
 
 
 def test_a_datetime_feature_is_validated_trained_on_saved_and_scored(
-    schema: Schema, fast_config: TrainConfig
+    schema: Schema, fast_config: TrainConfig, candidates: Candidates
 ) -> None:
     dated = with_a_date(schema)
     frame = generate_sample(dated, rows=400, seed=3)
@@ -77,7 +76,8 @@ def test_a_datetime_feature_is_validated_trained_on_saved_and_scored(
     bad = frame.head(3).assign(**{"signed on": ["31/02/2025", "2025-06-01", "yesterday"]})
     assert list(row_problems(bad, dated).index) == [0, 2]
 
-    pipeline = build_pipeline("linear", dated, fast_config).fit(frame, target_series(frame, dated))
+    pipeline = build_pipeline("linear", candidates, dated, fast_config)
+    pipeline.fit(frame, target_series(frame, dated))
     names = list(pipeline[:-1].get_feature_names_out())
     parts = ["year", "month", "day_of_week", "age_days"]
     assert [n for n in names if "signed on" in n] == [f"datetime__signed on_{p}" for p in parts]

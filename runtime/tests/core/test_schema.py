@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from {{ cookiecutter.package_name }}.config import load_schema
-from {{ cookiecutter.package_name }}.core.schema import Schema, SchemaError, parse_schema
+from prodml_runtime.config import load_schema
+from prodml_runtime.core.schema import Schema, SchemaError, parse_schema
 
 
 def _raw(schema: Schema) -> dict[str, Any]:

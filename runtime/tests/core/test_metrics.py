@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from {{ cookiecutter.package_name }}.core.metrics import (
+from prodml_runtime.core.metrics import (
     binary_metrics,
     higher_is_better,
     lift,
@@ -14,7 +13,7 @@ from {{ cookiecutter.package_name }}.core.metrics import (
     primary_metric,
     regression_metrics,
 )
-from {{ cookiecutter.package_name }}.core.schema import Schema
+from prodml_runtime.core.schema import Schema
 
 
 def test_binary_metrics_of_a_perfect_and_an_uninformative_model() -> None:

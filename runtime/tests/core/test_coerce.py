@@ -19,20 +19,21 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from {{ cookiecutter.package_name }}.config import load_schema
-from {{ cookiecutter.package_name }}.core.coerce import (
+from prodml_runtime.config import load_schema
+from prodml_runtime.core.coerce import (
     category_lookup,
     category_text,
     coerce_features,
     coerce_types,
     numbers,
 )
-from {{ cookiecutter.package_name }}.core.schema import Column
-from {{ cookiecutter.package_name }}.core.validation import row_problems, validate
-from {{ cookiecutter.package_name }}.io.tables import read_chunks
+from prodml_runtime.core.schema import Column
+from prodml_runtime.core.validation import row_problems, validate
+from prodml_runtime.io.tables import read_chunks
 
-SCHEMA = load_schema(Path(__file__).resolve().parents[2] / "configs" / "schema.yaml")
+from tests.demo import SCHEMAS
+
+SCHEMA = load_schema(SCHEMAS / "binary.yaml")
 PROPERTY = settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
