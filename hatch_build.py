@@ -1,14 +1,16 @@
-"""prodml's build: the runtime's dependencies become prodml's, and the runtime's wheel ships in
-prodml's, as ``prodml/wheels/prodml_runtime-<version>-py3-none-any.whl``.
+"""prodml's build: the runtime's dependencies become prodml's, and prodml's wheel carries the
+two wheels every project vendors (``prodml/wheels/``): the runtime's, and prodml's own built
+without them (what a project's ``prodml check`` hook installs).
 
-``prodml new`` copies that wheel into every project's ``vendor/`` and runs the project's own
-schema inference on it, so prodml needs what the runtime imports; both lists live in
+``prodml new`` copies them into a project's ``vendor/`` and runs the project's own schema
+inference on the runtime's, so prodml needs what the runtime imports: the list lives in
 ``runtime/pyproject.toml`` alone. An editable install builds no wheel: a source checkout builds
-it from ``runtime/`` when it generates (``prodml.vendor``).
+them when it generates (``prodml.vendor``).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -45,14 +47,30 @@ class RuntimeDependencies(MetadataHookInterface):
         metadata["dependencies"] = [*own, *added]
 
 
-class RuntimeWheel(BuildHookInterface):
-    """Build the runtime's wheel and put it in prodml's (not in an editable install)."""
+#: Set while prodml's own inner wheel is built, which carries no wheels.
+INNER = "PRODML_BUILDING_INNER_WHEEL"
+
+
+def build_wheel(root: Path, into: Path) -> Path:
+    """The wheel of the project at ``root``, built into ``into``; prodml's carries no wheels."""
+    previous = os.environ.get(INNER)
+    os.environ[INNER] = "1"
+    try:
+        (wheel,) = WheelBuilder(str(root)).build(directory=str(into), versions=["standard"])
+    finally:
+        if previous is None:
+            del os.environ[INNER]
+    return Path(wheel)
+
+
+class VendoredWheels(BuildHookInterface):
+    """Put the runtime's wheel and prodml's inner wheel in prodml's (not in an editable
+    install, nor in the inner wheel itself)."""
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
-        if self.target_name != "wheel" or version == "editable":
+        if self.target_name != "wheel" or version == "editable" or os.environ.get(INNER):
             return
-        out = Path(self.directory) / "runtime-wheel"
-        (wheel,) = WheelBuilder(str(_runtime(self.root))).build(
-            directory=str(out), versions=["standard"]
-        )
-        build_data["force_include"][wheel] = f"prodml/wheels/{Path(wheel).name}"
+        out = Path(self.directory) / "vendored"
+        for root in (_runtime(self.root), Path(self.root)):
+            wheel = build_wheel(root, out)
+            build_data["force_include"][str(wheel)] = f"prodml/wheels/{wheel.name}"

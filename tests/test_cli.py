@@ -49,7 +49,8 @@ def test_new_no_input_creates_a_committed_project(tmp_path):
     result = run("new", "--no-input", "-o", tmp_path)
     assert result.exit_code == 0, result.output
     project = tmp_path / "churn-model"
-    assert (project / "src" / "churn_model" / "serving" / "app.py").is_file()
+    assert (project / "src" / "churn_model" / "api.py").is_file()
+    assert (project / "vendor" / f"prodml_runtime-{__version__}-py3-none-any.whl").is_file()
     log = subprocess.run(["git", "log", "--oneline"], cwd=project, capture_output=True, text=True)
     assert log.stdout.count("\n") == 1 and "Initial commit from prodml" in log.stdout
     status = subprocess.run(
@@ -69,7 +70,7 @@ def test_name_and_set_and_no_git(tmp_path):
     recorded = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
     assert recorded["project_name"] == "Fraud Model"
     assert recorded["serving"] == "flask" and recorded["problem_type"] == "regression"
-    assert "flask" in (project / "src" / "fraud_model" / "serving" / "app.py").read_text()
+    assert 'serving="flask"' in (project / "src" / "fraud_model" / "project.py").read_text()
     assert not (project / ".git").exists()
 
 
@@ -77,7 +78,7 @@ def test_serving_none_drops_the_api_and_docker(tmp_path):
     result = run("new", "--no-input", "--no-git", "--set", "serving=none", "-o", tmp_path)
     assert result.exit_code == 0, result.output
     names = listing(tmp_path / "churn-model")
-    assert not any("serving" in n for n in names)
+    assert not any(n.endswith("api.py") or "Dockerfile" in n for n in names)
     assert "Dockerfile" not in names
 
 
@@ -201,7 +202,8 @@ def test_dry_run_prints_the_tree_and_writes_nothing(tmp_path):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].endswith("churn-model/")
-    for expected in ("README.md", ".gitlab-ci.yml", "app.py", "Dockerfile", ".cruft.json"):
+    wheel = f"prodml_runtime-{__version__}-py3-none-any.whl"
+    for expected in ("README.md", ".gitlab-ci.yml", "api.py", "Dockerfile", ".cruft.json", wheel):
         assert any(line.strip() == expected for line in lines), expected
     assert not any(line.strip() == "ci.yml" for line in lines)
     assert "nothing was written" in result.output
@@ -386,10 +388,11 @@ def test_plain_cookiecutter_without_prodml_installed_runs_the_hooks(tmp_path, ba
     result = cookiecutter_cli(bare_venv, "-o", str(out), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     project = out / "churn-model"
-    assert (project / "src" / "churn_model" / "serving" / "app.py").is_file(), (
+    assert (project / "src" / "churn_model" / "models.py").is_file(), (
         "post-gen hook picked the variant"
     )
-    assert not (project / "src" / "churn_model" / "serving" / "app_flask.py").exists()
+    assert not (project / "src" / "churn_model" / "models_regression.py").exists()
+    assert (project / "vendor" / f"prodml_runtime-{__version__}-py3-none-any.whl").is_file()
     recorded = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
     assert recorded["_template_version"] == __version__ and recorded["serving"] == "fastapi"
 

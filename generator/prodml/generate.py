@@ -26,7 +26,7 @@ from prodml import answers as answers_file
 from prodml import base as pristine
 from prodml.lock import lock as lock_dependencies
 from prodml.options import BY_NAME
-from prodml.vendor import WheelMissing, vendor_runtime
+from prodml.vendor import PRODML_WHEEL, RUNTIME_WHEEL, VENDOR, WheelMissing, vendor_wheels
 
 #: Staging directories are named ``.prodml-<pid>-<random>`` after the process that writes them.
 STAGING_PREFIX = ".prodml-"
@@ -78,7 +78,7 @@ def infer_schema(project: Path, package: str, data: Dataset, into: Path) -> None
         command += ["--id", data.id_column]
     for name in data.ignore:
         command += ["--ignore", name]
-    runtime = vendor_runtime(project)
+    runtime = vendor_wheels(project)
     path = os.pathsep.join([str(project / "src"), str(runtime)])
     env = {**os.environ, "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
     result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
@@ -306,7 +306,7 @@ def create(
         project = render(answers, staging)
         if data is not None:
             project = _adopt(project, answers, data, staging)
-        vendor_runtime(project)
+        vendor_wheels(project)
         for name, (content, mode) in (carried or {}).items():
             (project / name).parent.mkdir(parents=True, exist_ok=True)
             (project / name).write_bytes(content)
@@ -353,7 +353,9 @@ def preview(answers: Mapping[str, str]) -> list[str]:
     """The relative paths generation would write, rendered in a throwaway directory."""
     with tempfile.TemporaryDirectory(prefix="prodml-dry-run-") as scratch:
         project = render(answers, Path(scratch))
-        return sorted(
+        paths = {
             str(path.relative_to(project)) + ("/" if path.is_dir() else "")
             for path in project.rglob("*")
-        )
+        }
+    vendored = [f"{VENDOR}/", *(f"{VENDOR}/{name}" for name in (RUNTIME_WHEEL, PRODML_WHEEL))]
+    return sorted(paths | set(vendored))

@@ -1,18 +1,22 @@
-"""The runtime wheel a project carries in ``vendor/``: its dependency on prodml's runtime.
+"""The wheels a project carries in ``vendor/``: what it needs from prodml, for a machine whose
+package index carries neither.
 
-No package index carries ``prodml-runtime`` here, so every project holds the wheel of the
-runtime version it pins, and its ``pyproject.toml`` names the file as the package's source
-(uv) or its lock lists it by path and hash (pip): it installs on a fresh machine from the
-project alone. Where a team publishes the runtime to its index, the source line goes and the
-pin stays (the generated README's "Upgrading").
+- ``prodml_runtime-<version>``: the runtime the project depends on (every command, the image);
+- ``prodml-<version>``: prodml itself, a development dependency, for the ``prodml-check``
+  pre-commit hook and CI's conventions check.
 
-An installed prodml carries the wheel in its own package (built with it, ``hatch_build.py``);
-a source checkout builds it from ``runtime/`` on demand, which takes milliseconds and gives the
-same bytes for the same sources.
+The project's ``pyproject.toml`` names them as the packages' source (uv) or its locks find them
+there (pip); their hashes are locked like any other. Where a team's index serves both, the
+source lines go and the pins stay (the generated README's "Upgrading").
+
+An installed prodml carries both wheels in its own package (``hatch_build.py`` builds them with
+it); a source checkout builds them on demand, with the same build, which takes milliseconds and
+gives the same bytes for the same sources.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -20,42 +24,53 @@ from pathlib import Path
 from prodml import __version__
 
 VENDOR = Path("vendor")
-WHEEL = f"prodml_runtime-{__version__}-py3-none-any.whl"
+RUNTIME_WHEEL = f"prodml_runtime-{__version__}-py3-none-any.whl"
+PRODML_WHEEL = f"prodml-{__version__}-py3-none-any.whl"
 
 
 class WheelMissing(RuntimeError):
-    """Neither a packaged runtime wheel nor a source checkout to build one from."""
+    """Neither a packaged wheel nor a source checkout to build it from."""
 
 
-def runtime_source() -> Path | None:
-    """The source checkout's ``runtime/`` (None in an installed prodml)."""
-    source = Path(__file__).resolve().parents[2] / "runtime"
-    return source if (source / "pyproject.toml").is_file() else None
+def _checkout() -> Path | None:
+    """The source checkout prodml runs from (None in an installed prodml)."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "hatch_build.py").is_file() and (root / "runtime").is_dir() else None
 
 
-def build(source: Path, into: Path) -> Path:
-    """Build the wheel of the project at ``source`` into ``into`` (hatchling, reproducible)."""
-    from hatchling.builders.wheel import WheelBuilder
+def _build(checkout: Path, name: str, into: Path) -> Path:
+    """Build ``name`` (one of the two wheels) from the checkout, as prodml's own build does."""
+    spec = importlib.util.spec_from_file_location("_prodml_build", checkout / "hatch_build.py")
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    source = checkout / "runtime" if name == RUNTIME_WHEEL else checkout
+    wheel: Path = build.build_wheel(source, into)
+    return wheel
 
-    (artifact,) = WheelBuilder(str(source)).build(directory=str(into), versions=["standard"])
-    return Path(artifact)
 
-
-def vendor_runtime(project: Path) -> Path:
-    """Put the runtime wheel in ``project/vendor/`` (replacing other versions'); return it."""
+def vendor_wheels(project: Path) -> Path:
+    """Put this version's two wheels in ``project/vendor/`` (other versions' go); return the
+    runtime's. A project already at this version keeps the ones it has."""
     folder = project / VENDOR
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("prodml_runtime-*.whl"):
-        if old.name != WHEEL:
+    wanted = (RUNTIME_WHEEL, PRODML_WHEEL)
+    for old in [*folder.glob("prodml-*.whl"), *folder.glob("prodml_runtime-*.whl")]:
+        if old.name not in wanted:
             old.unlink()
-    packaged = resources.files("prodml") / "wheels" / WHEEL
-    if packaged.is_file():
-        with resources.as_file(packaged) as wheel:
-            shutil.copyfile(wheel, folder / WHEEL)
-        return folder / WHEEL
-    source = runtime_source()
-    if source is None:
-        raise WheelMissing(
-            f"this prodml has no {WHEEL} to put in the project: reinstall prodml"
-        )
-    return build(source, folder)
+    for name in wanted:
+        if (folder / name).is_file():
+            continue
+        packaged = resources.files("prodml") / "wheels" / name
+        if packaged.is_file():
+            with resources.as_file(packaged) as wheel:
+                shutil.copyfile(wheel, folder / name)
+        elif (checkout := _checkout()) is not None:
+            _build(checkout, name, folder)
+        else:
+            raise WheelMissing(
+                f"this prodml has no {name} to put in the project: it was installed from a "
+                "project's vendor/ folder, which carries no wheels; install prodml itself "
+                "(e.g. `pip install prodml=={__version__}` from your index) to generate or update"
+            )
+    return folder / RUNTIME_WHEEL

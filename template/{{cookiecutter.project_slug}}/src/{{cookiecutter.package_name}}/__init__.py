@@ -1,1 +1,1 @@
-"""{{ cookiecutter.project_name }}: its parts, run by prodml's runtime (``project.py``)."""
+"""The {{ cookiecutter.package_name }} project: its own parts, run by prodml's runtime (``project.py``)."""
