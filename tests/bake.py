@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
+import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import yaml
 
 from prodml.generate import render, render_default
 from prodml.options import OPTIONS, AnswerError, resolve
+from prodml.vendor import vendor_wheels
 
 ROOT = Path(__file__).resolve().parents[1]
 CHOICE_OPTIONS = [o for o in OPTIONS if o.choices]
@@ -78,9 +82,25 @@ def combo_id(combo: Mapping[str, str]) -> str:
     )
 
 
+@functools.cache
+def _wheels() -> Path:
+    """The wheels a project vendors, built once per process (``prodml.vendor``)."""
+    folder = Path(tempfile.mkdtemp(prefix="prodml-wheels-"))
+    vendor_wheels(folder)
+    return folder / "vendor"
+
+
 def bake(parent: Path, **given: str) -> Path:
-    """Render a project (hooks included, no git) into ``parent``."""
-    return render(answers(**given), parent)
+    """Render a project (what the hooks do included, no git) into ``parent``, with the wheels
+    ``prodml new`` puts in its vendor/."""
+    project = render(answers(**given), parent)
+    shutil.copytree(_wheels(), project / "vendor")
+    return project
+
+
+def text_files(project: Path) -> Iterator[Path]:
+    """Every file ``files`` gives but the vendored wheels."""
+    return (p for p in files(project) if p.relative_to(project).parts[0] != "vendor")
 
 
 def files(project: Path) -> Iterator[Path]:

@@ -8,7 +8,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bake import bake, files
+from bake import bake, text_files
 
 SPECIALS = st.sampled_from(
     [
@@ -68,7 +68,7 @@ def test_free_text_never_breaks_the_project(tmp_path_factory, description, autho
         author,
         name,
     )
-    for path in files(project):
+    for path in text_files(project):
         if path.suffix == ".py":
             compile(path.read_text(encoding="utf-8"), str(path), "exec")
         elif path.suffix in (".yaml", ".yml"):

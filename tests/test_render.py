@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bake import bake, combo_id, files, matrix
+from bake import bake, combo_id, files, matrix, text_files
+from prodml import __version__
 from prodml import answers as answers_file
 from prodml.options import OPTIONS
 
@@ -35,56 +36,24 @@ JINJA_LEFTOVER = re.compile(r"{{|{%|%}|{#|cookiecutter\.")
 def expected_files(a: dict[str, str]) -> set[str]:
     """The exact file set a project must have, written out independently of prodml.layout."""
     pkg = f"src/{a['package_name']}"
+    version = a.get("_template_version", __version__)
     expected = {
         ".cruft.json", ".gitignore", ".pre-commit-config.yaml", "LICENSE", "Makefile", "README.md",
-        "pyproject.toml", "benchmarks/bench_train.py", "benchmarks/bench_batch.py",
-        "configs/monitor.yaml", "configs/schema.yaml", "configs/train.yaml",
+        "pyproject.toml", "configs/monitor.yaml", "configs/schema.yaml", "configs/train.yaml",
         "docs/data-card.md", "docs/design.md", "docs/ml-test-score.md", "docs/model-card.md",
         "docs/runbook.md",
+        f"vendor/prodml_runtime-{version}-py3-none-any.whl",
+        f"vendor/prodml-{version}-py3-none-any.whl",
         *(f"{pkg}/{module}.py" for module in (
-            "__init__", "__main__", "cli", "cli_schema", "config", "jobs", "settings",
-            "core/__init__", "core/clock", "core/coerce", "core/dates", "core/errors", "core/gate",
-            "core/metrics", "core/model", "core/schema", "core/validation",
-            "io/__init__", "io/artifact", "io/atomic", "io/parquet_log", "io/prediction_log",
-            "io/promotion", "io/registry", "io/run_store", "io/tables",
-            "data/__init__", "data/card", "data/eda", "data/infer", "data/sample",
-            "training/__init__", "training/config_check", "training/evaluate",
-            "training/features", "training/figures", "training/reporting", "training/tracking",
-            "training/train",
-            "scoring/__init__", "scoring/log_rows", "scoring/predict",
-            "monitoring/__init__", "monitoring/checks", "monitoring/current", "monitoring/drift",
-            "monitoring/quality", "monitoring/report", "monitoring/tally",
+            "__init__", "__main__", "cli", "project", "models", "features", "checks",
         )),
         *(f"tests/{module}.py" for module in (
-            "conftest", "test_cli", "test_jobs", "test_lifecycle",
-            "core/test_coerce", "core/test_dates", "core/test_metrics", "core/test_schema",
-            "io/test_prediction_log", "io/test_registry", "io/test_run_store", "io/test_tables",
-            "data/test_eda", "data/test_infer", "data/test_sample",
-            "training/test_evaluate", "training/test_feature_governance", "training/test_features",
-            "training/test_reporting", "training/test_staleness", "training/test_tracking",
-            "training/test_train",
-            "scoring/test_predict",
-            "monitoring/test_drift", "monitoring/test_monitor",
+            "__init__", "conftest", "cases", "test_schema", "test_models", "test_training",
+            "test_monitoring", "test_cli",
         )),
     }  # fmt: skip
     if a["serving"] != "none":
-        expected |= {
-            *(f"{pkg}/serving/{module}.py" for module in (
-                "__init__", "app", "contract", "fast_path", "observability", "server", "service",
-                "trees",
-            )),
-            *(f"tests/serving/{module}.py" for module in (
-                "conftest", "test_api", "test_api_faults", "test_api_properties", "test_fast_path",
-            )),
-            "benchmarks/bench_api.py",
-            "benchmarks/load.py",
-        }  # fmt: skip
-    if a["engine"] != "local":
-        expected |= {
-            f"{pkg}/cli_engine.py", f"{pkg}/scoring/dataset.py",
-            f"{pkg}/scoring/predict_{a['engine']}.py",
-            "tests/scoring/test_predict_engine.py", "benchmarks/bench_engine.py",
-        }  # fmt: skip
+        expected |= {f"{pkg}/api.py", "tests/test_api.py"}
     if a["docker"] == "yes":
         expected |= {"Dockerfile", ".dockerignore", "docker-compose.yml", "deploy/prometheus.yml"}
     if a["ci"] == "github":
@@ -122,10 +91,8 @@ def check_makefile(project: Path, combo: dict[str, str]) -> None:
         )
         assert (dry.returncode == 0) == optional.get(target, True), (target, dry.stderr)
     bench = subprocess.run(["make", "-n", "bench"], cwd=project, capture_output=True, text=True)
-    ran = set(re.findall(r"benchmarks/(bench_\w+)\.py", bench.stdout))
-    assert ran == {"bench_train", "bench_batch"} | (
-        {"bench_api"} if combo["serving"] != "none" else set()
-    )
+    ran = set(re.findall(r" bench (\w+)", bench.stdout))
+    assert ran == {"train", "batch"} | ({"api"} if combo["serving"] != "none" else set())
     monitor = subprocess.run(["make", "-n", "monitor"], cwd=project, capture_output=True, text=True)
     assert f"-m {combo_package(project)} monitor" in monitor.stdout
     if combo["docker"] == "yes":
@@ -199,11 +166,13 @@ def check_container(project: Path, combo: dict[str, str]) -> None:
         for line in re.findall(r"^COPY (?!--from)(.+)$", dockerfile, re.M)
         for source in line.split()[:-1]
     }
-    assert copied == {lock, "pyproject.toml", "README.md", "LICENSE", "src", "configs", "models"}
+    assert copied == {
+        lock, "vendor", "pyproject.toml", "README.md", "LICENSE", "src", "configs", "models"
+    }
     assert "PREDICTION_LOG=/app/logs/predictions.db" in dockerfile
     ignored = (project / ".dockerignore").read_text().split()
     assert {"data", "logs", "reports", "runs", ".env", "tests"} <= set(ignored)
-    assert lock not in ignored
+    assert lock not in ignored and "vendor" not in ignored
 
     schema_check("compose-spec", "docker-compose.yml", cwd=project)
     compose = yaml.safe_load((project / "docker-compose.yml").read_text())
@@ -317,7 +286,7 @@ def check_rendered(project: Path, combo: dict[str, str]) -> None:
 
     check_readme_layout(project, recorded)
 
-    for path in files(project):
+    for path in text_files(project):
         text = path.read_text(encoding="utf-8")
         # No Jinja survives rendering (GitHub's ${{ }} expressions excepted).
         unrendered = re.sub(r"\$\{\{.*?\}\}", "", text) if path.parent.name == "workflows" else text
@@ -336,7 +305,7 @@ def check_rendered(project: Path, combo: dict[str, str]) -> None:
 
 
 def check_linters(project: Path, combo: dict[str, str]) -> None:
-    every_file = [p.relative_to(project) for p in files(project)]
+    every_file = [p.relative_to(project) for p in text_files(project)]
     for hygiene in ("trailing-whitespace-fixer", "end-of-file-fixer"):
         result = tool(hygiene, *every_file, cwd=project)
         assert result.returncode == 0, f"{hygiene}: {result.stdout}"
