@@ -118,10 +118,11 @@ def tree(project: Path) -> dict[str, bytes]:
 
 
 def fast_training(project: Path) -> None:
-    """Train the linear family alone, one setting, 2 folds: seconds instead of the default's 20."""
+    """Train the linear family alone, 2 folds: seconds instead of the default's 20 (an owner's
+    edit of models.py and configs/train.yaml)."""
     path = project / "configs" / "train.yaml"
     config = yaml.safe_load(path.read_text())
-    linear = config["models"]["linear"]
-    linear["space"] = {name: values[:1] for name, values in linear["space"].items()}
-    config.update(cv_folds=2, models={"linear": linear})
+    config.update(cv_folds=2)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
+    (models,) = project.glob("src/*/models.py")
+    models.write_text(models.read_text() + '\nMODELS = {"linear": MODELS["linear"]}\n')

@@ -20,6 +20,20 @@ def make_venv(path: Path) -> Path:
     return path
 
 
+def install_project(project: Path, env: dict[str, str] | None = None) -> Path:
+    """A baked project installed as ``make install`` installs it, fast: its own ``.venv``
+    sharing this interpreter's packages (``make_venv``), the wheels it vendors (prodml's runtime,
+    prodml) and the project itself (editable), without dependencies; returns its python."""
+    venv = make_venv(project / ".venv")
+    python = venv / "bin" / "python"
+    uv = [Path(sys.executable).parent / "uv", "pip", "install", "-q", "--python", python]
+    wheels = sorted((project / "vendor").glob("*.whl"))
+    for args in ([*wheels, "--no-deps"], ["--no-deps", "--no-build-isolation", "-e", "."]):
+        done = subprocess.run([*uv, *args], cwd=project, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    return python
+
+
 @pytest.fixture
 def bare_venv(tmp_path: Path) -> Path:
     """A venv with cookiecutter and the generated projects' dependencies, but not prodml."""

@@ -32,9 +32,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import make_venv
+from conftest import install_project
 from engine import REQUIRE, Container, Engine, ca_bundle, unavailable
-from test_e2e import BIN, a_record, call, free_port, is_json_object, logged_request_ids, user_env
+from test_e2e import a_record, call, free_port, is_json_object, logged_request_ids, user_env
 
 from bake import bake, fast_training
 
@@ -93,9 +93,7 @@ def trained(tmp_path: Path, case: str) -> tuple[Path, str]:
     project = bake(tmp_path, project_name=f"Image {case}", docker="yes", python_version="3.11",
                    **CASES[case])  # fmt: skip
     package = f"image_{case.replace('-', '_')}"
-    make_venv(project / ".venv")
-    project_run(project, str(BIN / "uv"), "pip", "install", "-q", "--python", ".venv/bin/python",
-                "--no-deps", "--no-build-isolation", "-e", ".")  # fmt: skip
+    install_project(project)
     project_run(project, "make", "lock", env=pinned_to_this_interpreter(tmp_path))
     fast_training(project)
     python = str(project / ".venv" / "bin" / "python")

@@ -26,12 +26,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from email.message import Message
 from pathlib import Path
 
 import pytest
-from conftest import make_venv
+from conftest import install_project, make_venv
 
 from bake import ROOT
 
@@ -86,18 +87,15 @@ def shell(script: str, cwd: Path, timeout: int = 1200) -> subprocess.CompletedPr
     )  # fmt: skip
 
 
-def install_lines(project: Path, lines: list[str]) -> list[str]:
-    """pip quickstarts: the venv and ``make install`` lines become a venv that shares this
-    interpreter's packages and an editable --no-deps install. uv quickstarts run verbatim."""
-    venv = ("python -m venv", "python3 -m venv")
-    if not any(line.startswith(venv) for line in lines):
-        return lines  # uv: run verbatim
+def install_lines(project: Path, lines: list[str], env_manager: str) -> list[str]:
+    """pip quickstarts: ``make install`` (a hash-checked install of the lock from the index)
+    becomes ``install_project``'s (a venv sharing this interpreter's packages, the vendored
+    wheels and the project). uv quickstarts run verbatim."""
+    if env_manager == "uv":
+        return lines
     assert "make install" in lines, lines
-    make_venv(project / ".venv")
-    uv = BIN / "uv"
-    install = f"{uv} pip install -q --python .venv/bin/python --no-deps --no-build-isolation -e ."
-    kept = [line for line in lines if not line.startswith(venv)]
-    return [install if line == "make install" else line for line in kept]
+    install_project(project, user_env())
+    return [line for line in lines if line != "make install"]
 
 
 def free_port() -> int:
@@ -161,7 +159,7 @@ def project_python(project: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def champion(project: Path, package: str) -> str:
-    code = f"from {package}.io import registry; print(registry.champion(registry.model_dir()))"
+    code = "from prodml_runtime.io import registry; print(registry.champion(registry.model_dir()))"
     result = project_python(project, "-c", code)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
@@ -425,7 +423,7 @@ def test_baked_project_quickstart_and_api(case, tmp_path):
     assert result.returncode == 0, result.stderr
     project = tmp_path / "e2e-project"
 
-    lines = install_lines(project, quickstart(project))
+    lines = install_lines(project, quickstart(project), CASES[case]["env_manager"])
     assert any("make train" in line for line in lines) and any(
         "make test" in line for line in lines
     )
@@ -484,12 +482,16 @@ def test_wheel_install_generates_a_project_offline(tmp_path):
     )  # fmt: skip
     assert new.returncode == 0, new.stderr
     project = tmp_path / "out" / "churn-model"
-    assert "flask" in (project / "src" / "churn_model" / "serving" / "app.py").read_text()
+    assert 'serving="flask"' in (project / "src" / "churn_model" / "project.py").read_text()
     where = subprocess.run(
         [venv / "bin" / "python", "-c", "import prodml.generate as g; print(g.template_dir())"],
         cwd=tmp_path, capture_output=True, text=True,
     )  # fmt: skip
     assert str(venv) in where.stdout, "the wheel's own packaged template was used"
+    with zipfile.ZipFile(wheel) as packaged:
+        for vendored in (project / "vendor").iterdir():
+            inside = packaged.read(f"prodml/wheels/{vendored.name}")
+            assert vendored.read_bytes() == inside, "the wheel's own runtime wheel was vendored"
 
 
 def test_quickstart_runs_verbatim_without_uv_on_path(tmp_path):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import make_venv
+from conftest import install_project
 
 from bake import bake
 
@@ -79,13 +79,7 @@ class Project:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     root = bake(tmp_path_factory.mktemp("faults"), project_name="Fault Probe", serving="none")
     (root / "configs" / "train.yaml").write_text(yaml.safe_dump(FAST_TRAIN))
-    make_venv(root / ".venv")
-    install = subprocess.run(
-        [BIN / "uv", "pip", "install", "-q", "--python", root / ".venv" / "bin" / "python",
-         "--no-deps", "--no-build-isolation", "-e", root],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    assert install.returncode == 0, install.stderr
+    install_project(root)
     probe = Project(root)
     assert probe.run("data", "--rows", "2000").returncode == 0
     for _ in range(2):  # two champions: a rollback has somewhere to go

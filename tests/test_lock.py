@@ -19,7 +19,9 @@ from click.testing import CliRunner
 from prodml.cli import main
 from prodml.lock import uv_binary
 
-TRAIN_ONLY = {"matplotlib", "mlflow", "pytest", "ruff", "hypothesis"}
+TRAIN_ONLY = {"matplotlib", "mlflow", "pytest", "ruff"}
+#: What only prodml (the generator, a dev dependency for prodml check) brings: never served.
+GENERATOR_ONLY = {"prodml", "cookiecutter", "repo-review"}
 
 
 def new(tmp_path: Path, *args: str, env: dict[str, str] | None = None):
@@ -51,8 +53,9 @@ def pins(requirements: str) -> dict[str, str]:
 
 def add_dependency(project: Path) -> None:
     pyproject = project / "pyproject.toml"
-    click = '    "click>=8.1",\n'
-    pyproject.write_text(pyproject.read_text().replace(click, click + '    "rich>=13",\n'))
+    text = pyproject.read_text()
+    added = text.replace("dependencies = [\n", 'dependencies = [\n    "rich>=13",\n', 1)
+    pyproject.write_text(added)
 
 
 @pytest.mark.parametrize("tracking", ["local", "mlflow"])
@@ -70,9 +73,13 @@ def test_uv_project_commits_its_lock_and_ci_notices_a_stale_one(tmp_path, tracki
         cwd=project, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert {"scikit-learn", "fastapi", "skops"} <= set(pins(serving))
-    assert not TRAIN_ONLY & set(pins(serving)), "what the image installs has no training extras"
+    assert not (TRAIN_ONLY | GENERATOR_ONLY) & set(pins(serving)), (
+        "what the image installs has no training extras and nothing of the generator"
+    )
+    assert "./vendor/prodml_runtime-" in serving and "./vendor/prodml-" not in serving
     expected = TRAIN_ONLY - ({"mlflow"} if tracking == "local" else set())
-    assert expected <= set(pins(everything))
+    assert expected | (GENERATOR_ONLY - {"prodml"}) <= set(pins(everything))
+    assert "./vendor/prodml-" in everything
 
     check = make(project, "lock-check")
     assert check.returncode == 0, check.stdout + check.stderr
@@ -87,9 +94,10 @@ def test_pip_project_commits_two_locks_that_agree(tmp_path):
     assert {"requirements.lock", "requirements-dev.lock"} <= committed(project)
     serving = pins((project / "requirements.lock").read_text())
     everything = pins((project / "requirements-dev.lock").read_text())
-    assert {"scikit-learn", "flask", "gevent", "skops"} <= set(serving)
-    assert not TRAIN_ONLY & set(serving)
-    assert TRAIN_ONLY - {"mlflow"} <= set(everything)
+    assert {"prodml-runtime", "scikit-learn", "flask", "gevent", "skops"} <= set(serving)
+    assert not (TRAIN_ONLY | GENERATOR_ONLY) & set(serving)
+    assert (TRAIN_ONLY | GENERATOR_ONLY) - {"mlflow"} <= set(everything)
+    assert "--find-links vendor" in (project / "requirements.lock").read_text()
     assert all(everything[name] == version for name, version in serving.items()), (
         "the serving lock is resolved within the development lock"
     )

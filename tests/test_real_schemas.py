@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import make_venv
+from conftest import install_project
 from test_e2e import BIN, Server, a_record, project_python, user_env
 
 from bake import ROOT, bake
@@ -75,13 +75,7 @@ def baked(name: str, parent: Path) -> tuple[Path, str, str]:
         inferred = yaml.safe_load((project / "configs" / "schema.yaml").read_text())
         assert inferred["problem_type"] == answers["problem_type"], inferred
     package = project.name.replace("-", "_")
-    make_venv(project / ".venv")
-    install = subprocess.run(
-        [BIN / "uv", "pip", "install", "-q", "--python", project / ".venv" / "bin" / "python",
-         "--no-deps", "--no-build-isolation", "-e", "."],
-        cwd=project, env=user_env(), capture_output=True, text=True,
-    )  # fmt: skip
-    assert install.returncode == 0, install.stderr
+    install_project(project, user_env())
     return project, package, makefile_data(project)
 
 

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import make_venv
+from conftest import install_project
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
@@ -57,13 +57,7 @@ def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     )  # fmt: skip
     assert new.returncode == 0, new.stderr
     project = parent / PACKAGE
-    make_venv(project / ".venv")
-    install = run(
-        [BIN / "uv", "pip", "install", "-q", "--python", project / ".venv/bin/python",
-         "--no-deps", "--no-build-isolation", "-e", "."],
-        cwd=project,
-    )  # fmt: skip
-    assert install.returncode == 0, install.stderr
+    install_project(project)
     for command in (["data", "--output", "data/raw/sample.csv"], ["train", "--data",
                     "data/raw/sample.csv"]):  # fmt: skip
         done = run([project / ".venv/bin/python", "-m", PACKAGE, *command], cwd=project)
