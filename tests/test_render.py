@@ -49,7 +49,7 @@ def expected_files(a: dict[str, str]) -> set[str]:
         )),
         *(f"tests/{module}.py" for module in (
             "__init__", "conftest", "cases", "test_schema", "test_models", "test_training",
-            "test_monitoring", "test_cli",
+            "test_monitoring", "test_cli", "test_governance",
         )),
     }  # fmt: skip
     if a["serving"] != "none":
@@ -167,7 +167,14 @@ def check_container(project: Path, combo: dict[str, str]) -> None:
         for source in line.split()[:-1]
     }
     assert copied == {
-        lock, "vendor", "pyproject.toml", "README.md", "LICENSE", "src", "configs", "models"
+        lock,
+        "vendor",
+        "pyproject.toml",
+        "README.md",
+        "LICENSE",
+        "src",
+        "configs",
+        "models",
     }
     assert "PREDICTION_LOG=/app/logs/predictions.db" in dockerfile
     ignored = (project / ".dockerignore").read_text().split()
