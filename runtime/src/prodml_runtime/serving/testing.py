@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,10 +22,13 @@ class Answer:
     headers: dict[str, str]
 
 
+Send = Callable[[str, str, "bytes | None"], Answer]
+
+
 class Client:
     """Requests to the app; each returns an ``Answer``."""
 
-    def __init__(self, send: Any) -> None:
+    def __init__(self, send: Send) -> None:
         self._send = send
 
     def get(self, path: str) -> Answer:

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from ..core.errors import ProjectError
+
 Function = Callable[[Any], Any]
 
 
@@ -53,8 +55,13 @@ class DerivedFeatures:
         return tuple(f"{f.__module__}.{f.__qualname__}" for f in self)
 
 
-class DerivedFeatureError(ValueError):
+class DerivedFeatureError(ProjectError, ValueError):
     """A derived feature's function failed or gave something other than a number per row."""
+
+
+def _reason(error: BaseException) -> str:
+    """``error`` on one line: its type and message."""
+    return " ".join(f"{type(error).__name__}: {error}".split())
 
 
 def _numbers(name: str, result: Any, rows: int) -> np.ndarray:
@@ -62,14 +69,14 @@ def _numbers(name: str, result: Any, rows: int) -> np.ndarray:
         values = np.asarray(result, dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise DerivedFeatureError(
-            f"derived feature {name!r} must give numbers: {error}"
+            f"derived feature {name!r} (features.py) must give numbers: {_reason(error)}"
         ) from None
     if values.ndim == 0:
         values = np.full(rows, float(values))
     if values.shape != (rows,):
         raise DerivedFeatureError(
-            f"derived feature {name!r} gave shape {values.shape}; one number per row "
-            f"({rows}) is needed"
+            f"derived feature {name!r} (features.py) gave shape {values.shape}; one number "
+            f"per row ({rows}) is needed"
         )
     return values
 
@@ -85,7 +92,9 @@ class Derive(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.feature_names_in_ = np.asarray(list(x.columns), dtype=object)
         return self
 
-    def on_columns(self, columns: Mapping[str, Any], rows: int) -> dict[str, np.ndarray]:
+    def on_columns(
+        self, columns: pd.DataFrame | Mapping[str, Any], rows: int
+    ) -> dict[str, np.ndarray]:
         """Each function's values, given the features as columns (a frame, or arrays)."""
         derived = {}
         for function in self.functions:
@@ -96,7 +105,7 @@ class Derive(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 raise
             except Exception as error:
                 raise DerivedFeatureError(
-                    f"derived feature {name!r} failed: {type(error).__name__}: {error}"
+                    f"derived feature {name!r} (features.py) failed: {_reason(error)}"
                 ) from error
             derived[name] = _numbers(name, result, rows)
         return derived
@@ -104,7 +113,8 @@ class Derive(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def transform(self, x: pd.DataFrame) -> pd.DataFrame:
         derived = self.on_columns(x, len(x))
         added = pd.DataFrame(derived, index=x.index)
-        return pd.concat([x, added], axis=1)
+        out: pd.DataFrame = pd.concat([x, added], axis=1)
+        return out
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         names = [*self.feature_names_in_, *(f.__name__ for f in self.functions)]
