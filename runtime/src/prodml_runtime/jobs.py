@@ -23,18 +23,19 @@ from threadpoolctl import threadpool_limits
 
 from .config import MonitorConfig, TrainConfig
 from .core import clock
+from .core.coerce import target_values
 from .core.errors import ProjectError
 from .core.gate import PromotionRefused
 from .core.model import PredictionError, predict_frame
 from .core.schema import Schema
 from .core.validation import check
-from .project import Project
 from .io import promotion, registry
 from .io.run_store import RunStore
-from .io.tables import read_table
+from .io.tables import TableError, read_table
 from .monitoring.checks import ALERT, data_checks, own_checks
 from .monitoring.current import current_from_file, current_from_log, reference_profile
 from .monitoring.report import breach_lines, write_report
+from .project import Project
 from .training.config_check import check_config
 from .training.evaluate import write_evaluation
 from .training.tracking import Progress, Stopwatch, git_commit, new_run_id
@@ -74,10 +75,18 @@ def _labelled_data(
     path: Path, schema: Schema, what: str, consequence: str = ""
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The valid file's labelled rows and its record (path, sha256, rows used). A nullable
-    target's unlabelled rows are left out, and counted in the record."""
+    target's unlabelled rows are left out, and counted in the record; TableError if none is
+    left."""
     frame = read_table(path, missing=schema.na_values)
     check(frame, schema, what, consequence=consequence)
-    labelled = frame[frame[schema.target].notna()].reset_index(drop=True)
+    labelled = frame[target_values(frame[schema.target], schema).notna()].reset_index(drop=True)
+    if labelled.empty:
+        unlabelled = f"none of its {len(frame)} rows has a {schema.target} value"
+        raise TableError(
+            f"{what} has no labelled rows: {unlabelled}"
+            if len(frame)
+            else f"{what} has no rows: the file holds only a header"
+        )
     record = {"path": str(path), "sha256": registry.sha256(path), "rows": len(labelled)}
     if len(labelled) < len(frame):
         record["unlabelled_rows"] = len(frame) - len(labelled)

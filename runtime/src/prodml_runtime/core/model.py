@@ -36,6 +36,26 @@ class LoadedModel:
         return [str(c) for c in self.pipeline.classes_] if self.schema.is_classification else []
 
 
+def schema_misfit(pipeline: Pipeline, schema: Schema) -> str | None:
+    """Why ``pipeline`` cannot be a model of ``schema`` (other inputs, another kind of problem,
+    classes the schema lacks), or None; only what the pipeline records is compared."""
+    inputs = [str(name) for name in getattr(pipeline, "feature_names_in_", schema.feature_names)]
+    if inputs != schema.feature_names:
+        lacking = [name for name in inputs if name not in schema.feature_names]
+        unread = [name for name in schema.feature_names if name not in inputs]
+        found = [f"the schema's features lack {', '.join(lacking)}"] if lacking else []
+        found += [f"the model does not read {', '.join(unread)}"] if unread else []
+        return "; ".join(found) or "the schema lists the model's features in another order"
+    if schema.is_classification != hasattr(pipeline, "predict_proba"):
+        kind = "a classifier" if hasattr(pipeline, "predict_proba") else "a regressor"
+        return f"the model is {kind}, the schema's problem is {schema.problem_type}"
+    classes = getattr(pipeline, "classes_", ()) if schema.is_classification else ()
+    unknown = sorted({str(c) for c in classes} - set(schema.classes))
+    if unknown:
+        return f"the model predicts {', '.join(unknown)}, which the schema's target lacks"
+    return None
+
+
 def predict_frame(model: LoadedModel, features: pd.DataFrame) -> pd.DataFrame:
     """One row per input: ``prediction`` and, for classification, ``proba_<class>`` columns."""
     pipeline = model.pipeline

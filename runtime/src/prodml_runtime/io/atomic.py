@@ -2,7 +2,8 @@
 
 Everything is staged next to its target under a name that says who is writing it
 (``.<name>.<host>-<pid>-<random>.tmp``) and renamed into place. A process killed mid-write
-leaves only such a staging entry, which ``remove_stale`` deletes once its writer is gone.
+leaves only such a staging entry, which ``remove_stale`` deletes once its writer is gone: every
+write here does so first, for the whole folder it writes into.
 Staged files and folders get the modes the umask gives (``mkstemp`` and ``mkdtemp`` make them
 private), so another user, e.g. the serving container's, can read what was written.
 """
@@ -135,7 +136,9 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
-    """Write ``path`` atomically (staged, flushed to disk, renamed); its folder must exist."""
+    """Write ``path`` atomically (staged, flushed to disk, renamed); its folder must exist. The
+    staging that dead writers left in that folder is removed first."""
+    remove_stale(path.parent)
     staged = staging_path(path)
     try:
         descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode())
@@ -195,7 +198,7 @@ def replace_folder(staging: Path, target: Path) -> None:
 @contextlib.contextmanager
 def _staged(target: Path, is_folder: bool) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale(target.parent, target.name)
+    remove_stale(target.parent)
     staged = staging_folder(target) if is_folder else staging_path(target)
     try:
         yield staged

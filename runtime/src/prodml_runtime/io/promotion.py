@@ -1,15 +1,19 @@
 """Changing the champion: ``promote`` (through the gate, ``core.gate``) and ``rollback``.
 
 Both hold an exclusive lock on ``models/.lock`` (POSIX ``flock``), so concurrent promotions are
-serialized. Each appends to the history first (one atomic rewrite) and then updates the
-pointer: the champion is read from the history, so a crash between the two leaves a stale copy
-that the next promotion or rollback repairs, never a champion without its history entry.
+serialized; the lock is opened without following a symbolic link, so it never creates or locks
+a file outside the registry. Each appends to the history first (one atomic rewrite) and then
+updates the pointer: the champion is read from the history, so a crash between the two leaves a
+stale copy that the next promotion or rollback repairs, never a champion without its history
+entry. Each write first removes the staging that killed writers left in the registry.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +32,9 @@ from .registry import (
     checked_name,
     current_champion,
     history,
+    read_inside,
     read_metadata,
+    refuse_link,
     verify,
 )
 
@@ -40,20 +46,28 @@ def _write_history(root: Path, entries: list[dict[str, Any]]) -> None:
 
 
 def _sync_pointer(root: Path, name: str) -> None:
-    pointer = root / CHAMPION_FILE
     try:
-        stale = pointer.read_text(encoding="utf-8").strip() != name
-    except (OSError, UnicodeDecodeError):
+        stale = read_inside(root, CHAMPION_FILE).decode("utf-8").strip() != name
+    except (OSError, UnicodeDecodeError, RegistryError):  # a link is replaced by the file
         stale = True
     if stale:
-        atomic.write_text(pointer, name + "\n")
+        atomic.write_text(root / CHAMPION_FILE, name + "\n")
 
 
 @contextlib.contextmanager
 def _locked(root: Path) -> Iterator[None]:
     """Hold the registry's write lock (other promotions and rollbacks wait for it)."""
     root.mkdir(parents=True, exist_ok=True)
-    with (root / LOCK_FILE).open("a") as handle:
+    lock = root / LOCK_FILE
+    refuse_link(lock)
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        descriptor = os.open(lock, flags, atomic.file_mode())
+    except OSError as error:
+        if error.errno == errno.ELOOP:  # made a link since the check
+            refuse_link(lock)
+        raise
+    with os.fdopen(descriptor, "r+b") as handle:
         if fcntl is not None:
             fcntl.flock(handle, fcntl.LOCK_EX)
         yield

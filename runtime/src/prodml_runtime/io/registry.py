@@ -8,15 +8,16 @@ Layout::
       champion                      # that version's name, a copy for people and scripts
       <version>/model.skops         # the fitted Pipeline (features + model), see ``artifact``
       <version>/metadata.json       # version, created_at, sha256, metrics, params, schema,
-                                    # libraries, lineage (data hash, git commit, run id),
-                                    # reference_sha256
+                                    # schema_sha256, libraries, lineage (data hash, git commit,
+                                    # run id), reference_sha256
       <version>/reference.json      # the training data's profile, for drift monitoring
 
-A version is named ``<UTC time>-<first 8 hex of its sha256>``; nothing else is ever loaded, so a
-name cannot point outside the registry. Versions are staged under a hidden name and renamed into
-place (a killed ``train`` leaves only staging, cleaned by the next save). ``load`` checks the
-sha256, the scikit-learn version the model was trained with, and the types the artifact names,
-before anything in it is built.
+A version is named ``<UTC time>-<first 8 hex of its sha256>``; nothing else is ever loaded, and
+a symbolic link below the root (a version folder, or a file in one) is refused, so nothing is read
+from outside the registry. Versions are staged under a hidden name and renamed into place (a
+killed ``train`` leaves only staging, cleaned by the next save). ``load`` checks the sha256, the
+schema (unchanged since training, and the model's inputs and classes), the scikit-learn version
+the model was trained with, and the types the artifact names, before anything in it is built.
 
 The champion is read from the history, so the pointer can only be a stale copy of it (for a
 moment, or after a crash): ``promotion`` writes the history first and repairs the pointer.
@@ -24,13 +25,14 @@ moment, or after a crash): ``promotion`` writes the history first and repairs th
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import platform
 import re
-from importlib import metadata as importlib_metadata
 from collections.abc import Sequence
+from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,7 @@ from sklearn.pipeline import Pipeline
 
 from ..core import clock
 from ..core.errors import ProjectError
-from ..core.model import LoadedModel
+from ..core.model import LoadedModel, schema_misfit
 from ..core.schema import Schema, SchemaError, parse_schema
 from ..settings import settings
 from . import artifact, atomic
@@ -52,6 +54,7 @@ TRACKED_LIBRARIES = ("scikit-learn", "skops", "pandas", "numpy", "pydantic")
 #: The library whose version must match between training and loading (its estimators' state).
 PINNED_LIBRARY = "scikit-learn"
 VERSION_NAME = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # Windows has none: the lstat checks remain
 
 
 class RegistryError(ProjectError, RuntimeError):
@@ -71,6 +74,12 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def schema_sha256(schema: dict[str, Any]) -> str:
+    """The digest of a schema as the metadata holds it (its JSON, keys sorted)."""
+    text = json.dumps(schema, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in TRACKED_LIBRARIES:
@@ -81,6 +90,41 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def refuse_link(path: Path) -> None:
+    """RegistryError if ``path``, inside the registry, is a symbolic link."""
+    if path.is_symlink():
+        raise RegistryError(
+            f"{path} is a symbolic link to {os.readlink(path)}: the registry loads only what is "
+            "inside it (move what it points to into the registry, or remove the link)"
+        )
+
+
+def refuse_links(root: Path, version: str) -> None:
+    """RegistryError if the folder of ``version``, or anything in it, is a symbolic link."""
+    folder = root / version
+    refuse_link(folder)
+    if folder.is_dir():
+        for path in folder.iterdir():
+            refuse_link(path)
+
+
+def read_inside(root: Path, *names: str) -> bytes:
+    """The bytes of ``root/names...``; RegistryError if one of them is a symbolic link (the root
+    itself may be one), FileNotFoundError if there is no such file."""
+    path = root
+    for name in names:
+        path = path / name
+        refuse_link(path)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | _NOFOLLOW)
+    except OSError as error:
+        if error.errno == errno.ELOOP:  # made a link since the check
+            refuse_link(path)
+        raise
+    with os.fdopen(descriptor, "rb") as file:
+        return file.read()
+
+
 def checked_name(root: Path, version: str) -> str:
     """``version`` if it names a version of this registry; RegistryError otherwise."""
     if not VERSION_NAME.fullmatch(version):
@@ -88,6 +132,7 @@ def checked_name(root: Path, version: str) -> str:
             f"{version!r} is not a model version name (like 20260131T120000Z-0123abcd); "
             f"list the versions with `promote`"
         )
+    refuse_links(root, version)
     if not (root / version / METADATA_FILE).is_file():
         raise RegistryError(f"no model version {version!r} in {root} (known: {versions(root)})")
     return version
@@ -120,13 +165,15 @@ def save(
     staging = atomic.staging_folder(target)
     try:
         (staging / MODEL_FILE).write_bytes(data)
+        stored_schema = schema.model_dump(mode="json")
         document = {
             "version": version,
             "created_at": clock.iso(),
             "sha256": checksum,
             "metrics": metrics,
             "params": params,
-            "schema": schema.model_dump(mode="json"),
+            "schema": stored_schema,
+            "schema_sha256": schema_sha256(stored_schema),
             "libraries": library_versions(),
             "lineage": lineage or {},
         }
@@ -144,16 +191,22 @@ def save(
 
 
 def versions(root: Path) -> list[str]:
-    """Stored versions, oldest first (staging folders and other files are not versions)."""
+    """Stored versions, oldest first (staging folders and other files are not versions);
+    RegistryError if a version's folder, or a file in it, is a symbolic link."""
     if not root.is_dir():
         return []
-    names = (p.name for p in root.iterdir() if (p / METADATA_FILE).is_file())
-    return sorted(name for name in names if VERSION_NAME.fullmatch(name))
+    names = []
+    for path in root.iterdir():
+        if VERSION_NAME.fullmatch(path.name):
+            refuse_links(root, path.name)
+            if (path / METADATA_FILE).is_file():
+                names.append(path.name)
+    return sorted(names)
 
 
-def _read_json_file(file: Path, what: str) -> Any:
+def _parse_json(data: bytes, file: Path, what: str) -> Any:
     try:
-        return json.loads(file.read_text(encoding="utf-8"))
+        return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise RegistryError(f"{what} {file} is not UTF-8 text") from None
     except json.JSONDecodeError as error:
@@ -164,7 +217,7 @@ def history(root: Path) -> list[dict[str, Any]]:
     """Promotions and rollbacks, oldest first; RegistryError naming a corrupt line."""
     file = root / HISTORY_FILE
     try:
-        lines = file.read_text(encoding="utf-8").splitlines()
+        lines = read_inside(root, HISTORY_FILE).decode("utf-8").splitlines()
     except FileNotFoundError:
         return []
     except UnicodeDecodeError:
@@ -199,7 +252,7 @@ def current_champion(root: Path) -> str | None:
     else:  # a registry promoted by hand: only the pointer
         pointer = root / CHAMPION_FILE
         try:
-            name = pointer.read_text(encoding="utf-8").strip()
+            name = read_inside(root, CHAMPION_FILE).decode("utf-8").strip()
         except FileNotFoundError:
             return None
         except UnicodeDecodeError:
@@ -225,7 +278,7 @@ def champion(root: Path) -> str:
 def read_metadata(root: Path, version: str) -> dict[str, Any]:
     """The metadata of ``version``; RegistryError if it is missing or not a metadata object."""
     file = root / checked_name(root, version) / METADATA_FILE
-    document = _read_json_file(file, "metadata")
+    document = _parse_json(read_inside(root, version, METADATA_FILE), file, "metadata")
     if not isinstance(document, dict) or not isinstance(document.get("schema"), dict):
         raise RegistryError(
             f"metadata {file} is not a model's metadata (a JSON object with its schema): "
@@ -234,24 +287,41 @@ def read_metadata(root: Path, version: str) -> dict[str, Any]:
     return document
 
 
-def verify(root: Path, version: str) -> dict[str, Any]:
-    """The metadata of ``version`` once its artifact matches the recorded sha256 (nothing built)."""
+def _verified(root: Path, version: str) -> tuple[dict[str, Any], bytes]:
+    """The metadata of ``version`` and its artifact's bytes, once they match the recorded sha256
+    and the schema is the one recorded at training (nothing built)."""
     document = read_metadata(root, version)
     artifact_path = root / version / MODEL_FILE
-    if not artifact_path.is_file():
+    try:
+        data = read_inside(root, version, MODEL_FILE)
+    except (FileNotFoundError, IsADirectoryError):
         older = (
             "; it holds a pickle from an older prodml, which is never loaded"
             if (root / version / "model.joblib").is_file()
             else ""
         )
-        raise RegistryError(f"model file missing: {artifact_path}{older}; retrain (`make train`)")
-    actual = sha256(artifact_path)
+        raise RegistryError(
+            f"model file missing: {artifact_path}{older}; retrain (`make train`)"
+        ) from None
+    actual = hashlib.sha256(data).hexdigest()
     if actual != document.get("sha256"):
         raise RegistryError(
             f"checksum mismatch for {artifact_path}: expected {document.get('sha256')}, "
             f"got {actual}; refusing to load a modified artifact"
         )
-    return document
+    recorded = document.get("schema_sha256")  # absent from models saved before it was recorded
+    if recorded is not None and recorded != schema_sha256(document["schema"]):
+        raise RegistryError(
+            f"model {version}: the schema in its {METADATA_FILE} was changed after training: "
+            "restore the file, or retrain (`make train`) and promote the new model"
+        )
+    return document, data
+
+
+def verify(root: Path, version: str) -> dict[str, Any]:
+    """The metadata of ``version`` once its artifact matches the recorded sha256 and its schema
+    the one recorded at training (nothing built)."""
+    return _verified(root, version)[0]
 
 
 def check_libraries(document: dict[str, Any]) -> None:
@@ -267,18 +337,21 @@ def check_libraries(document: dict[str, Any]) -> None:
 
 
 def load(root: Path, version: str | None = None, trusted: Sequence[str] = ()) -> LoadedModel:
-    """Load ``version`` (default: the champion) once its sha256, its scikit-learn version and
-    the types it names (the runtime's reviewed ones, and the project's ``trusted``) have
-    passed their checks."""
+    """Load ``version`` (default: the champion) once its sha256, its schema (unchanged, and
+    matching the model), its scikit-learn version and the types it names (the runtime's
+    reviewed ones, and the project's ``trusted``) have passed their checks."""
     version = version or champion(root)
-    document = verify(root, version)
+    document, data = _verified(root, version)
     check_libraries(document)
     try:
         schema = parse_schema(document["schema"])
     except SchemaError as error:
-        raise RegistryError(f"model {version}: {error}") from None
+        raise RegistryError(
+            f"model {version}: the schema in its {METADATA_FILE} is not usable ({error}): "
+            "restore the file, or retrain (`make train`)"
+        ) from None
     try:
-        pipeline = artifact.loads((root / version / MODEL_FILE).read_bytes(), trusted)
+        pipeline = artifact.loads(data, trusted)
     except artifact.UntrustedArtifact as error:
         raise RegistryError(f"refusing to load model {version}: {error}") from None
     except (ImportError, AttributeError, TypeError, ValueError) as error:
@@ -286,6 +359,12 @@ def load(root: Path, version: str | None = None, trusted: Sequence[str] = ()) ->
             f"model {version} cannot be loaded here ({error}): it was saved by another package "
             "or other library versions; retrain it (`make train`) in this project"
         ) from error
+    misfit = schema_misfit(pipeline, schema)
+    if misfit is not None:
+        raise RegistryError(
+            f"model {version}: the schema in its {METADATA_FILE} does not match the model "
+            f"({misfit}): restore the file, or retrain (`make train`)"
+        )
     return LoadedModel(pipeline, document, schema)
 
 
@@ -306,12 +385,16 @@ def load_reference(root: Path, version: str) -> dict[str, Any]:
     document = read_metadata(root, version)
     file = root / version / REFERENCE_FILE
     expected = document.get("reference_sha256")
-    if not expected or not file.is_file():
+    try:
+        data = read_inside(root, version, REFERENCE_FILE) if expected else None
+    except (FileNotFoundError, IsADirectoryError):
+        data = None
+    if data is None:
         raise RegistryError(
             f"model {version} has no reference profile for monitoring: retrain it with "
             "`make train` (models trained before monitoring existed lack one)"
         )
-    if sha256(file) != expected:
+    if hashlib.sha256(data).hexdigest() != expected:
         raise RegistryError(f"checksum mismatch for {file}: refusing a modified reference")
-    reference: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
+    reference: dict[str, Any] = _parse_json(data, file, "reference")
     return reference

@@ -1,6 +1,7 @@
 """Where a project records its training runs, by its ``tracking`` option: JSON files under
 ``runs/`` (``run_store_local``) or MLflow (``run_store_mlflow``, an experiment named after the
-project). mlflow is imported only when an MLflow store is used."""
+project). mlflow is imported only when an MLflow store is used. Both raise RunNotFoundError
+for a run they do not hold."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from typing import Any
 
 from ..project import Tracking
 from . import run_store_local
+from .run_store_local import RunNotFoundError
+
+__all__ = ["RunNotFoundError", "RunStore"]
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 The tracking URI is ``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` (a file in the
 directory commands run from, the project root under ``make``): no server, works offline. The
-experiment is named after the project's package; a sqlite store keeps its artifacts in ``mlartifacts/``
-next to the database. Each run holds the flattened config as params; test, validation and CV
+experiment is named after the project; a sqlite store keeps its artifacts in ``mlartifacts/`` next
+to the database. Each run holds the flattened config as params; test, validation and CV
 mean metrics per family (``test.<family>.<metric>``) and stage durations (``duration.<stage>``)
 as metrics; data hash, git commit, model version and library versions as tags; and the full
 record as the artifact ``run.json``. Browse them with
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core import clock
-from ..core.errors import ProjectError
 from ..settings import settings
+from .run_store_local import RunNotFoundError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -37,10 +37,6 @@ RECORD_ARTIFACT = "run.json"
 _SQLITE = "sqlite:///"
 _MAX_PARAM = 6000  # MLflow's limit on a param value
 _BATCH = 100  # MLflow's limit on params (and tags) per log_batch call
-
-
-class RunNotFoundError(ProjectError, LookupError):
-    """The store holds no run with that id."""
 
 
 def location(given: str | Path | None = None) -> str:
@@ -203,7 +199,9 @@ def _runs(store: str | Path, experiment: str, filter_string: str = "") -> list[R
     found: list[Run] = []
     token: str | None = None
     while True:
-        page = client.search_runs([experiment_id], filter_string, max_results=1000, page_token=token)
+        page = client.search_runs(
+            [experiment_id], filter_string, max_results=1000, page_token=token
+        )
         found.extend(page)
         token = page.token
         if not token:

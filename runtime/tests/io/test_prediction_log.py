@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
-from {{ cookiecutter.package_name }}.core import clock
-from {{ cookiecutter.package_name }}.io import atomic
-from {{ cookiecutter.package_name }}.io.parquet_log import SCHEMA, ParquetLog
-from {{ cookiecutter.package_name }}.io.prediction_log import (
+from prodml_runtime.core import clock
+from prodml_runtime.io import atomic
+from prodml_runtime.io.parquet_log import SCHEMA, ParquetLog
+from prodml_runtime.io.prediction_log import (
     ABANDONED_AFTER_SECONDS,
     BatchRunBusy,
     Entry,
@@ -72,7 +71,7 @@ def test_a_large_append_is_one_transaction_over_several_statements(tmp_path: Pat
     log.commit_batch("batch-big")
     rows = [entry("batch-big", item=i, source="batch") for i in range(1000)]
     assert log.append(rows) == 1000
-    assert log.append(rows[:10] + [entry("batch-big", item=1000, source="batch")]) == 1
+    assert log.append([*rows[:10], entry("batch-big", item=1000, source="batch")]) == 1
     assert log.read()["item"].tolist() == list(range(1001))
     # A row SQLite refuses, in the last of several statements: none of the rows is written.
     good = [entry("batch-bad", item=i, source="batch").row() for i in range(999)]
