@@ -31,7 +31,7 @@ def test_features_never_include_id_target_or_ignored_columns(schema: Schema) -> 
 def test_features_of_type_partitions_the_features(schema: Schema) -> None:
     kinds = ("numeric", "categorical", "boolean", "datetime")
     by_type = [schema.features_of_type(t) for t in kinds]
-    assert sorted(sum(by_type, [])) == sorted(schema.feature_names)
+    assert sorted(name for names in by_type for name in names) == sorted(schema.feature_names)
 
 
 def test_classes_follow_problem_type(schema: Schema) -> None:
@@ -103,3 +103,46 @@ def test_schema_file_faults_are_one_line_refusals(tmp_path: Path) -> None:
         with pytest.raises(SchemaError, match=reason) as refused:
             load_schema(tmp_path / name)
         assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("format_keys", "reason"),
+    [
+        ({"separator": "ab"}, "must be one character"),
+        ({"separator": "x"}, "must be one character"),
+        ({"decimal": ","}, "both ','"),
+        ({"decimal": ";"}, "decimal"),
+    ],
+)
+def test_a_separator_or_decimal_mark_that_cannot_be_is_refused(
+    schema: Schema, format_keys: dict[str, str], reason: str
+) -> None:
+    with pytest.raises(SchemaError, match=reason):
+        parse_schema({**_raw(schema), **format_keys})
+    european = parse_schema({**_raw(schema), "separator": ";", "decimal": ","})
+    assert (european.separator, european.decimal) == (";", ",")
+
+
+def test_leak_and_aliases_only_where_they_mean_something(schema: Schema) -> None:
+    raw = _raw(schema)
+    _a_feature_as(raw, "numeric")["leak"] = True
+    with pytest.raises(SchemaError, match="only ignored columns take leak"):
+        parse_schema(raw)
+    raw = _raw(schema)
+    _a_feature_as(raw, "categorical").update(categories=["a"], aliases={"b": "a"})
+    with pytest.raises(SchemaError, match="only a categorical target takes aliases"):
+        parse_schema(raw)
+    target = next(c for c in _raw(schema)["columns"] if c["role"] == "target")
+    if not schema.is_classification:
+        return
+    declared = target["categories"]
+    cases = [
+        ({"aliases": {"x": "not declared"}}, "undeclared categories"),
+        ({"aliases": {"x": None}, "nullable": False}, "needs nullable: true"),
+        ({"aliases": {declared[0]: declared[1]}}, "are categories, not aliases"),
+    ]
+    for keys, reason in cases:
+        raw = _raw(schema)
+        raw["columns"] = [{**c, **keys} if c["role"] == "target" else c for c in raw["columns"]]
+        with pytest.raises(SchemaError, match=reason):
+            parse_schema(raw)

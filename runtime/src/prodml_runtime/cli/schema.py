@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import click
 
 from ..core.schema import ProblemType
+
+if TYPE_CHECKING:
+    from ..data.infer_target import RareClasses
 
 
 @click.group()
@@ -24,6 +27,16 @@ def schema() -> None:
 @click.option("--id", "id_column", help="The id column [default: inferred from names].")
 @click.option("--ignore", multiple=True, help="A column the model must not use (repeatable).")
 @click.option(
+    "--rare-classes", type=click.Choice(["drop", "merge"]),
+    help="Classes with too few rows to train on: leave their rows out (drop), or make them one "
+    "class, 'other' (merge) [default: refuse the file, naming them].",
+)  # fmt: skip
+@click.option("--separator", help="The CSV file's separator, e.g. ';' or tab [default: detected].")
+@click.option(
+    "--decimal", type=click.Choice([".", ","]),
+    help="The CSV file's decimal mark [default: detected].",
+)  # fmt: skip
+@click.option(
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
     help="Write the schema here [default: print it].",
 )  # fmt: skip
@@ -37,25 +50,39 @@ def infer(
     problem_type: ProblemType | None,
     id_column: str | None,
     ignore: tuple[str, ...],
+    rare_classes: RareClasses | None,
+    separator: str | None,
+    decimal: str | None,
     output: Path | None,
     data_card: Path | None,
 ) -> None:
-    """Infer a schema from a CSV or Parquet file: a commented YAML; exit 2 if none fits."""
+    """Infer a schema from a CSV or Parquet file: a commented YAML; exit 2 if none fits.
+
+    What deserves a look is printed on stderr too: stray whitespace read away, columns left out
+    as leaks, rare classes dropped or merged."""
+    from ..core.schema import SchemaError
     from ..data.card import data_card as card_text
     from ..data.infer import InferenceError, infer_schema, missing_text
     from ..io.atomic import write_text
-    from ..io.tables import read_table
+    from ..io.tables import file_format, read_table, sniff
 
-    frame = read_table(path)
+    given = {"tab": "\t", "\\t": "\t"}.get(separator or "", separator)
+    if given is not None and len(given) != 1:
+        raise click.BadParameter(f"{given!r} is not one character", param_hint="--separator")
+    sniffed = sniff(path, given) if file_format(path) == "csv" else (given or ",", ".")
+    read = {"separator": sniffed[0], "decimal": decimal or sniffed[1]}
+    frame = read_table(path, **read)
     na_values = missing_text(frame)
-    frame = read_table(path, missing=na_values) if na_values else frame
+    frame = read_table(path, missing=na_values, **read) if na_values else frame
     try:
         found = infer_schema(
             frame, target, problem_type=problem_type, id_column=id_column, ignore=ignore,
-            na_values=na_values, source=path.name,
+            na_values=na_values, source=path.name, rare_classes=rare_classes, **read,
         )  # fmt: skip
-    except InferenceError as error:
+    except (InferenceError, SchemaError) as error:
         raise click.UsageError(str(error)) from None
+    for note in found.notes:
+        click.echo(f"note: {note}", err=True)
     if data_card is not None:
         from ..io.registry import sha256  # the hash training records of its data
 
@@ -86,7 +113,8 @@ def example(data: Path | None, schema_file: Path) -> None:
     from ..io.tables import read_table
 
     loaded = load_schema(schema_file)
-    frame = None if data is None else read_table(data, missing=loaded.na_values)
+    read = {"separator": loaded.separator, "decimal": loaded.decimal}
+    frame = None if data is None else read_table(data, missing=loaded.na_values, **read)
     try:
         click.echo(json.dumps(example_record(loaded, frame), ensure_ascii=False))
     except ValueError as error:

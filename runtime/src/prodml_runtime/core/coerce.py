@@ -4,10 +4,13 @@ Validation, training (the pipeline's first step), batch scoring, the API and mon
 these functions, so a row is read the same way wherever it comes from:
 
 - numeric: a float; missing or not a number is NaN (``numbers``);
-- boolean: 1.0 or 0.0 from ``BOOLEAN_TEXT`` or the numbers 1 and 0; anything else is NaN;
-- categorical: the declared category the value stands for, matched by its text or, for a
-  number, by its value (``1``, ``1.0`` and ``"1.0"`` all stand for a declared ``"1"``, and
-  for a declared ``"1.0"``); a value matching none keeps its own text (an unknown category);
+- boolean: 1.0 or 0.0 from ``BOOLEAN_TEXT`` (stray whitespace stripped) or the numbers 1 and
+  0; anything else is NaN;
+- categorical: the declared category the value stands for, matched by its text without stray
+  whitespace (``" yes "`` is ``"yes"``) or, for a number, by its value (``1``, ``1.0`` and
+  ``"1.0"`` all stand for a declared ``"1"``, and for a declared ``"1.0"``); a value matching
+  none keeps its own text, stripped (an unknown category). A target's ``aliases`` read another
+  text as a declared class, or as missing (``target_values``);
 - datetime: a naive UTC timestamp from text in the column's format or in ISO 8601, a number
   spelling one (``20170204`` for ``%Y%m%d``) or a date value; anything else is NaT
   (``datetimes``). ``core.dates`` derives the model's inputs from it.
@@ -60,6 +63,7 @@ def category_text(value: object, lookup: Lookup | None = None) -> str:
     """The category ``value`` (present, not missing) stands for: see the module docstring."""
     lookup = lookup or {}
     if isinstance(value, str):
+        value = value.strip()
         found = lookup.get(value)
         if found is not None:
             return found
@@ -80,13 +84,42 @@ def _per_distinct(values: pd.Series, read: Any, missing: Any, dtype: Any) -> np.
     return spread
 
 
-def categories(values: pd.Series, declared: Sequence[str] = ()) -> pd.Series:
-    """``values`` as category text (object dtype, NaN where missing)."""
+def categories(
+    values: pd.Series,
+    declared: Sequence[str] = (),
+    aliases: Mapping[str, str | None] | None = None,
+) -> pd.Series:
+    """``values`` as category text (object dtype, NaN where missing); ``aliases`` (a target's)
+    read another text as a declared category, or as missing where it maps to None."""
     lookup = category_lookup(declared)
-    texts = _per_distinct(
-        values, lambda uniques: [category_text(v, lookup) for v in uniques], np.nan, object
-    )
+    dropped: set[str] = set()
+    for alias, category in (aliases or {}).items():
+        if category is None:
+            dropped.update(category_lookup([alias]))
+        else:
+            for text in category_lookup([alias]):
+                lookup.setdefault(text, category)
+    dropped -= set(lookup)
+
+    def read_all(uniques: pd.Index) -> list[object]:
+        texts = (category_text(v, lookup) for v in uniques)
+        return [np.nan if text in dropped else text for text in texts]
+
+    texts = _per_distinct(values, read_all, np.nan, object)
     read: pd.Series = pd.Series(texts, index=values.index, dtype=object)
+    return read
+
+
+def target_values(values: pd.Series, schema: Schema) -> pd.Series:
+    """The target as the model learns it: a class as its declared category text (its aliases
+    applied; NaN where missing or read as missing), or a float for regression."""
+    target = schema.column(schema.target)
+    read = (
+        categories(values, target.categories or (), target.aliases)
+        if schema.is_classification
+        else numbers(values)
+    )
+    read.name = values.name
     return read
 
 
@@ -173,7 +206,7 @@ def booleans(values: pd.Series) -> pd.Series:
 
 def boolean_value(value: object) -> float | None:
     """One present value as ``booleans`` reads it: 1.0, 0.0, or None if it is not a boolean."""
-    return BOOLEAN_TEXT.get(str(value).lower())
+    return BOOLEAN_TEXT.get(str(value).strip().lower())
 
 
 def coerce_types(

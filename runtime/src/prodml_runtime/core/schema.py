@@ -20,6 +20,8 @@ ColumnType = Literal["numeric", "categorical", "boolean", "datetime", "string"]
 #: The columns batch scoring writes besides an id and passthrough columns (and ``proba_<class>``).
 PROBABILITY_PREFIX = "proba_"
 SCORING_COLUMNS = ("row", "reason", "prediction", "model_version")
+#: Characters no CSV separator can be.
+SPECIAL = frozenset("\"'\r\n.")
 
 
 class SchemaError(ProjectError, ValueError):
@@ -45,6 +47,12 @@ class Column(BaseModel):
     as_of: date | None = None
     slice: bool = False
     sensitive: bool = False
+    #: ignored: left out because the column alone predicts the target almost perfectly (a leak
+    #: found by ``schema infer``); delete ``role`` and ``leak`` to make it a feature again.
+    leak: bool = False
+    #: target: other texts of a class, each read as a declared category or, when null, as
+    #: missing (the row is unlabelled); ``schema infer --rare-classes`` writes them.
+    aliases: dict[str, str | None] | None = None
 
     @model_validator(mode="after")
     def _check_type_details(self) -> Column:
@@ -65,6 +73,10 @@ class Column(BaseModel):
             raise ValueError(f"column {self.name!r}: min is greater than max")
         if self.type == "string" and self.role == "feature":
             raise ValueError(f"string column {self.name!r} can only be an id or ignored column")
+        if self.leak and self.role != "ignored":
+            raise ValueError(f"only ignored columns take leak ({self.name!r})")
+        if self.aliases is not None:
+            self._check_aliases()
         if (self.slice or self.sensitive) and (
             self.type not in ("categorical", "boolean") or self.role not in ("feature", "ignored")
         ):
@@ -73,6 +85,22 @@ class Column(BaseModel):
                 f"sensitive ({self.name!r})"
             )
         return self
+
+    def _check_aliases(self) -> None:
+        if self.role != "target" or self.type != "categorical":
+            raise ValueError(f"only a categorical target takes aliases ({self.name!r})")
+        declared = set(self.categories or ())
+        unknown = sorted({c for c in (self.aliases or {}).values() if c is not None} - declared)
+        if unknown:
+            raise ValueError(f"column {self.name!r}: aliases name undeclared categories {unknown}")
+        if None in (self.aliases or {}).values() and not self.nullable:
+            raise ValueError(
+                f"column {self.name!r}: an alias of null reads a class as missing: the target "
+                "needs nullable: true"
+            )
+        taken = sorted(declared & set(self.aliases or {}))
+        if taken:
+            raise ValueError(f"column {self.name!r}: {taken} are categories, not aliases")
 
 
 class FeatureBudget(BaseModel):
@@ -94,11 +122,26 @@ class Schema(BaseModel):
     id: str | None = None
     #: Cell texts that mean "missing" in the data files (an empty cell always does).
     na_values: tuple[str, ...] = ()
+    #: How the CSV files write a row: the character between cells, and the decimal mark of
+    #: their numbers (``,`` in many European exports, with ``;`` between cells).
+    separator: str = ","
+    decimal: Literal[".", ","] = "."
     #: Input columns (besides the id) copied as they are into batch predictions and rejects,
     #: e.g. keys to join the predictions back on; scoring files must hold them.
     passthrough: tuple[str, ...] = ()
     columns: tuple[Column, ...]
     feature_budget: FeatureBudget = Field(default_factory=FeatureBudget)
+
+    @model_validator(mode="after")
+    def _check_format(self) -> Schema:
+        if len(self.separator) != 1 or self.separator.isalnum() or self.separator in SPECIAL:
+            raise ValueError(
+                f"separator {self.separator!r} must be one character that is no letter, digit, "
+                "quote, line break or dot (e.g. ',', ';', '\\t', '|')"
+            )
+        if self.separator == self.decimal:
+            raise ValueError(f"the separator and the decimal mark are both {self.decimal!r}")
+        return self
 
     @model_validator(mode="after")
     def _check_roles(self) -> Schema:

@@ -66,8 +66,9 @@ def check_column(
         if column.max is not None:
             problems.append(("max", finite[finite > column.max]))
     elif column.type == "categorical":
-        read = categories(present, column.categories or ())
-        problems.append(("category", present[~read.isin(column.categories or ())]))
+        read = categories(present, column.categories or (), column.aliases)
+        known = read.isna() | read.isin(column.categories or ())  # NaN: an alias of missing
+        problems.append(("category", present[~known]))
     elif column.type == "boolean":
         problems.append(("boolean", present[booleans(present).isna()]))
     elif column.type == "datetime":

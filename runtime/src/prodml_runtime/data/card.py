@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..core import clock
-from ..core.coerce import number_text
+from ..core import clock, coerce
 from .infer import Inferred
 
 
@@ -18,9 +17,24 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|")
 
 
+def _format(found: Inferred) -> str:
+    return (
+        f"- **Format**: cells separated by {found.separator!r}, numbers written with "
+        f"{found.decimal!r} as the decimal mark."
+    )
+
+
 def data_card(found: Inferred, frame: pd.DataFrame, sha256: str) -> str:
     """docs/data-card.md for the file ``found`` was inferred from (``frame``, as read)."""
-    labelled = int(frame[found.target].notna().sum())
+    entry = found.choices[found.target].entry
+    classes = found.problem_type != "regression"
+    target = (
+        coerce.categories(frame[found.target], entry["categories"], entry.get("aliases"))
+        if classes
+        else coerce.numbers(frame[found.target])
+    ).dropna()
+    labelled = len(target)
+    written = [] if (found.separator, found.decimal) == (",", ".") else [_format(found)]
     lines = [
         f"# Data card: {found.source}",
         "",
@@ -36,6 +50,7 @@ def data_card(found: Inferred, frame: pd.DataFrame, sha256: str) -> str:
         "- **Missing values**: empty cells"
         + (f" and {', '.join(f'`{v}`' for v in found.na_values)}" if found.na_values else "")
         + ".",
+        *written,
         "",
         "## Columns",
         "",
@@ -49,15 +64,13 @@ def data_card(found: Inferred, frame: pd.DataFrame, sha256: str) -> str:
             f"| `{_cell(name)}` | {role} | {kind} | {missing:.0f}% | {_cell(choice.reason)} |"
         )
     lines += ["", "## Target", ""]
-    target = frame[found.target].dropna()
-    if found.problem_type == "regression":
-        numbers = pd.to_numeric(target, errors="coerce")
+    if not classes:
         lines.append(
-            f"From {numbers.min():g} to {numbers.max():g}; median {numbers.median():g}, "
-            f"mean {numbers.mean():g}."
+            f"From {target.min():g} to {target.max():g}; median {target.median():g}, "
+            f"mean {target.mean():g}."
         )
     else:
-        shares = 100 * target.map(lambda v: number_text(v) or str(v)).value_counts(normalize=True)
+        shares = 100 * target.value_counts(normalize=True)
         lines += ["| class | share |", "| --- | --- |"]
         lines += [f"| `{_cell(label)}` | {share:.1f}% |" for label, share in shares.items()]
     lines += [

@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..core.coerce import category_text, coerce_types, feature_types
+from ..core.coerce import category_text, coerce_types, feature_types, target_values
 from ..core.dates import part_columns, with_parts
 from ..core.schema import Schema
 from ..core.validation import format_violations, validate
@@ -56,7 +56,7 @@ def target_indicators(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     if not schema.is_classification:
         columns = {f"mean {schema.target}": pd.to_numeric(target, errors="coerce")}
     else:
-        labels = target.astype(str)
+        labels = target_values(target, schema)
         classes = schema.classes[-1:] if len(schema.classes) == 2 else schema.classes
         columns = {f"rate {c}": (labels == c).astype(float) for c in classes}
     indicators: pd.DataFrame = pd.DataFrame(columns)
@@ -220,7 +220,8 @@ def _target(report: _Report, df: pd.DataFrame, schema: Schema) -> None:
     figure = Figure(figsize=(5, 3.2), layout="constrained")
     axes = figure.add_subplot()
     if schema.is_classification:
-        counts = target.astype(str).value_counts().reindex(schema.classes, fill_value=0)
+        labels = target_values(target, schema)
+        counts = labels.value_counts().reindex(schema.classes, fill_value=0)
         axes.bar(counts.index, counts.to_numpy())
         table = pd.DataFrame({"rows": counts, "share": counts / counts.sum()})
         table.index.name = "class"

@@ -1,9 +1,11 @@
 """Schema inference: a first ``configs/schema.yaml`` from a data file, each choice explained.
 
 ``python -m <package> schema infer FILE --target COL`` (and ``prodml new --data``) call
-``infer_schema``. Every column gets a type, a role and its nullability from the values in the
-file, and a comment saying why; ``--id``, ``--ignore`` and ``--problem-type`` override a choice.
-The result is validated as the project will read it before it is returned.
+``infer_schema``. Every column gets a type and a role from the values in the file, and a comment
+saying why; ``--id``, ``--ignore`` and ``--problem-type`` override a choice. Row names (as R and
+pandas write them) become the id; a column that alone predicts the target almost perfectly is
+left out as a leak (``data.leaks``); the file's separator and decimal mark are recorded. The
+result is validated as the project will read it before it is returned.
 """
 
 from __future__ import annotations
@@ -15,16 +17,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import yaml
 
-from ..config import TrainConfig
 from ..core import coerce
-from ..core.coerce import BOOLEAN_TEXT, number_text
-from ..core.errors import ProjectError
-from ..core.schema import ProblemType, parse_schema
-from ..io.tables import holds_text
+from ..core.coerce import BOOLEAN_TEXT
+from ..core.schema import ProblemType, Schema, parse_schema
+from ..io.tables import column_list, holds_text, separator_hint, shorten
+from .choice import (
+    Choice,
+    InferenceError,
+    category_texts,
+    is_integer,
+    label_texts,
+    numeric,
+    rows_text,
+    stray_whitespace,
+)
+from .infer_dates import date_format, datetime_choice
+from .infer_target import MAX_CLASSES, RareClasses, target_choice
+from .leaks import LEAK_SCORE, Sample, single_feature_score
+
+__all__ = ["Choice", "InferenceError", "Inferred", "infer_schema", "missing_text"]
 
 #: Cell texts that mean "missing" in common exports (R, pandas, SQL, spreadsheets); the ones a
 #: file uses become the schema's ``na_values``.
@@ -33,42 +47,15 @@ MISSING_TEXT = ("NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A"
 MOSTLY_MISSING = 0.5
 #: Text with more distinct values than this (or than half its rows) is free text, not a category.
 MAX_CATEGORIES = 50
-#: An integer target with at most this many values is a set of classes, not a quantity.
-MAX_CLASSES = 10
-#: Names of label values taken as the positive class of a binary target (it is listed last).
-POSITIVE = {"1", "true", "yes", "y", "positive", "pos"}
-#: Date formats tried, in order, on text that looks like dates (month first before day first,
-#: as pandas reads them; a day above 12 somewhere tells them apart).
-DATE_FORMATS = (
-    "ISO8601",
-    "%m/%d/%Y",
-    "%d/%m/%Y",
-    "%d.%m.%Y",
-    "%Y/%m/%d",
-    "%d-%m-%Y",
-    "%m/%d/%Y %H:%M",
-    "%d/%m/%Y %H:%M",
-    "%m/%d/%Y %H:%M:%S",
-    "%d/%m/%Y %H:%M:%S",
-    "%d %b %Y",
-    "%b %d %Y",
-)
-#: Years a date column's values must lie in (a column of other numbers is not taken for dates).
-YEARS = (1800, 2200)
-DATE_LIKE = r"\d{1,4}[-/. ]\w{1,3}[-/. ]\d{1,4}|^\w{3} \d{1,2} \d{4}"
 ID_NAME = re.compile(r"(^|[_\s-])(id|key|uuid|guid)$|^id[_\s-]", re.IGNORECASE)
-
-
-class InferenceError(ProjectError, ValueError):
-    """The file cannot yield a usable schema: the message says why and what to pass instead."""
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One column's inferred entry and the reason, written as a comment above it."""
-
-    entry: dict[str, Any]
-    reason: str
+#: Names R, readr and pandas give a column of row names (``write.csv``, ``to_csv`` with its
+#: index): empty, ``Unnamed: 0``, ``rownames``, ``...1``, ``index``.
+ROW_NAMES = re.compile(r"^(|unnamed: ?\d+|row[._ ]?names|\.\.\.1|index|level_0)$", re.IGNORECASE)
+#: Every feature is nullable: what the schema's header says of it.
+NULLABLE = (
+    "# Every feature is nullable: the pipeline imputes a missing value and monitoring watches",
+    "# the missing rate; write nullable: false on a column to refuse rows missing it.",
+)
 
 
 def missing_text(frame: pd.DataFrame) -> list[str]:
@@ -81,87 +68,49 @@ def missing_text(frame: pd.DataFrame) -> list[str]:
     return sorted(found)
 
 
-def _rows(count: int) -> str:
-    return f"{count} row{'s' if count != 1 else ''}"
-
-
-def _numeric(values: pd.Series) -> pd.Series | None:
-    """The present values as floats if every one is a number, else None (text is parsed as
-    ``coerce.numbers`` parses it, after a look at its first values)."""
-    present = values.dropna()
-    if pd.api.types.is_bool_dtype(present):
-        return None
-    if pd.api.types.is_numeric_dtype(present):
-        return present
-    if coerce.numbers(present.head(100)).isna().any():
-        return None  # most text columns are told at once
-    parsed = coerce.numbers(present)
-    return None if parsed.isna().any() else parsed
-
-
-def _is_integer(numbers: pd.Series) -> bool:
-    """Whether every value is a whole number (an integer column, or floats without fractions)."""
-    if pd.api.types.is_integer_dtype(numbers):
-        return bool(len(numbers))
-    values = numbers.to_numpy(dtype=float)
-    if not len(values) or np.any(np.mod(values[:1000], 1) != 0):
-        return False  # most float columns are told by their first values
-    return bool(np.all(np.mod(values, 1) == 0))
-
-
-def _label_texts(values: pd.Series) -> pd.Series:
-    """Each value as category text (a number in its canonical form), computed once per value."""
-    mapping = {value: number_text(value) or str(value) for value in values.unique()}
-    return values.map(mapping)
-
-
-def _texts(values: pd.Series) -> list[str]:
-    """Distinct present values as category text (numbers in their canonical form), sorted."""
-    texts = {number_text(v) or str(v) for v in values.dropna().unique()}
-    return sorted(
-        texts, key=lambda t: (number_text(t) is None, float(t) if number_text(t) else 0, t)
-    )
+def _ignored(reason: str) -> Choice:
+    return Choice({"role": "ignored", "type": "string", "nullable": True}, reason)
 
 
 def _column(name: str, values: pd.Series, id_taken: bool) -> Choice:
-    """A feature, id or ignored column, from its values alone."""
+    """A feature, id or ignored column, from its values alone (text read without stray
+    whitespace, as ``core.coerce`` reads categories)."""
     rows, present = len(values), values.dropna()
     missing = rows - len(present)
-    nullable = {"nullable": True} if missing else {}
-    distinct = present.nunique()
+    texts = label_texts(present) if holds_text(present) else present
+    distinct = texts.nunique()
     if not len(present):
-        return Choice(
-            {"role": "ignored", "type": "string", "nullable": True}, "every value missing"
-        )
+        return _ignored("every value missing")
     if missing / rows > MOSTLY_MISSING:
-        return Choice(
-            {"role": "ignored", "type": "string", "nullable": True},
-            f"mostly missing ({missing} of {_rows(rows)})",
-        )
+        return _ignored(f"mostly missing ({missing} of {rows_text(rows)})")
     if distinct == 1:
-        return Choice(
-            {"role": "ignored", "type": "string", **nullable}, "constant: one value in every row"
-        )
-    dates = _date_format(present)
+        return _ignored("constant: one value in every row")
+    dates = date_format(present)
     if dates is not None:
-        return _datetime(dates, nullable)
-    parsed = _numeric(present)
-    integral = parsed is not None and _is_integer(parsed)
+        return datetime_choice(dates)
+    parsed = numeric(present)
+    integral = parsed is not None and is_integer(parsed)
     unique = distinct == len(present) and not missing
     if unique and not id_taken and ID_NAME.search(name) and (parsed is None or integral):
         return Choice(
-            {"role": "id", "type": "string"}, f"id: unique in {_rows(rows)}, id-like name"
+            {"role": "id", "type": "string"}, f"id: unique in {rows_text(rows)}, id-like name"
         )
-    texts = {str(v).lower() for v in present.unique()} if distinct <= len(BOOLEAN_TEXT) else set()
-    if texts <= set(BOOLEAN_TEXT) and len({BOOLEAN_TEXT[t] for t in texts}) == 2:
+    stray, example = stray_whitespace(present)
+    note = f"{rows_text(stray)} with stray whitespace (e.g. {example}) read without it"
+    note = note if stray else ""
+    stripped = f"; {note}" if note else ""
+    lowered = {str(v).lower() for v in texts.unique()} if distinct <= len(BOOLEAN_TEXT) else set()
+    if lowered <= set(BOOLEAN_TEXT) and len({BOOLEAN_TEXT[t] for t in lowered}) == 2:
         return Choice(
-            {"type": "boolean", **nullable}, f"boolean: only {' and '.join(sorted(texts))}"
+            {"type": "boolean", "nullable": True},
+            f"boolean: only {' and '.join(sorted(lowered))}{stripped}",
+            note,
         )
     if parsed is not None:
         if integral and distinct == 2:
-            categories = _texts(present)
+            categories = category_texts(texts)
             return Choice(
-                {"type": "categorical", **nullable, "categories": categories},
+                {"type": "categorical", "nullable": True, "categories": categories},
                 f"integer-coded categorical: two codes ({', '.join(categories)})",
             )
         low, high = float(parsed.min()), float(parsed.max())
@@ -171,128 +120,72 @@ def _column(name: str, values: pd.Series, id_taken: bool) -> Choice:
         )
         if integral and distinct <= MAX_CLASSES:
             why += " (integer codes? make it categorical)"
-        return Choice({"type": "numeric", **nullable, **bound}, why)
+        return Choice({"type": "numeric", "nullable": True, **bound}, why)
     if unique or distinct > MAX_CATEGORIES or distinct > len(present) / 2:
         kind = "all-unique text" if unique else f"free text: {distinct} distinct values"
-        return Choice({"role": "ignored", "type": "string", **nullable}, f"{kind} in {_rows(rows)}")
-    categories = _texts(present)
-    rare = int((present.astype(str).value_counts() < 5).sum())
-    note = f"; {rare} seen in fewer than 5 rows" if rare else ""
+        return _ignored(f"{kind} in {rows_text(rows)}")
+    rare = int((texts.value_counts() < 5).sum())
+    few = f"; {rare} seen in fewer than 5 rows" if rare else ""
     return Choice(
-        {"type": "categorical", **nullable, "categories": categories},
-        f"categorical: {distinct} distinct values in {_rows(rows)}{note}",
+        {"type": "categorical", "nullable": True, "categories": category_texts(texts)},
+        f"categorical: {distinct} distinct values in {rows_text(rows)}{few}{stripped}",
+        note,
     )
 
 
-def _read_dates(values: pd.Series, date_format: str) -> pd.Series | None:
-    """``values`` as ``coerce.datetimes`` reads them in ``date_format``, or None unless every
-    one is a date within ``YEARS``."""
-    stamps = coerce.datetimes(values, None if date_format == "ISO8601" else date_format)
-    return stamps if stamps.notna().all() and stamps.dt.year.between(*YEARS).all() else None
-
-
-def _swapped(date_format: str) -> str:
-    """A day-first format as month-first, or the other way round."""
-    return date_format.replace("%m/%d", "%M").replace("%d/%m", "%m/%d").replace("%M", "%d/%m")
-
-
-def _date_format(present: pd.Series) -> tuple[str, bool, pd.Series] | None:
-    """The first of ``DATE_FORMATS`` every distinct value is a date in ("ISO8601" for ISO),
-    whether the day and month could be swapped, and the distinct dates; or None. A number is a
-    date only as ``%Y%m%d`` (``20170204``). The first values decide whether to look at all."""
-    head = present.head(200)
-    if pd.api.types.is_numeric_dtype(present):
-        if not (_is_integer(head) and head.between(YEARS[0] * 10**4, YEARS[1] * 10**4).all()):
-            return None
-        values = pd.Series(present.unique()).map(number_text)
-        candidates: tuple[str, ...] = ("%Y%m%d",)
-    elif pd.api.types.is_bool_dtype(present) or not (
-        head.astype(str).str.contains(DATE_LIKE, regex=True).all()
-    ):
+def _row_names(name: object, values: pd.Series, position: int) -> str | None:
+    """How ``values`` are row names or a row index as R or pandas write them (the first column
+    or one named so, unique in every row: the numbers 1..n or 0..n-1, or one label per row),
+    or None."""
+    named = ROW_NAMES.match(str(name)) is not None
+    if not (named or position == 0) or values.isna().any() or not values.is_unique:
         return None
-    else:
-        values, candidates = pd.Series(present.unique()).astype(str), DATE_FORMATS
-    for date_format in candidates:
-        stamps = _read_dates(values, date_format)
-        if stamps is not None:
-            swapped = _swapped(date_format)
-            ambiguous = swapped != date_format and _read_dates(values, swapped) is not None
-            return date_format, ambiguous, stamps
+    numbers = numeric(values)
+    if numbers is not None and is_integer(numbers):
+        low = int(numbers.min())
+        if low in (0, 1) and int(numbers.max()) == low + len(values) - 1:
+            return f"row numbers {low} to {low + len(values) - 1}"
+    if named and (numbers is None or is_integer(numbers)):
+        return "one unique label per row"
     return None
 
 
-def _datetime(found: tuple[str, bool, pd.Series], nullable: dict[str, bool]) -> Choice:
-    date_format, ambiguous, stamps = found
-    iso = date_format == "ISO8601"
-    first, last = stamps.min().date(), stamps.max().date()
-    why = (
-        f"datetime: {'ISO 8601' if iso else date_format}, {first} to {last}; model inputs: "
-        "year, month, day_of_week, age_days (days before as_of, the latest date)"
-    )
-    if ambiguous:
-        why += f"; day and month are both <= 12 in every row: is it {_swapped(date_format)}?"
-    entry = {"type": "datetime", **nullable, **({} if iso else {"format": date_format})}
-    return Choice({**entry, "as_of": last.isoformat()}, why)
-
-
-def _problem_type(values: pd.Series, given: ProblemType | None) -> tuple[ProblemType, str]:
-    present = values.dropna()
-    numbers = _numeric(present)
-    classes = present.nunique()
-    if given is not None:
-        if given == "regression" and numbers is None:
-            raise InferenceError(
-                f"--problem-type regression needs a numeric target; {values.name!r} holds text"
-            )
-        return given, "given with --problem-type"
-    if numbers is not None and not (_is_integer(numbers) and classes <= MAX_CLASSES):
-        return "regression", f"numeric target with {classes} distinct values"
-    if classes == 2:
-        return "binary_classification", "the target has two classes"
-    return "multiclass_classification", f"the target has {classes} classes"
-
-
-def _target(values: pd.Series, problem_type: ProblemType) -> Choice:
-    present = values.dropna()
-    unlabelled = len(values) - len(present)
-    nullable = {"nullable": True} if unlabelled else {}
-    note = f"; {_rows(unlabelled)} unlabelled: left out of training" if unlabelled else ""
-    if problem_type == "regression":
-        return Choice({"role": "target", "type": "numeric", **nullable}, f"target{note}")
-    texts = _label_texts(present)
-    counts = texts.value_counts()
-    if len(counts) < 2:
-        raise InferenceError(f"target {values.name!r} has one class only: nothing to learn")
-    protocol = TrainConfig()  # configs/train.yaml's defaults
-    small = counts[counts < protocol.rows_per_class]
-    if len(small):
-        listed = ", ".join(f"{name!r} ({count})" for name, count in small.items())
-        share = 1.0 - protocol.test_size - protocol.validation_size
-        raise InferenceError(
-            f"target {values.name!r}: class(es) {listed} have fewer than "
-            f"{protocol.rows_per_class} rows, which training needs ({protocol.cv_folds}-fold "
-            f"cross-validation on a {round(100 * share)}% training split, a row each for "
-            "validation and test): add rows of them, or merge or drop them"
+def _read(values: pd.Series, entry: dict[str, Any]) -> tuple[pd.Series, bool]:
+    """A feature's values as the model reads them: numbers (dates as their time stamps), or
+    category text; and whether they are categories."""
+    kind = entry["type"]
+    if kind in ("categorical", "boolean"):
+        texts = (
+            coerce.categories(values, entry["categories"])
+            if kind == "categorical"
+            else coerce.booleans(values)
         )
-    classes = _texts(texts)
-    why = f"target: {len(classes)} classes"
-    if problem_type == "binary_classification":
-        if len(classes) != 2:
-            raise InferenceError(
-                f"--problem-type binary_classification needs two classes; {values.name!r} has "
-                f"{len(classes)}"
-            )
-        positive = [c for c in classes if c.lower() in POSITIVE] or [str(counts.idxmin())]
-        classes = [c for c in classes if c != positive[0]] + [positive[0]]
-        why += f"; positive class {positive[0]!r} listed last (reorder to change it)"
-    return Choice(
-        {"role": "target", "type": "categorical", **nullable, "categories": classes}, why + note
+        return texts, True
+    if kind == "datetime":
+        stamps = coerce.datetimes(values, entry.get("format"))
+        return (stamps - pd.Timestamp(0)).dt.total_seconds(), False
+    return coerce.numbers(values), False
+
+
+def _leak(choice: Choice, score: float, sample: Sample, target: str) -> Choice:
+    """``choice`` left out as a leak, saying how to keep it."""
+    entry = {k: v for k, v in choice.entry.items() if k != "role"}
+    found = f"alone predicts {shorten(target)} almost perfectly ({sample.measure} {score:.3f})"
+    reason = (
+        f"{choice.reason}; LEAK? {found}: left out of the model. If it is known when a "
+        "prediction is made, keep it: delete its two lines role and leak"
     )
+    note = (
+        f"{found}: left out of the model as a leak (role: ignored, leak: true); delete those "
+        "two lines in the schema to keep it"
+    )
+    return Choice({**entry, "role": "ignored", "leak": True}, reason, note)
 
 
 @dataclass(frozen=True)
 class Inferred:
-    """What inference found: a choice per column (in file order) and the problem type."""
+    """What inference found: a choice per column (in file order), the problem type, the file's
+    format, and the notes worth printing (stripped whitespace, leaks, rare classes)."""
 
     source: str
     rows: int
@@ -301,18 +194,22 @@ class Inferred:
     problem_why: str
     na_values: tuple[str, ...]
     choices: dict[str, Choice]
+    separator: str = ","
+    decimal: str = "."
+    notes: tuple[str, ...] = ()
 
     def yaml(self) -> str:
         """The schema as YAML, a comment above each column; JSON scalars (valid YAML) keep any
         column name or category exact."""
         ids = [name for name, c in self.choices.items() if c.entry.get("role") == "id"]
         lines = [
-            f"# Inferred from {self.source} ({_rows(self.rows)}); the comment above each column "
-            "says why.",
+            f"# Inferred from {self.source} ({rows_text(self.rows)}); the comment above each "
+            "column says why.",
             "# Review it: types, roles and bounds are this project's contract for every row it",
             '# trains on, scores and serves (keys: see the README\'s "Your own data"). Numeric',
             "# columns get no max: a new row may exceed the largest value seen. A category not",
             "# listed is refused (a reject in batch, 422 in the API): list it to accept it.",
+            *NULLABLE,
             f"problem_type: {self.problem_type}  # {self.problem_why}",
             f"target: {json.dumps(self.target)}",
         ]
@@ -322,12 +219,104 @@ class Inferred:
             lines.append(
                 f"na_values: {json.dumps(list(self.na_values))}  # how the file writes missing"
             )
+        if self.separator != ",":
+            lines.append(f"separator: {json.dumps(self.separator)}  # between the file's cells")
+        if self.decimal != ".":
+            lines.append(f"decimal: {json.dumps(self.decimal)}  # the decimal mark of its numbers")
         lines.append("columns:")
         for name, choice in self.choices.items():
             lines.append(f"  # {choice.reason}")
             lines.append(f"  - name: {json.dumps(name)}")
-            lines.extend(f"    {key}: {json.dumps(value)}" for key, value in choice.entry.items())
+            for key, value in choice.entry.items():
+                if isinstance(value, dict):  # aliases: one a line
+                    lines.append(f"    {key}:")
+                    lines.extend(
+                        f"      {json.dumps(k)}: {json.dumps(v)}" for k, v in value.items()
+                    )
+                else:
+                    lines.append(f"    {key}: {json.dumps(value)}")
         return "\n".join(lines) + "\n"
+
+    def schema(self) -> Schema:
+        """The schema the project will read (SchemaError if the choices do not make one)."""
+        return parse_schema(yaml.safe_load(self.yaml()), "inferred schema")
+
+
+def _check_names(frame: pd.DataFrame, names: Sequence[str], source: str, separator: str) -> None:
+    found = [str(c) for c in frame.columns]
+    for name in names:
+        if name not in frame.columns:
+            close = difflib.get_close_matches(name[:200], found, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InferenceError(
+                f"{source} has no column {shorten(name)}{hint}; it has {column_list(found)}"
+                + separator_hint(found, separator)
+            )
+
+
+def _choose_columns(
+    frame: pd.DataFrame, target: str, id_column: str | None, ignore: Sequence[str]
+) -> dict[str, Choice]:
+    """Every column but the target: the given id and ignored ones, row names (the id unless
+    there is one), and the rest from their values."""
+    choices: dict[str, Choice] = {}
+    row_names: dict[str, str] = {}
+    for position, name in enumerate(frame.columns):
+        values = frame[name]
+        if name == target:
+            continue
+        if name == id_column:
+            if values.isna().any() or values.nunique() != len(values):
+                raise InferenceError(
+                    f"--id {shorten(name)}: an id must be present and unique in every row"
+                )
+            choices[name] = Choice({"role": "id", "type": "string"}, "id: given with --id")
+        elif name in ignore:
+            choices[name] = _ignored("given with --ignore")
+        elif (why := _row_names(name, values, position)) is not None:
+            row_names[name] = why
+        else:
+            taken = id_column is not None or any(
+                c.entry.get("role") == "id" for c in choices.values()
+            )
+            choices[name] = _column(str(name), values, taken)
+    for name, why in row_names.items():
+        ids = [n for n, c in choices.items() if c.entry.get("role") == "id"]
+        why = f"row names as R or pandas write them ({why}): they say nothing of a row"
+        if ids:
+            choices[name] = _ignored(f"{why}; ignored (the id is {shorten(ids[0])})")
+        else:
+            choices[name] = Choice({"role": "id", "type": "string"}, f"{why}; the id")
+    return choices
+
+
+def _leave_out_leaks(
+    frame: pd.DataFrame, choices: dict[str, Choice], target: Choice, name: str
+) -> None:
+    """Leave out (in ``choices``) each feature that alone predicts the target almost
+    perfectly; InferenceError if that leaves no feature."""
+    entry = target.entry
+    classification = entry["type"] == "categorical"
+    read = (
+        coerce.categories(frame[name], entry["categories"], entry.get("aliases"))
+        if classification
+        else coerce.numbers(frame[name])
+    )
+    sample = Sample.of(read, classification)
+    features = [n for n, c in choices.items() if c.entry.get("role", "feature") == "feature"]
+    leaks = {}
+    for column in features:
+        values, categorical = _read(frame[column].iloc[sample.rows], choices[column].entry)
+        score = single_feature_score(values, sample, categorical)
+        if score >= LEAK_SCORE:
+            leaks[column] = _leak(choices[column], score, sample, name)
+    if features and len(leaks) == len(features):
+        raise InferenceError(
+            f"every feature alone predicts {shorten(name)} almost perfectly (leaks?): "
+            f"{', '.join(map(shorten, list(leaks)[:10]))}; a model needs a column known when "
+            "a prediction is made"
+        )
+    choices.update(leaks)
 
 
 def infer_schema(
@@ -339,44 +328,34 @@ def infer_schema(
     ignore: Sequence[str] = (),
     na_values: Sequence[str] = (),
     source: str = "the data",
+    separator: str = ",",
+    decimal: str = ".",
+    rare_classes: RareClasses | None = None,
 ) -> Inferred:
-    """A schema for ``frame`` (checked as the project will read it); InferenceError if none fits."""
-    named = [target, *([id_column] if id_column else []), *ignore]
-    for name in named:
-        if name not in frame.columns:
-            close = difflib.get_close_matches(name, [str(c) for c in frame.columns], n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise InferenceError(f"{source} has no column {name!r}{hint}")
+    """A schema for ``frame`` (checked as the project will read it); InferenceError if none fits.
+    ``separator`` and ``decimal``: how the file was read; ``rare_classes``: what becomes of the
+    classes too rare to train on (refused without it)."""
+    _check_names(frame, [target, *([id_column] if id_column else []), *ignore], source, separator)
     if id_column == target or target in ignore:
-        raise InferenceError(f"{target!r} is the target: it cannot also be the id or ignored")
+        raise InferenceError(
+            f"{shorten(target)} is the target: it cannot also be the id or ignored"
+        )
     if frame[target].notna().sum() < 20:
-        raise InferenceError(f"target {target!r} has fewer than 20 labelled rows: too few to train")
-    kind, kind_why = _problem_type(frame[target], problem_type)
-    choices: dict[str, Choice] = {}
-    for name in frame.columns:
-        values = frame[name]
-        if name == target:
-            choices[name] = _target(values, kind)
-        elif name == id_column:
-            if values.isna().any() or values.nunique() != len(values):
-                raise InferenceError(
-                    f"--id {name!r}: an id must be present and unique in every row"
-                )
-            choices[name] = Choice({"role": "id", "type": "string"}, "id: given with --id")
-        elif name in ignore:
-            nullable = {"nullable": True} if values.isna().any() else {}
-            choices[name] = Choice(
-                {"role": "ignored", "type": "string", **nullable}, "given with --ignore"
-            )
-        else:
-            taken = id_column is not None or any(
-                c.entry.get("role") == "id" for c in choices.values()
-            )
-            choices[name] = _column(str(name), values, taken)
-    if not any(c.entry.get("role", "feature") == "feature" for c in choices.values()):
+        raise InferenceError(
+            f"target {shorten(target)} has fewer than 20 labelled rows: too few to train"
+        )
+    kind, kind_why, target_entry = target_choice(frame[target], problem_type, rare_classes)
+    others = _choose_columns(frame, target, id_column, ignore)
+    _leave_out_leaks(frame, others, target_entry, target)
+    if not any(c.entry.get("role", "feature") == "feature" for c in others.values()):
         raise InferenceError(
             f"{source}: no column can be a feature (each is the target, an id, or ignored)"
         )
-    found = Inferred(source, len(frame), target, kind, kind_why, tuple(na_values), choices)
-    parse_schema(yaml.safe_load(found.yaml()), "inferred schema")  # what the project will read
+    choices = {name: others.get(name, target_entry) for name in frame.columns}
+    notes = [f"{shorten(name)}: {c.note}" for name, c in choices.items() if c.note]
+    found = Inferred(
+        source, len(frame), target, kind, kind_why, tuple(na_values), choices,
+        separator, decimal, tuple(notes),
+    )  # fmt: skip
+    found.schema()  # what the project will read
     return found

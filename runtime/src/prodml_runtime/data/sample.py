@@ -180,7 +180,8 @@ def file_example(schema: Schema, path: Path) -> dict[str, Any]:
     from ..io.tables import TableError, read_chunks
 
     try:
-        rows = next(read_chunks(path, 1000, schema.feature_names, schema.na_values), None)
+        read = {"separator": schema.separator, "decimal": schema.decimal}
+        rows = next(read_chunks(path, 1000, schema.feature_names, schema.na_values, **read), None)
         if rows is not None:
             return example_record(schema, rows)
     except (TableError, ValueError):

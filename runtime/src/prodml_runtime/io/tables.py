@@ -1,14 +1,17 @@
 """Tabular files in chunks: CSV and Parquet read with bounded memory, written atomically.
 
 Readers yield DataFrames whose index is the row's position in the file (0 = first data row),
-so a row keeps its number whatever the chunk size. Writers stage into a temporary file next to
-the target and rename it into place on ``commit``: a failed run never leaves a half-written file.
+so a row keeps its number whatever the chunk size; CSV files are split at a ``separator`` and
+write numbers with a ``decimal`` mark (the schema's; ``sniff`` tells them for a new file).
+Writers stage into a temporary file next to the target and rename it into place on ``commit``:
+a failed run never leaves a half-written file.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,8 +41,9 @@ def file_format(path: Path, what: str = "file") -> str:
         ) from None
 
 
-def columns(path: Path, what: str = "input") -> list[str]:
-    """The column names of a CSV or Parquet file (its header), without reading the rows.
+def columns(path: Path, what: str = "input", *, separator: str = ",") -> list[str]:
+    """The column names of a CSV or Parquet file (its header), without reading the rows; an
+    empty CSV name is ``Unnamed: <position>``, as pandas reads it (R's row names, say).
 
     TableError if the file is missing or unreadable, or names a column twice (pandas would
     rename the second ``x`` to ``x.1`` and silently use the first).
@@ -52,7 +56,8 @@ def columns(path: Path, what: str = "input") -> list[str]:
             names = list(pq.ParquetFile(path).schema_arrow.names)
         else:
             with path.open(encoding="utf-8-sig", newline="") as file:
-                names = next(csv.reader(file), [])
+                header = next(csv.reader(file, delimiter=separator), [])
+            names = [name or f"Unnamed: {i}" for i, name in enumerate(header)]  # as pandas does
     except (ValueError, OSError, UnicodeDecodeError, csv.Error, pa.ArrowException) as error:
         raise TableError(f"could not read {path} as {kind}: {_first_line(error)}") from None
     repeated = sorted({name for name in names if names.count(name) > 1})
@@ -64,32 +69,52 @@ def columns(path: Path, what: str = "input") -> list[str]:
     return names
 
 
-def read_table(path: Path, what: str = "data", missing: Sequence[str] = ()) -> pd.DataFrame:
+def read_table(
+    path: Path,
+    what: str = "data",
+    missing: Sequence[str] = (),
+    *,
+    separator: str = ",",
+    decimal: str = ".",
+) -> pd.DataFrame:
     """A whole CSV or Parquet file: CSV text as written, where empty cells and the ``missing``
-    texts (the schema's ``na_values``) are missing.
+    texts (the schema's ``na_values``) are missing; CSV cells split at ``separator``, numbers
+    written with the ``decimal`` mark.
 
     TableError saying what is wrong: missing, unreadable, not CSV or Parquet, duplicate columns.
     """
     kind = file_format(path, f"{what} file")
-    columns(path, what)
+    columns(path, what, separator=separator)
     try:
         if kind == "parquet":
             return _without(pd.read_parquet(path), missing)
         return pd.read_csv(
-            path, keep_default_na=False, na_values=["", *missing], encoding="utf-8-sig"
+            path,
+            sep=separator,
+            decimal=decimal,
+            keep_default_na=False,
+            na_values=["", *missing],
+            encoding="utf-8-sig",
         )
     except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as error:
         raise TableError(f"could not read {path} as {kind}: {_first_line(error)}") from None
 
 
 def read_chunks(
-    path: Path, chunk_rows: int, usecols: Sequence[str], missing: Sequence[str] = ()
+    path: Path,
+    chunk_rows: int,
+    usecols: Sequence[str],
+    missing: Sequence[str] = (),
+    *,
+    separator: str = ",",
+    decimal: str = ".",
 ) -> Iterator[pd.DataFrame]:
     """The ``usecols`` of ``path`` in chunks of ``chunk_rows`` rows, indexed by row position.
 
-    CSV cells are read as text, exactly as written (empty cells and the ``missing`` texts are
-    missing), so a chunk's types never depend on its neighbours; Parquet columns keep the
-    file's types (their ``missing`` texts are missing too).
+    CSV cells (split at ``separator``) are read as text, exactly as written but for a number's
+    ``decimal`` mark, which becomes a dot (empty cells and the ``missing`` texts are missing),
+    so a chunk's types never depend on its neighbours; Parquet columns keep the file's types
+    (their ``missing`` texts are missing too).
     """
     kind = file_format(path, "input")
     start = 0
@@ -104,12 +129,15 @@ def read_chunks(
         else:
             chunks = pd.read_csv(
                 path,
+                sep=separator,
                 chunksize=chunk_rows,
                 usecols=list(usecols),
                 keep_default_na=False,
                 na_values=["", *missing],
                 dtype=str,
             )
+            if decimal != ".":
+                chunks = (_decimal_dots(chunk, decimal) for chunk in chunks)
         for chunk in chunks:
             chunk.index = pd.RangeIndex(start, start + len(chunk))
             start += len(chunk)
@@ -118,6 +146,75 @@ def read_chunks(
         raise TableError(
             f"could not read {path} as {kind} (after row {start}): {_first_line(error)}"
         ) from None
+
+
+#: The separators ``sniff`` tells apart, in order of preference.
+SEPARATORS = (",", ";", "\t", "|")
+#: How much of a file ``sniff`` reads.
+SNIFF_BYTES = 1 << 16
+#: A number written with ``{}`` as its decimal mark (``3,5``, ``-,5``, ``1,5e3`` for a comma).
+NUMBER = r"\s*[+-]?\d*{}\d+(?:[eE][+-]?\d+)?\s*"
+COMMA_NUMBER, DOT_NUMBER = re.compile(NUMBER.format(",")), re.compile(NUMBER.format(r"\."))
+
+
+def sniff(path: Path, separator: str | None = None) -> tuple[str, str]:
+    """The separator (one of ``SEPARATORS``, unless given) and decimal mark a CSV file is
+    written with, from its first ``SNIFF_BYTES``: the separator splitting the most lines into as
+    many cells as the header has (two or more; the most cells wins a tie), and ``,`` as the
+    decimal mark when a file not separated by commas writes more numbers with a comma than with
+    a dot. ``(",", ".")`` when nothing splits the header."""
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as file:
+        text = file.read(SNIFF_BYTES)
+    lines = text.splitlines()[:-1] if len(text) == SNIFF_BYTES else text.splitlines()
+    best, best_score, rows = separator or ",", (0.0, 0), []
+    for candidate in (separator,) if separator else SEPARATORS:
+        parsed = [row for row in csv.reader(lines, delimiter=candidate) if row]
+        width = len(parsed[0]) if parsed else 0
+        body = parsed[1:] or parsed
+        score = (sum(len(row) == width for row in body) / len(body), width) if width > 1 else None
+        if score is not None and score > best_score:
+            best, best_score, rows = candidate, score, parsed[1:]
+    if best == ",":
+        return best, "."
+    cells = [cell for row in rows for cell in row]
+    commas = sum(1 for cell in cells if COMMA_NUMBER.fullmatch(cell))
+    dots = sum(1 for cell in cells if DOT_NUMBER.fullmatch(cell))
+    return best, "," if commas > dots else "."
+
+
+def _decimal_dots(chunk: pd.DataFrame, decimal: str) -> pd.DataFrame:
+    """``chunk`` (text) with each number written with the ``decimal`` mark written with a dot."""
+    pattern = NUMBER.format(re.escape(decimal))
+    for name in chunk.columns:
+        values = chunk[name]
+        numbers = values.str.fullmatch(pattern).fillna(False).astype(bool)
+        if numbers.any():
+            chunk[name] = values.where(~numbers, values.str.replace(decimal, ".", regex=False))
+    return chunk
+
+
+def shorten(name: object, width: int = 40) -> str:
+    """``name`` quoted, cut to ``width`` characters (a whole header line passed as one name)."""
+    text = str(name)
+    return repr(text) if len(text) <= width else f"{text[:width]!r}... ({len(text)} characters)"
+
+
+def column_list(names: Sequence[object], limit: int = 20) -> str:
+    """The first ``limit`` column names, each shortened, and how many there are in all."""
+    shown = ", ".join(shorten(name) for name in names[:limit])
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return f"{len(names)} column{'s' if len(names) != 1 else ''}: {shown}{more}"
+
+
+def separator_hint(names: Sequence[object], separator: str = ",") -> str:
+    """Why the columns may be wrong: a header whose names hold another separator of
+    ``SEPARATORS`` looks written with it (``; it looks ';'-separated``), else ``""``."""
+    header = separator.join(map(str, names))
+    counts = {s: header.count(s) for s in SEPARATORS if s != separator}
+    found = max(counts, key=lambda s: counts[s])
+    if not counts[found] or counts[found] < len(names) - 1:
+        return ""
+    return f"; the header looks {found!r}-separated, not {separator!r}-separated"
 
 
 def read_row_groups(
