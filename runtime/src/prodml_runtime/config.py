@@ -24,6 +24,12 @@ FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 M = TypeVar("M", bound=BaseModel)
 
+#: Why a ``models:`` section (a prodml 0.1 train.yaml) is refused.
+MODELS_MOVED = (
+    "the model families and their searches are the project's models.py since prodml 0.2; "
+    "move any change you made here there, and delete this section"
+)
+
 
 class ConfigError(ProjectError, ValueError):
     """The training config is missing or invalid."""
@@ -97,17 +103,13 @@ class TrainConfig(BaseModel):
     @classmethod
     def _no_models(cls, raw: Any) -> Any:
         if isinstance(raw, dict) and "models" in raw:
-            raise ValueError(
-                "models: the candidates and their searches are the project's models.py since "
-                "prodml 0.2; move any change you made there and delete this section"
-            )
+            raise ValueError(f"models: {MODELS_MOVED}")
         return raw
 
     @property
     def rows_per_class(self) -> int:
         """Rows a class needs: ``cv_folds`` in the training split, one in validation and test."""
         return math.ceil(self.cv_folds / (1.0 - self.test_size - self.validation_size)) + 1
-
 
 
 class _SafeLoader(yaml.SafeLoader):
@@ -145,9 +147,13 @@ def read_yaml(path: Path | str, what: str) -> Any:
     return raw
 
 
-def read_model(path: Path | str, model: type[M], what: str) -> M:  # noqa: UP047 (3.10 targets)
+def read_model(path: Path | str, model: type[M], what: str) -> M:
     """``path``'s YAML validated by ``model``; ConfigError naming the file and each problem."""
-    raw = read_yaml(path, what)
+    return validated(read_yaml(path, what), path, model, what)
+
+
+def validated(raw: Any, path: Path | str, model: type[M], what: str) -> M:
+    """``raw`` (read from ``path``) validated by ``model``; ConfigError naming each problem."""
     try:
         return model.model_validate(raw)
     except ValidationError as error:
@@ -155,8 +161,13 @@ def read_model(path: Path | str, model: type[M], what: str) -> M:  # noqa: UP047
 
 
 def load_config(path: Path | str = DEFAULT_CONFIG_PATH) -> TrainConfig:
-    """Read and validate the training config YAML."""
-    return read_model(path, TrainConfig, "training config")
+    """Read and validate the training config YAML; a ``models:`` section is refused saying
+    where the families are now."""
+    what = "training config"
+    raw = read_yaml(path, what)
+    if isinstance(raw, dict) and "models" in raw:
+        raise ConfigError(f"{what} {path}: models: {MODELS_MOVED}")
+    return validated(raw, path, TrainConfig, what)
 
 
 class LabelConfig(BaseModel):

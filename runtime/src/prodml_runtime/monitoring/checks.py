@@ -11,6 +11,7 @@ not_enough_data (fewer than ``min_rows`` values: not judged). The thresholds are
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,10 +25,12 @@ from . import drift
 from .tally import Current, Tally
 
 OK, ALERT, NOT_ENOUGH = "ok", "alert", "not_enough_data"
+STATUSES = (OK, ALERT, NOT_ENOUGH)
 #: A project's own check: (current, reference, model, thresholds) -> report rows (``result``).
 Check = Callable[[Current, dict[str, Any], LoadedModel, MonitorConfig], list[dict[str, Any]]]
-#: The keys of a report row.
+#: The keys of a report row, and the types its value and threshold may have.
 ROW = ("check", "subject", "value", "threshold", "rule", "status")
+REAL = (int, float, np.integer, np.floating)
 
 
 class CheckError(ProjectError, TypeError):
@@ -62,7 +65,7 @@ def _bins(reference: dict[str, Any]) -> list[str]:
     """The labels of a reference's bins (or categories, then "(other)")."""
     if reference["kind"] == "numeric":
         bounds = ["-inf", *(f"{e:.4g}" for e in reference["edges"]), "inf"]
-        return [f"[{low}, {high})" for low, high in zip(bounds, bounds[1:], strict=False)]
+        return [f"[{low}, {high})" for low, high in itertools.pairwise(bounds)]
     return [*reference["frequencies"], "(other)"]
 
 
@@ -152,20 +155,37 @@ def own_checks(
     model: LoadedModel,
     config: MonitorConfig,
 ) -> list[dict[str, Any]]:
-    """The rows of the project's own checks, each row checked to have a report row's keys."""
+    """The rows of the project's own checks; CheckError naming a check that returns anything
+    but a list of report rows (``result``'s keys, a status, numbers for value and threshold)."""
     rows: list[dict[str, Any]] = []
     for check in checks:
-        for row in check(current, reference, model, config):
-            if not isinstance(row, dict) or set(row) != set(ROW) or row["status"] not in (
-                OK, ALERT, NOT_ENOUGH
-            ):  # fmt: skip
-                name = getattr(check, "__name__", repr(check))
-                raise CheckError(
-                    f"monitoring check {name} (checks.py) must return a list of rows made by "
-                    f"result(); it returned {row!r:.200}"
-                )
-            rows.append(row)
+        name = getattr(check, "__name__", repr(check))
+        rows += _report_rows(name, check(current, reference, model, config))
     return rows
+
+
+def _report_rows(name: str, found: object) -> list[dict[str, Any]]:
+    """What check ``name`` returned, as report rows; CheckError if it is anything else."""
+    listed: list[Any] = found if isinstance(found, list) else [found]
+    wrong = [row for row in listed if not _is_row(row)]
+    if wrong or not isinstance(found, list):
+        text = " ".join(repr(wrong[0] if wrong else found).split())
+        raise CheckError(
+            f"monitoring check {name} (checks.py) must return a list of rows made by "
+            f"result(); it returned {text:.200}"
+        )
+    numbers = ("value", "threshold")  # numpy numbers too, as JSON numbers
+    return [{**row, **{key: float(row[key]) for key in numbers}} for row in listed]
+
+
+def _is_row(row: object) -> bool:
+    """Whether ``row`` is a report row, as ``result`` makes them."""
+    if not isinstance(row, dict) or set(row) != set(ROW) or row["status"] not in STATUSES:
+        return False
+    numbers = (row["value"], row["threshold"])
+    texts = (row["check"], row["subject"], row["rule"])
+    real = all(isinstance(v, REAL) and not isinstance(v, bool) for v in numbers)
+    return real and all(isinstance(text, str) for text in texts)
 
 
 def data_checks(

@@ -31,7 +31,7 @@ def _present(values: pd.Series) -> pd.Series:
 def numeric_profile(values: pd.Series, bins: int = BINS) -> dict[str, Any]:
     """Quantile bin edges, shares per bin, ``QUANTILES`` quantiles and the missing rate."""
     numbers = _present(pd.to_numeric(values, errors="coerce")).to_numpy(dtype=float)
-    profile: dict[str, Any] = {"kind": "numeric", "count": int(len(values))}
+    profile: dict[str, Any] = {"kind": "numeric", "count": len(values)}
     profile["missing_rate"] = float(1.0 - len(numbers) / len(values)) if len(values) else 0.0
     if not len(numbers):
         return {**profile, "edges": [], "proportions": [1.0], "quantiles": []}
@@ -49,7 +49,7 @@ def categorical_profile(values: pd.Series) -> dict[str, Any]:
     frequencies = present.value_counts(normalize=True).sort_index()
     return {
         "kind": "categorical",
-        "count": int(len(values)),
+        "count": len(values),
         "missing_rate": float(1.0 - len(present) / len(values)) if len(values) else 0.0,
         "frequencies": {str(k): float(v) for k, v in frequencies.items()},
     }

@@ -9,7 +9,8 @@ type. ``check_config`` tries every listed value (and both ends of every range) o
 it is meant for, and raises ConfigError naming the setting and the reason.
 
 Values are checked with scikit-learn's own parameter constraints (``_validate_params``, a
-private method); where an estimator lacks it, the setting is fitted on a few rows instead.
+private method); where an estimator declares none (``_parameter_constraints``), the setting is
+fitted on a few rows instead.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def _check_value(pipeline: Pipeline, key: str, value: Any, rows: pd.DataFrame, y
     trial.set_params(**{key: value})
     owner = _owner(trial, key)
     validate = getattr(owner, "_validate_params", None)
-    if callable(validate):
+    # scikit-learn's own estimators declare their constraints; others (LightGBM's) inherit
+    # _validate_params from BaseEstimator without declaring any.
+    if callable(validate) and hasattr(owner, "_parameter_constraints"):
         validate()
     else:
         trial.fit(rows, y)

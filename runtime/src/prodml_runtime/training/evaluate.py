@@ -29,9 +29,9 @@ from ..core.metrics import lift, model_metrics, primary_metric
 from ..core.model import LoadedModel
 from ..core.schema import Schema
 from ..io import atomic
+from .families import LINEAR
 from .figures import write_figures
 from .reporting import evaluation_markdown, model_card_markdown, update_design_doc
-from .families import LINEAR
 from .train import BASELINE, Candidates, Split, build_pipeline, split_data
 
 MISSING_GROUP = "(missing)"
@@ -51,9 +51,9 @@ def reference_models(
 ) -> dict[str, Pipeline]:
     """The baseline and the linear model, refitted on ``fit`` with their tuned settings."""
     return {
-        family: build_pipeline(
-            family, candidates, schema, config, best_params.get(family, {})
-        ).fit(fit.features, fit.target)
+        family: build_pipeline(family, candidates, schema, config, best_params.get(family, {})).fit(
+            fit.features, fit.target
+        )
         for family in (BASELINE, LINEAR)
     }
 
@@ -205,8 +205,7 @@ def _evaluate(
         "data": {**data, "rows": len(frame), "test_rows": len(test.target)},
         "test": scores,
         "lift": {
-            reference: lift(scores[champion], scores[reference])
-            for reference in (BASELINE, LINEAR)
+            reference: lift(scores[champion], scores[reference]) for reference in (BASELINE, LINEAR)
         },
         "cv": recorded.get("cv", {}),
         "validation": recorded.get("validation", {}),
@@ -216,6 +215,7 @@ def _evaluate(
             for column in schema.slice_columns
         },
         "fairness": fairness,
+        "leaks": [c.name for c in schema.columns if c.leak],
         "feature_importance": feature_importance(schema, model.pipeline, test, config.random_state),
     }
     return report, test

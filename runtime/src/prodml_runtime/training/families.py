@@ -127,9 +127,7 @@ class Family:
 
     def __post_init__(self) -> None:
         if not (hasattr(self.estimator, "fit") and hasattr(self.estimator, "get_params")):
-            raise TypeError(
-                f"{self.estimator!r} is not an estimator (it needs fit and get_params)"
-            )
+            raise TypeError(f"{self.estimator!r} is not an estimator (it needs fit and get_params)")
 
     @property
     def classifies(self) -> bool:

@@ -159,10 +159,28 @@ def evaluation_markdown(report: dict[str, Any]) -> str:
     lines += ["## Test metrics", "", *metrics_table(report)]
     lines += ["## Cross-validation and validation", "", *cv_table(report), *sampling_lines(report)]
     lines += _slices_and_fairness(report, compact=False)
-    lines += ["## Feature importance", "", *importance_table(report), "## Figures", ""]
+    lines += ["## Feature importance", "", *importance_table(report), *leak_lines(report)]
+    lines += ["## Figures", ""]
     for name, path in report.get("figures", {}).items():
         lines += [f"![{FIGURE_TITLES.get(name, name)}]({path})", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def leak_lines(report: dict[str, Any]) -> list[str]:
+    """The columns the schema leaves out as leaks: each predicted the target almost alone."""
+    leaks = report.get("leaks") or []
+    if not leaks:
+        return []
+    named = ", ".join(f"`{name}`" for name in leaks)
+    return [
+        "## Columns left out as leaks",
+        "",
+        f"{named}: each predicted the target almost alone in the data the schema was inferred "
+        "from, which a column known only after the outcome does (`leak: true` in "
+        "configs/schema.yaml). If one is known at prediction time, delete its `role: ignored` "
+        "and `leak: true` lines and retrain.",
+        "",
+    ]
 
 
 def limitations(report: dict[str, Any]) -> list[str]:
@@ -190,7 +208,10 @@ def limitations(report: dict[str, Any]) -> list[str]:
     unused = [row["feature"] for row in report["feature_importance"] if row["mean"] <= 0]
     if unused:
         notes.append(f"Features that do not help on the test split: {', '.join(unused)}.")
-    return notes + [
+    if report.get("leaks"):
+        notes.append(f"Left out as leaks: {', '.join(report['leaks'])} (reports/evaluation.md).")
+    return [
+        *notes,
         f"All figures come from one test split of {report['data']['test_rows']} rows, "
         "without confidence intervals.",
         "`make data` writes a synthetic sample: a model trained on it is a demonstration, "

@@ -37,6 +37,7 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from ..config import TrainConfig
+from ..core.coerce import target_values
 from ..core.errors import ProjectError
 from ..core.metrics import Metrics, model_metrics, primary_metric
 from ..core.schema import Schema
@@ -129,8 +130,7 @@ class TrainingResult:
 
 def target_series(df: pd.DataFrame, schema: Schema) -> pd.Series:
     """The target as the model sees it: class labels as strings, or floats for regression."""
-    values = df[schema.target]
-    return values.astype(str).astype(object) if schema.is_classification else values.astype(float)
+    return target_values(df[schema.target], schema)
 
 
 def split_data(df: pd.DataFrame, schema: Schema, config: TrainConfig) -> tuple[Split, Split, Split]:
