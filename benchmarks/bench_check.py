@@ -4,8 +4,8 @@ The reference is what the issue names, repo-review "with only its built-in check
 ships none, so it is ``repo-review PATH`` in a venv holding repo-review alone (made here with uv,
 from its cache when it can; it exits 1, "No checks registered", after loading everything a
 check run needs). Also timed: the same checks under ``repo-review --select PML`` (the plugin,
-this venv) and ``prodml check`` without PML202, the check that imports the project's schema
-model (pydantic). Target: ``prodml check`` <= 2x the reference.
+this venv) and ``prodml check`` without PML202, the check that imports the schema model of the
+runtime the project pins (pydantic). Target: ``prodml check`` <= 2x the reference.
 
 Runs are interleaved and the median is reported, so machine noise hits every command alike.
 Prints a table and writes benchmarks/results/check.json. Usage: python benchmarks/bench_check.py [N]

@@ -2,7 +2,8 @@
 code; checks that cannot apply are skipped with the reason; a team file and pyproject's ignore
 table are honoured; the same checks run under plain repo-review.
 
-Projects are baked with --no-lock, then locked offline (uv's cache), once per module.
+Projects are baked with --no-lock, then locked (offline from uv's cache when it can), once per
+module and variant, when a test first needs them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,8 +21,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from prodml.check import CHECKS, markdown_table
+from prodml import __version__
+from prodml.check import CHECKS, markdown_table, runtime
 from prodml.check.docs import placeholders
+from prodml.check.lockfile import within
 from prodml.check.secrets import findings
 from prodml.cli import main
 from prodml.lock import uv_binary
@@ -29,9 +33,14 @@ ROOT = Path(__file__).resolve().parents[1]
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
 VARIANTS = {
     "fastapi-github-uv-git": {"serving": "fastapi", "ci": "github"},
-    "none-gitlab-uv-git": {"serving": "none", "ci": "gitlab"},
-    "flask-github-pip-nogit": {"serving": "flask", "env_manager": "pip"},
-}
+    "none-gitlab-uv-spark-mlflow-git": {
+        "serving": "none", "ci": "gitlab", "engine": "spark", "tracking": "mlflow",
+    },
+    "flask-github-pip-dask-nogit": {
+        "serving": "flask", "env_manager": "pip", "engine": "dask", "problem_type": "regression",
+    },
+}  # fmt: skip
+RUNTIME_WHEEL = f"vendor/prodml_runtime-{__version__}-py3-none-any.whl"
 
 
 def lock(project: Path, env_manager: str) -> None:
@@ -64,19 +73,41 @@ def commit(project: Path, *paths: str) -> None:
     subprocess.run([*GIT, "commit", "-qm", "change", "--allow-empty"], cwd=project, check=True)
 
 
+class Baked(dict):
+    """Variant -> its fresh project, baked when a test first asks (a variant that cannot be
+    locked skips the tests that need it, not the others)."""
+
+    def __init__(self, parent: Path):
+        super().__init__()
+        self.parent, self.skipped = parent, {}
+
+    def __missing__(self, variant: str) -> Path:
+        if variant in self.skipped:
+            pytest.skip(self.skipped[variant])
+        try:
+            baked = bake(self.parent, variant, variant.endswith("-git"), **VARIANTS[variant])
+        except pytest.skip.Exception as skip:
+            self.skipped[variant] = str(skip)
+            raise
+        self[variant] = baked
+        return baked
+
+
 @pytest.fixture(scope="module")
-def projects(tmp_path_factory) -> dict[str, Path]:
-    parent = tmp_path_factory.mktemp("baked")
-    return {
-        variant: bake(parent, variant, git=variant.endswith("-git"), **answers)
-        for variant, answers in VARIANTS.items()
-    }
+def projects(tmp_path_factory) -> Baked:
+    return Baked(tmp_path_factory.mktemp("baked"))
 
 
 @pytest.fixture
 def project(projects, tmp_path) -> Path:
     """A copy of the default variant (a git repository) to break."""
     return Path(shutil.copytree(projects["fastapi-github-uv-git"], tmp_path / "project"))
+
+
+@pytest.fixture
+def pip_project(projects, tmp_path) -> Path:
+    """A copy of the pip variant (no git) to break."""
+    return Path(shutil.copytree(projects["flask-github-pip-dask-nogit"], tmp_path / "pip"))
 
 
 def check(path: Path, *args: str) -> tuple[int, dict]:
@@ -96,8 +127,8 @@ def not_passed(report: dict) -> dict[str, str]:
 
 EXPECTED_SKIPS = {
     "fastapi-github-uv-git": {"PML104"},
-    "none-gitlab-uv-git": {"PML104", "PML401", "PML402"},
-    "flask-github-pip-nogit": {"PML104", "PML701", "PML702", "PML703"},
+    "none-gitlab-uv-spark-mlflow-git": {"PML104", "PML401", "PML402"},
+    "flask-github-pip-dask-nogit": {"PML104", "PML701", "PML702", "PML703"},
 }
 
 
@@ -113,6 +144,7 @@ def test_a_fresh_project_passes_and_says_why_a_check_does_not_apply(projects, va
         assert skipped["PML703"] == "not a git repository"
     if variant.startswith("none"):
         assert skipped["PML401"].startswith("docker: no")
+    assert (projects[variant] / RUNTIME_WHEEL).is_file(), "PML103 and PML202 read it"
 
 
 def replace(path: Path, old: str, new: str) -> None:
@@ -164,7 +196,7 @@ AWS_KEY = "AKIA" + "Q7" * 8  # built here so this file holds no key
 BREAK: dict[str, Callable[[Path], None]] = {
     "PML101": _no_answers_but_required,
     "PML102": lambda p: edit_answers(p, ci="jenkins"),
-    "PML103": lambda p: shutil.rmtree(p / "src" / "fastapi_github_uv_git" / "serving"),
+    "PML103": lambda p: (p / "src" / "fastapi_github_uv_git" / "api.py").unlink(),
     "PML201": lambda p: (p / "configs/schema.yaml").write_text("columns: [\n"),
     "PML202": lambda p: replace(p / "configs/schema.yaml", "type: numeric", "type: numberish"),
     "PML301": lambda p: (
@@ -179,7 +211,7 @@ BREAK: dict[str, Callable[[Path], None]] = {
     "PML501": _precommit_without("ruff"),
     "PML502": _precommit_without("prodml-check"),
     "PML503": lambda p: (p / "uv.lock").unlink(),
-    "PML504": lambda p: replace(p / "pyproject.toml", '"click>=8.1",', '"click>=8.1", "rich>=13",'),
+    "PML504": lambda p: replace(p / "pyproject.toml", '"ruff>=0.6",', '"ruff>=0.6", "rich>=13",'),
     "PML601": lambda p: append(p / "README.md", "\nTODO: describe the data.\n"),
     "PML602": lambda p: append(p / "docs/design.md", "\nOwner: <your name>\n"),
     "PML603": lambda p: (p / "docs/model-card.md").write_text("# Model card\n\nA model.\n"),
@@ -250,18 +282,109 @@ def test_an_ignore_with_a_reason_in_pyproject_skips_with_it(project, table):
                                           "skip_reason": "drafting"}  # fmt: skip
 
 
-def test_an_ignored_check_does_not_run(project):
-    model = project / "src" / "fastapi_github_uv_git" / "core" / "schema.py"
-    append(model, "\nimport pathlib\npathlib.Path(__file__).with_name('imported').touch()\n")
+def add_to_wheel(wheel: Path, member: str, code: str) -> None:
+    """Append ``code`` to ``member`` of ``wheel`` (rewritten in place)."""
+    with zipfile.ZipFile(wheel) as source:
+        items = [(info, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(wheel, "w") as target:
+        for info, data in items:
+            target.writestr(info, data + code.encode() if info.filename == member else data)
+
+
+def test_an_ignored_check_does_not_run(project, tmp_path):
+    marker = tmp_path / "imported"
+    add_to_wheel(project / RUNTIME_WHEEL, "prodml_runtime/core/schema.py",
+                 f"\nimport pathlib\npathlib.Path({str(marker)!r}).touch()\n")  # fmt: skip
     append(project / "pyproject.toml", '\n[tool.prodml.check]\nignore = {PML202 = "slow"}\n')
     status, report = check(project)
     assert status == 0 and report["checks"]["PML202"]["skip_reason"] == "slow"
-    assert not model.with_name("imported").exists(), "the project's model was not imported"
+    assert not marker.exists(), "the runtime's model was not imported"
     replace(project / "pyproject.toml", 'ignore = {PML202 = "slow"}', "")
     status, report = check(project)
     assert status == 0 and report["checks"]["PML202"]["result"] is True
-    assert model.with_name("imported").exists()
+    assert marker.exists(), "the model is the vendored wheel's, not the installed runtime's"
     assert not [m for m in sys.modules if m.startswith("_prodml_check_")], "nothing left imported"
+
+
+def test_the_schema_model_is_the_pinned_runtimes(project):
+    refuse = "\ndef parse_schema(raw, source):\n    raise ValueError('0.2 says no')\n"
+    add_to_wheel(project / RUNTIME_WHEEL, "prodml_runtime/core/schema.py", refuse)
+    _, report = check(project, "--select", "PML202")
+    assert "0.2 says no" in report["checks"]["PML202"]["err_msg"], "the vendored wheel decides"
+    (project / RUNTIME_WHEEL).write_bytes(b"not a zip")
+    _, report = check(project, "--select", "PML202")
+    assert report["checks"]["PML202"]["result"] is None
+    assert f"`{RUNTIME_WHEEL}` does not import here" in report["checks"]["PML202"]["skip_reason"]
+
+
+def on_an_index(project: Path) -> None:
+    """Take the runtime from an index: no vendor/, no [tool.uv.sources] (the README's way)."""
+    shutil.rmtree(project / "vendor")
+    text = (project / "pyproject.toml").read_text()
+    start = text.index("[tool.uv.sources]")
+    end = text.index("\n\n", start)
+    (project / "pyproject.toml").write_text(text[:start] + text[end + 2 :])
+
+
+def test_without_a_vendored_wheel_the_installed_runtime_is_the_model(project, monkeypatch):
+    on_an_index(project)
+    status, report = check(project, "--select", "PML202", "--select", "PML103")
+    assert status == 0 and report["checks"]["PML202"]["result"] is True, not_passed(report)
+    assert report["checks"]["PML103"]["result"] is True, "no wheel named: none required"
+    monkeypatch.setattr(runtime, "installed_runtime", lambda: ("/nowhere", "0.9.0"))
+    _, report = check(project, "--select", "PML202")
+    reason = report["checks"]["PML202"]["skip_reason"]
+    assert "installed prodml-runtime 0.9.0 is not the one the project pins" in reason
+    monkeypatch.setattr(runtime, "installed_runtime", lambda: None)
+    _, report = check(project, "--select", "PML202")
+    assert "none installed here" in report["checks"]["PML202"]["skip_reason"]
+
+
+@pytest.mark.parametrize("manager", ["uv", "pip"])
+def test_a_missing_vendored_wheel_is_named_with_how_to_restore_it(project, pip_project, manager):
+    target = project if manager == "uv" else pip_project
+    (target / RUNTIME_WHEEL).unlink()
+    status, report = check(target)
+    message = report["checks"]["PML103"]["err_msg"]
+    assert status == 3 and f"Missing `{RUNTIME_WHEEL}`" in message, message
+    assert "`prodml update`" in message and "your team's index" in message
+    assert "(PML103)" in report["checks"]["PML202"]["skip_reason"]
+
+
+def test_the_lock_pins_the_runtime_within_the_declared_range(project, pip_project):
+    replace(project / "pyproject.toml", f"~={__version__}", "~=9.1.0")
+    _, report = check(project, "--select", "PML504")
+    message = report["checks"]["PML504"]["err_msg"]
+    assert f"prodml-runtime=={__version__} (~=9.1.0)" in message, message
+    assert "outside pyproject's bounds" in message
+    on_an_index(project)
+    _, report = check(project, "--select", "PML504")
+    assert "sources changed in `[tool.uv.sources]`" in report["checks"]["PML504"]["err_msg"]
+    lock = pip_project / "requirements.lock"
+    replace(lock, f"prodml-runtime=={__version__}", "prodml-runtime==9.0.0")
+    _, report = check(pip_project, "--select", "PML504")
+    pinned = "`requirements.lock` pinned outside pyproject's bounds: `prodml-runtime==9.0.0`"
+    assert pinned in report["checks"]["PML504"]["err_msg"]
+
+
+@pytest.mark.parametrize(
+    ("version", "specifier", "expected"),
+    [("0.2.3", "~=0.2.0", True), ("0.3.0", "~=0.2.0", False), ("0.1.9", "~=0.2.0", False),
+     ("1.9", "~=1.4", True), ("2.0", "~=1.4", False), ("0.2.7", "==0.2.*", True),
+     ("0.3", "==0.2.*", False), ("0.3", "!=0.2.*", True), ("1.0", ">=0.9", True)],
+)  # fmt: skip
+def test_within_reads_compatible_and_prefix_bounds(version, specifier, expected):
+    assert within(version, specifier) is expected
+
+
+@pytest.mark.parametrize("manager", ["uv", "pip"])
+def test_the_hook_message_describes_the_hook_a_project_gets(project, pip_project, manager):
+    target = project if manager == "uv" else pip_project
+    _precommit_without("prodml-check")(target)
+    _, report = check(target, "--select", "PML502")
+    message = report["checks"]["PML502"]["err_msg"]
+    entry = "uv run --no-sync prodml check" if manager == "uv" else "prodml check"
+    assert f"`entry: {entry}`" in message and "`language: system`" in message
 
 
 def test_select_and_ignore_on_the_command_line(project):
@@ -273,8 +396,8 @@ def test_select_and_ignore_on_the_command_line(project):
 
 
 def test_html_and_rich_output(projects):
-    result = CliRunner().invoke(main, ["check", str(projects["none-gitlab-uv-git"]),
-                                       "--format", "html"])  # fmt: skip
+    batch = str(projects["none-gitlab-uv-spark-mlflow-git"])
+    result = CliRunner().invoke(main, ["check", batch, "--format", "html"])
     assert result.exit_code == 0
 
     tags: list[str] = []
@@ -284,7 +407,7 @@ def test_html_and_rich_output(projects):
     parser.close()
     assert {"table", "ul", "li"} & set(tags), tags
     assert "PML401" in result.output and "docker: no" in result.output
-    rich = CliRunner().invoke(main, ["check", str(projects["none-gitlab-uv-git"])])
+    rich = CliRunner().invoke(main, ["check", batch])
     assert rich.exit_code == 0 and "PML703" in rich.output and "[skipped]" in rich.output
 
 

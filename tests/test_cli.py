@@ -439,7 +439,12 @@ def test_new_with_data_infers_an_explained_schema_and_ships_the_file(tmp_path, p
     assert schema["id"] == "penguin_id" and schema["na_values"] == ["NA"]
     assert columns["species"]["categories"] == ["Adelie", "Chinstrap", "Gentoo"]
     assert columns["nickname"]["role"] == "ignored"
-    assert columns["seen_on"] == {"name": "seen_on", "type": "datetime", "as_of": "2024-09-19"}
+    assert columns["seen_on"] == {
+        "name": "seen_on",
+        "type": "datetime",
+        "nullable": True,
+        "as_of": "2024-09-19",
+    }
     assert columns["bill_mm"] == {"name": "bill_mm", "type": "numeric", "nullable": True, "min": 0}
     assert columns["tagged"]["type"] == "boolean"
     assert columns["sex"]["nullable"] and columns["island"]["type"] == "categorical"
@@ -500,3 +505,35 @@ def test_interactive_new_with_data_asks_for_the_target_among_the_columns(tmp_pat
     assert result.exit_code == 0, result.output
     assert "nope" in result.output and "is not one of" in result.output
     assert 'target: "species"' in (tmp_path / "birds" / "configs" / "schema.yaml").read_text()
+
+
+def test_new_with_data_offers_a_way_forward_for_rare_classes_and_shows_inference_notes(
+    tmp_path, penguins
+):
+    """A class too rare for cross-validation: refused naming --rare-classes; dropped with it.
+    What inference changed (stray whitespace read away) is said, not only written."""
+    rare = tmp_path / "rare.csv"
+    lines = penguins.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].replace(",Adelie,", ",Emperor,")
+    lines[2] = lines[2].replace(",Gentoo,", ", Gentoo ,")
+    rare.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    args = [
+        "new",
+        "r",
+        "--no-input",
+        "--no-git",
+        "--no-lock",
+        "--data",
+        rare,
+        "--target",
+        "species",
+    ]
+    refused = run(*args, "-o", tmp_path / "refused")
+    assert refused.exit_code == 2 and "--rare-classes" in refused.output, refused.output
+    assert not (tmp_path / "refused").exists()
+    dropped = run(*args, "-o", tmp_path / "out", "--rare-classes", "drop")
+    assert dropped.exit_code == 0, dropped.output
+    assert "warning:" in dropped.output and "whitespace" in dropped.output, dropped.output
+    schema = yaml.safe_load((tmp_path / "out" / "r" / "configs" / "schema.yaml").read_text())
+    target = next(c for c in schema["columns"] if c["name"] == "species")
+    assert target["aliases"] == {"Emperor": None} and target["nullable"], target

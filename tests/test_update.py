@@ -3,13 +3,17 @@
 The older template version is simulated through the base a project records: ``generated_by_v1``
 rewrites a fresh project and its ``.prodml/base.tar.gz`` as template 0.0.9 would have made them
 (a few files different, one extra, one missing), so the update from 0.0.9 to the installed
-version meets realistic changes on both sides.
+version meets realistic changes on both sides. A project of prodml 0.1 (the platform as its own
+source) is simulated the same way, and rendered for real by 0.1.0's generator where this
+checkout's history has it.
 """
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +22,7 @@ import yaml
 from click.testing import CliRunner
 
 from bake import ROOT
-from prodml import __version__, generate
+from prodml import __version__, generate, vendor
 from prodml import base as pristine
 from prodml import update as updating
 from prodml.cli import main
@@ -146,7 +150,7 @@ def test_update_merges_the_new_template_into_a_changed_project(changed, fresh):
     assert read(changed, "docs/runbook.md") == read(fresh, "docs/runbook.md"), "added"
     assert "Our own score." in read(changed, "docs/ml-test-score.md"), "add/add: conflict"
     assert not (changed / "docs/legacy.md").exists(), "dropped and untouched: removed"
-    assert read(changed, "docs/old-notes.md") == "Old notes, with ours.\n", "dropped, edited: kept"
+    assert read(changed, "docs/old-notes.md") == "Old notes, with ours.\n", "dropped, edited: yours"
     assert not (changed / "docs/design.md").exists(), "deleted by the user: stays deleted"
     assert (
         json.loads(read(changed, ".cruft.json"))["context"]["cookiecutter"]["_template_version"]
@@ -156,9 +160,12 @@ def test_update_merges_the_new_template_into_a_changed_project(changed, fresh):
     assert not (changed / updating.JOURNAL).exists()
     for kind, path in [("updated", "pyproject.toml"), ("merged", "Makefile"),
                        ("added", "docs/runbook.md"), ("removed", "docs/legacy.md"),
-                       ("conflicted", "README.md"), ("kept", "docs/old-notes.md"),
+                       ("conflicted", "README.md"), ("conflicted", "docs/old-notes.md"),
                        ("kept deleted", "docs/design.md")]:  # fmt: skip
         assert f"  {kind:<12} {path}" in result.output
+    assert (
+        f"docs/old-notes.md  (you changed it; prodml {__version__} no longer ships" in result.output
+    )
 
 
 def test_conflicts_are_unmerged_in_git_status(fresh, tmp_path):
@@ -166,6 +173,10 @@ def test_conflicts_are_unmerged_in_git_status(fresh, tmp_path):
     assert run("update", changed).exit_code == 3
     status = git(changed, "status", "--porcelain").splitlines()
     assert "UU README.md" in status and "AA docs/ml-test-score.md" in status
+    assert "UD docs/old-notes.md" in status, "modify/delete: deleted by the template"
+    stages = git(changed, "ls-files", "-u", "--", "docs/old-notes.md").splitlines()
+    assert [line.split()[2] for line in stages] == ["1", "2"]
+    assert read(changed, "docs/old-notes.md") == "Old notes, with ours.\n"
     assert {"M  pyproject.toml", "M  Makefile", "A  docs/runbook.md", "D  docs/legacy.md"} <= set(
         status
     ), status
@@ -219,21 +230,25 @@ def test_an_update_that_changes_nothing_is_a_no_op(fresh, tmp_path, use_git):
 
 def test_set_removes_and_adds_the_files_an_option_owns(fresh, tmp_path):
     project = project_from(fresh, tmp_path, use_git=True)
-    app = project / "src/churn_model/serving/app.py"
-    app.write_text(app.read_text(encoding="utf-8") + "# ours\n", encoding="utf-8")
+    api = project / "src/churn_model/api.py"
+    api.write_text(api.read_text(encoding="utf-8") + "# ours\n", encoding="utf-8")
     commit(project, "ours")
     result = run("update", project, "--set", "serving=none")
-    assert result.exit_code == 0, result.output
-    assert not (project / "Dockerfile").exists() and not (project / "tests/serving").exists()
-    assert app.is_file() and "kept         src/churn_model/serving/app.py" in result.output
+    assert result.exit_code == 3, "api.py: changed by us, dropped by serving=none: modify/delete"
+    assert not (project / "Dockerfile").exists() and not (project / "tests/test_api.py").exists()
+    assert read(project, "src/churn_model/api.py").endswith("# ours\n"), "yours stays"
+    assert "conflicted   src/churn_model/api.py" in result.output
+    assert "UD src/churn_model/api.py" in git(project, "status", "--porcelain")
     recorded = json.loads(read(project, ".cruft.json"))["context"]["cookiecutter"]
     assert (recorded["serving"], recorded["docker"]) == ("none", "no")
+    git(project, "add", "src/churn_model/api.py")  # resolved: ours kept
     commit(project, "serving none")
     result = run("update", project, "--set", "serving=flask")
-    assert result.exit_code == 3, "app.py: ours (kept) against flask's: add/add"
-    assert read(project, "src/churn_model/serving/server.py").startswith('"""The Flask app')
+    assert result.exit_code == 3, "api.py: ours (kept) against flask's: add/add"
+    assert "<<<<<<< your project\n# ours\n=======\n" in read(project, "src/churn_model/api.py")
     assert not (project / "Dockerfile").exists(), "docker stays no: it was recorded"
-    assert "A  src/churn_model/serving/server.py" in git(project, "status", "--porcelain")
+    status = git(project, "status", "--porcelain")
+    assert "A  tests/test_api.py" in status and "AA src/churn_model/api.py" in status
     assert git(project, "rev-list", "--count", "HEAD") == "3\n", "no commit of its own"
     assert not (project / "uv.lock").exists(), "make lock is not repeated"
 
@@ -342,3 +357,157 @@ def test_a_data_project_keeps_its_inferred_files_through_update_and_replay(tmp_p
     assert read(replayed, "docs/data-card.md") == read(project, "docs/data-card.md")
     assert (replayed / "data/raw/penguins.csv").read_bytes() == penguins.read_bytes()
     assert pristine.load(replayed) == pristine.load(project)
+
+
+def wheels(project: Path) -> list[str]:
+    return sorted(path.name for path in (project / "vendor").glob("*.whl"))
+
+
+THIS = [vendor.PRODML_WHEEL, vendor.RUNTIME_WHEEL]
+
+
+def test_a_runtime_upgrade_replaces_the_vendored_wheels(fresh, tmp_path):
+    project = project_from(fresh, tmp_path, use_git=False)
+    for name in THIS:
+        (project / "vendor" / name).rename(project / "vendor" / name.replace(__version__, OLD))
+    git(project, "init", "-q")
+    commit(project, "a project on an older runtime")
+    before = digest(project)
+    result = run("update", project, "--dry-run")
+    assert result.exit_code == 0 and f"vendored     vendor/{vendor.RUNTIME_WHEEL}" in result.output
+    assert digest(project) == before, "a dry run vendors nothing"
+    result = run("update", project)
+    assert result.exit_code == 0, result.output
+    assert wheels(project) == THIS, "this prodml's wheels, the other version's gone"
+    assert f"removed      vendor/prodml_runtime-{OLD}-py3-none-any.whl" in result.output
+    status = git(project, "status", "--porcelain", "--no-renames").splitlines()
+    assert f"A  vendor/{vendor.RUNTIME_WHEEL}" in status
+    assert f"D  vendor/prodml_runtime-{OLD}-py3-none-any.whl" in status
+    assert (project / "vendor" / vendor.RUNTIME_WHEEL).read_bytes() == (
+        fresh / "vendor" / vendor.RUNTIME_WHEEL
+    ).read_bytes()
+    commit(project, "the new runtime")
+    result = run("update", project)
+    assert "nothing to do" in result.output and wheels(project) == THIS
+
+
+def test_a_project_on_an_index_gets_no_wheels(fresh, tmp_path):
+    project = project_from(fresh, tmp_path, use_git=False)
+    shutil.rmtree(project / "vendor")
+    text = read(project, "pyproject.toml")
+    start = text.index("[tool.uv.sources]")
+    end = text.index("\n\n", start)
+    (project / "pyproject.toml").write_text(text[:start] + text[end + 2 :], encoding="utf-8")
+    result = run("update", project)
+    assert result.exit_code == 0 and "nothing to do" in result.output, result.output
+    assert not (project / "vendor").exists()
+    (project / "pyproject.toml").write_text(text, encoding="utf-8")  # the wheels named again
+    result = run("update", project)
+    assert result.exit_code == 0 and wheels(project) == THIS, result.output
+
+
+#: Files of the platform a 0.1 project carried as its own source (a few of its 57 modules and
+#: their tests), and the thin parts 0.1 did not have.
+CHANGED = "src/churn_model/core/schema.py"
+PLATFORM = {
+    CHANGED: '"""The feature schema."""\n\nSOURCE = "configs/schema.yaml"\n',
+    "src/churn_model/io/registry.py": '"""The model registry."""\n\nROOT = "models"\n',
+    "tests/core/test_schema.py": "def test_schema():\n    assert True\n",
+}
+THIN = ["checks.py", "features.py", "models.py", "project.py"]
+
+
+def made_by_0_1(project: Path) -> None:
+    """Make ``project`` (a fresh render, and its base) what prodml 0.1 generated: the platform
+    as its own source, no thin parts, no vendor/, template 0.1.0."""
+    base = pristine.load(project)
+    assert base is not None
+    for path, text in PLATFORM.items():
+        base[path] = (text.encode(), 0o644)
+        (project / path).parent.mkdir(parents=True, exist_ok=True)
+        (project / path).write_text(text, encoding="utf-8")
+    for name in THIN:
+        base.pop(f"src/churn_model/{name}")
+        (project / "src/churn_model" / name).unlink()
+    recorded = json.loads(read(project, ".cruft.json"))
+    recorded["context"]["cookiecutter"]["_template_version"] = "0.1.0"
+    text = json.dumps(recorded, indent=2) + "\n"
+    base[".cruft.json"] = (text.encode(), 0o644)
+    (project / ".cruft.json").write_text(text, encoding="utf-8")
+    pristine.save(project, base)
+    shutil.rmtree(project / "vendor")
+
+
+def change_the_platform(project: Path) -> None:
+    """Commit the project as generated, then a change of the team's to one platform file."""
+    git(project, "init", "-q")
+    commit(project, "generated by prodml 0.1.0")
+    (project / CHANGED).write_text(read(project, CHANGED) + "# ours\n", encoding="utf-8")
+    commit(project, "our change to the platform")
+
+
+def assert_moved_to_the_runtime(project: Path, fresh: Path, result) -> None:
+    """The update of a 0.1 project whose team changed one platform file: that file is a
+    modify/delete conflict, the other platform files are gone, the rest is the fresh render."""
+    assert result.exit_code == 3, result.output
+    assert f"conflicted   {CHANGED}  (you changed it" in result.output
+    assert read(project, CHANGED).endswith("# ours\n"), "yours stays in the work tree"
+    status = git(project, "status", "--porcelain").splitlines()
+    assert f"UD {CHANGED}" in status, status
+    stages = git(project, "ls-files", "-u", "--", CHANGED).splitlines()
+    assert [line.split()[2] for line in stages] == ["1", "2"], "base and yours; no template's"
+    assert {"D  src/churn_model/io/registry.py", "D  tests/core/test_schema.py"} <= set(status)
+    assert not (project / "src/churn_model/io").exists() and not (project / "tests/core").exists()
+    assert {f"A  src/churn_model/{name}" for name in THIN} <= set(status)
+    assert f"vendored     vendor/{vendor.RUNTIME_WHEEL}" in result.output
+    assert f"A  vendor/{vendor.RUNTIME_WHEEL}" in status and wheels(project) == THIS
+    tree = pristine.snapshot(project)
+    assert tree.pop(CHANGED) and tree == pristine.snapshot(fresh), "the rest is the thin project"
+    assert pristine.load(project) == pristine.load(fresh)
+
+
+def test_a_project_of_the_previous_prodml_moves_onto_the_runtime(fresh, tmp_path):
+    project = project_from(fresh, tmp_path, use_git=False)
+    made_by_0_1(project)
+    change_the_platform(project)
+    assert_moved_to_the_runtime(project, fresh, run("update", project))
+
+
+#: The last commit whose template is 0.1.0's (the platform as the project's own source).
+LAST_0_1 = "a3bf27c"
+
+
+@pytest.fixture(scope="module")
+def rendered_by_0_1(tmp_path_factory) -> Path:
+    """The default project as prodml 0.1.0 renders it, with that commit's generator."""
+    git_c = ["git", "-C", str(ROOT)]
+    found = subprocess.run(
+        [*git_c, "cat-file", "-e", f"{LAST_0_1}^{{commit}}"], capture_output=True
+    )
+    if found.returncode:
+        pytest.skip(
+            f"this checkout's history lacks {LAST_0_1} (prodml 0.1.0's template), as a shallow "
+            "clone does: `git fetch --unshallow` brings it"
+        )
+    source, out = tmp_path_factory.mktemp("prodml-0.1.0"), tmp_path_factory.mktemp("by-0.1")
+    paths = ["generator", "template", "hooks"]
+    archive = subprocess.run([*git_c, "archive", LAST_0_1, *paths], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", source], input=archive.stdout, check=True)
+    env = {**os.environ, "PYTHONPATH": str(source / "generator"), "PYTHONDONTWRITEBYTECODE": "1"}
+    new = [sys.executable, "-m", "prodml", "new", "--no-input", "--no-git", "--no-lock", "-o", out]
+    made = subprocess.run(new, env=env, capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    project = out / "churn-model"
+    recorded = json.loads(read(project, ".cruft.json"))["context"]["cookiecutter"]
+    assert recorded["_template_version"] == "0.1.0", "0.1.0's generator rendered it"
+    return project
+
+
+def test_a_real_0_1_project_moves_onto_the_runtime(rendered_by_0_1, fresh, tmp_path):
+    project = Path(shutil.copytree(rendered_by_0_1, tmp_path / "churn-model"))
+    assert (project / CHANGED).is_file() and not (project / "vendor").exists()
+    change_the_platform(project)
+    result = run("update", project)
+    assert_moved_to_the_runtime(project, fresh, result)
+    removed = [line for line in result.output.splitlines() if line.startswith("  removed ")]
+    assert len(removed) > 50, "the platform's modules and their tests"

@@ -17,8 +17,8 @@ from pathlib import Path, PurePosixPath
 BASE_FILE = PurePosixPath(".prodml/base.tar.gz")
 
 #: Top-level entries that are never template output: git's, prodml's own, data/ (the user's
-#: data file and what ``make data`` writes; git-ignored and possibly large) and vendor/ (the
-#: runtime wheel, which prodml replaces whole: ``vendor``).
+#: data file and what ``make data`` writes; git-ignored and possibly large) and vendor/
+#: (prodml's wheels, which ``prodml new`` and ``prodml update`` replace whole: prodml.vendor).
 NOT_RENDERED = frozenset({".git", ".prodml", "data", "vendor"})
 
 #: A tree as relative POSIX path -> (content, mode): mode is 0o755 or 0o644.

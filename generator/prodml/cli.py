@@ -192,6 +192,10 @@ def main() -> None:
 )  # fmt: skip
 @click.option("--id", "id_column", help="With --data: the id column [default: inferred].")
 @click.option("--ignore", multiple=True, help="With --data: a column the model must not use.")
+@click.option(
+    "--rare-classes", type=click.Choice(["drop", "merge"]),
+    help="With --data: classes too rare for cross-validation are dropped, or merged into one.",
+)  # fmt: skip
 def new(
     name: str | None,
     no_input: bool,
@@ -208,6 +212,7 @@ def new(
     problem_type: str | None,
     id_column: str | None,
     ignore: tuple[str, ...],
+    rare_classes: str | None,
 ) -> None:
     """Create a new ML project called NAME (the project_name answer).
 
@@ -220,14 +225,16 @@ def new(
 
     fixed = _parse_settings(settings)
     dataset = None
-    if data_path is None and (target or problem_type or id_column or ignore):
-        raise click.UsageError("--target, --problem-type, --id and --ignore go with --data")
+    if data_path is None and (target or problem_type or id_column or ignore or rare_classes):
+        raise click.UsageError(
+            "--target, --problem-type, --id, --ignore and --rare-classes go with --data"
+        )
     if data_path is not None:
         if replay is not None:
             raise click.UsageError("--replay takes every answer from the file: drop --data")
         target = target or _ask_target(data_path, no_input)
         problem_type = problem_type or fixed.get("problem_type")
-        dataset = generate.Dataset(data_path, target, problem_type, id_column, ignore)
+        dataset = generate.Dataset(data_path, target, problem_type, id_column, ignore, rare_classes)
         fixed["dataset"] = dataset.name
         # A placeholder until the data says: generation renders with the inferred type.
         fixed.setdefault("problem_type", problem_type or BY_NAME["problem_type"].default)
@@ -343,7 +350,11 @@ def update(path: Path, to: str | None, settings: tuple[str, ...], dry_run: bool)
         click.echo("dry run: nothing was written", err=True)
         return
     if report["conflicted"]:
-        click.echo("Resolve the conflict markers, then commit.", err=True)
+        click.echo(
+            "Resolve the conflicts (edit out the markers; keep or `git rm` a file prodml no "
+            "longer ships), then commit.",
+            err=True,
+        )
         raise SystemExit(3)
     click.echo("Review (git diff --cached in a repository) and commit.")
 

@@ -49,6 +49,7 @@ class Dataset:
     problem_type: str | None = None
     id_column: str | None = None
     ignore: tuple[str, ...] = field(default=())
+    rare_classes: str | None = None
 
     @property
     def name(self) -> str:
@@ -64,10 +65,11 @@ USAGE = 2
 INFERRED = {"schema.yaml": Path("configs/schema.yaml"), "data-card.md": Path("docs/data-card.md")}
 
 
-def infer_schema(project: Path, package: str, data: Dataset, into: Path) -> None:
+def infer_schema(project: Path, package: str, data: Dataset, into: Path) -> list[str]:
     """Write the schema and data card the rendered project's own inference makes of ``data``
     (``python -m <package> schema infer``, run from its source tree on the runtime wheel it
-    vendors, imported from the wheel itself) into ``into``."""
+    vendors, imported from the wheel itself) into ``into``; return the notes it printed (a
+    column left out as a leak, stray whitespace read away...)."""
     into = into.resolve()  # the command runs in the project, not here
     command = [sys.executable, "-m", package, "schema", "infer", str(data.path.resolve()),
                "--target", data.target, "--output", str(into / "schema.yaml"),
@@ -78,6 +80,8 @@ def infer_schema(project: Path, package: str, data: Dataset, into: Path) -> None
         command += ["--id", data.id_column]
     for name in data.ignore:
         command += ["--ignore", name]
+    if data.rare_classes:
+        command += ["--rare-classes", data.rare_classes]
     runtime = vendor_wheels(project)
     path = os.pathsep.join([str(project / "src"), str(runtime)])
     env = {**os.environ, "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -88,6 +92,11 @@ def infer_schema(project: Path, package: str, data: Dataset, into: Path) -> None
         if result.returncode == USAGE:  # the file fits no schema: the data's problem
             raise DataRejected(f"--data {data.path}: {reason}")
         raise GenerationError(f"inferring a schema from --data {data.path} failed: {reason}")
+    return [
+        line.removeprefix("note: ")
+        for line in result.stderr.splitlines()
+        if line.strip() and not line.startswith("wrote ")
+    ]
 
 
 def data_files(project: Path, answers: Mapping[str, str]) -> tuple[pristine.Files, list[str]]:
@@ -305,7 +314,8 @@ def create(
     try:
         project = render(answers, staging)
         if data is not None:
-            project = _adopt(project, answers, data, staging)
+            project, notes = _adopt(project, answers, data, staging)
+            warnings += notes
         vendor_wheels(project)
         for name, (content, mode) in (carried or {}).items():
             (project / name).parent.mkdir(parents=True, exist_ok=True)
@@ -329,14 +339,17 @@ def create(
     return target, warnings
 
 
-def _adopt(project: Path, answers: Mapping[str, str], data: Dataset, staging: Path) -> Path:
+def _adopt(
+    project: Path, answers: Mapping[str, str], data: Dataset, staging: Path
+) -> tuple[Path, list[str]]:
     """Put ``data`` into the rendered ``project``: the inferred schema and data card, and the
-    file itself. A problem type other than the answers' re-renders with the inferred one."""
+    file itself; return the project and the inference's notes. A problem type other than the
+    answers' re-renders with the inferred one."""
     import yaml
 
     inferred = staging / "inferred"
     inferred.mkdir()
-    infer_schema(project, answers["package_name"], data, inferred)
+    notes = infer_schema(project, answers["package_name"], data, inferred)
     schema = yaml.safe_load((inferred / "schema.yaml").read_text(encoding="utf-8"))
     if schema["problem_type"] != answers["problem_type"]:
         shutil.rmtree(project)
@@ -346,7 +359,7 @@ def _adopt(project: Path, answers: Mapping[str, str], data: Dataset, staging: Pa
     raw = project / "data" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(data.path, raw / data.name)
-    return project
+    return project, notes
 
 
 def preview(answers: Mapping[str, str]) -> list[str]:

@@ -6,6 +6,13 @@ the render of its recorded answers (changed by ``--set``). Only the render runs 
 the initial commit, locking and ``--data`` inference never repeat, and a ``--data`` project's
 inferred schema and data card stay its own.
 
+A file the template no longer ships is removed if the user never changed it; if they did, it is
+a conflict (git's modify/delete: unmerged, the user's version in the work tree). The wheels in
+``vendor/`` become the installed prodml's (``prodml.vendor``), unless the project takes the
+runtime from an index. So a project made by the previous prodml, which carried the platform as
+its own source, loses the platform files its team never changed and keeps, as conflicts, those
+it did.
+
 Writes go through a journal: the new files are staged under ``.prodml/update/`` and the plan is
 written last; then each file is renamed into place, the base replaced after them. A run killed
 midway leaves every file old or new, and the next ``prodml update`` finishes the plan.
@@ -21,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prodml import __version__, generate
+from prodml import __version__, generate, vendor
 from prodml import answers as answers_file
 from prodml import base as pristine
 from prodml.options import BY_NAME, OPTIONS, AnswerError, resolve
@@ -29,11 +36,17 @@ from prodml.options import BY_NAME, OPTIONS, AnswerError, resolve
 JOURNAL = Path(".prodml/update")
 #: Options an update does not change: a new name would move every file (rename by hand).
 RENAMES = ("project_slug", "package_name")
-KINDS = ("updated", "merged", "added", "removed", "conflicted", "kept", "kept deleted")
+KINDS = ("updated", "merged", "added", "vendored", "removed", "conflicted", "kept", "kept deleted")
+#: What a project installing prodml's wheels from vendor/ has in these files (uv; pip).
+FROM_VENDOR = {"pyproject.toml": b"vendor/prodml", "Makefile": b"--find-links vendor"}
+#: The report's list of the conflicts whose file the template dropped (modify/delete).
+DROPPED = "dropped"
 EXPLAINED = {
     "merged": "the template's change merged with yours",
+    "vendored": f"prodml {__version__}'s wheel, which the project installs: run `make lock`",
     "conflicted": "both changed the same lines: resolve the markers",
-    "kept": "the template no longer ships it, but you changed it: delete it if unneeded",
+    DROPPED: f"you changed it; prodml {__version__} no longer ships it: keep it, or `git rm` it",
+    "kept": "not a regular file any more: left as it is",
     "kept deleted": "you deleted it; the template changed it",
 }
 
@@ -50,7 +63,7 @@ class Plan:
     base_changed: bool
     writes: pristine.Files = field(default_factory=dict)
     removes: list[str] = field(default_factory=list)
-    report: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    report: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in (*KINDS, DROPPED)})
     #: For each conflict, the base's (stage 1) and the template's (stage 3) version.
     stages: dict[str, dict[int, tuple[bytes, int] | None]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -161,8 +174,10 @@ def plan_merge(project: Path, base: pristine.Files, new: pristine.Files) -> Plan
                 if ours is not None and ours == old:
                     plan.removes.append(path)
                     plan.report["removed"].append(path)
-                elif ours is not None:
-                    plan.report["kept"].append(path)
+                elif ours is not None:  # modify/delete: yours stays, unmerged in git
+                    plan.report["conflicted"].append(path)
+                    plan.report[DROPPED].append(path)
+                    plan.stages[path] = {1: old, 3: None}
             elif ours is None:
                 if old is None:
                     plan.writes[path] = theirs
@@ -177,6 +192,40 @@ def plan_merge(project: Path, base: pristine.Files, new: pristine.Files) -> Plan
             else:
                 _merge(path, ours, old, theirs, plan, Path(scratch))
     return plan
+
+
+def _vendored(project: Path, plan: Plan) -> list[str] | None:
+    """The prodml wheels in the project's vendor/ ([] for none, where the project, as the update
+    leaves it, installs them from there); None where it takes them from an index."""
+    folder = project / vendor.VENDOR
+    wheels = [*folder.glob("prodml-*.whl"), *folder.glob("prodml_runtime-*.whl")]
+    if wheels:
+        return sorted(wheel.name for wheel in wheels)
+    for name, needle in FROM_VENDOR.items():
+        entry = plan.writes.get(name) or pristine.read_file(project / name)
+        if entry is not None and needle in entry[0]:
+            return []
+    return None
+
+
+def vendor_plan(project: Path, plan: Plan) -> None:
+    """Add this prodml's wheels to ``plan`` where vendor/ lacks them, and remove the other
+    versions' (as ``prodml new`` vendors them); nothing for a project on an index."""
+    have = _vendored(project, plan)
+    if have is None:
+        return
+    wanted = (vendor.RUNTIME_WHEEL, vendor.PRODML_WHEEL)
+    missing = [name for name in wanted if name not in have]
+    with tempfile.TemporaryDirectory(prefix="prodml-vendor-") as scratch:
+        if missing:
+            vendor.vendor_wheels(Path(scratch))
+        for name in missing:
+            path = (vendor.VENDOR / name).as_posix()
+            plan.writes[path] = ((Path(scratch) / path).read_bytes(), 0o644)
+            plan.report["vendored"].append(path)
+    for name in sorted(set(have) - set(wanted)):
+        plan.removes.append((vendor.VENDOR / name).as_posix())
+        plan.report["removed"].append(plan.removes[-1])
 
 
 def prepare(project: Path, to: str | None, settings: Mapping[str, str]) -> Plan:
@@ -221,6 +270,10 @@ def prepare(project: Path, to: str | None, settings: Mapping[str, str]) -> Plan:
         if name in base:
             new[name] = base[name]
     plan = plan_merge(project, base, new)
+    try:
+        vendor_plan(project, plan)
+    except vendor.WheelMissing as err:
+        raise Refused(str(err)) from None
     if rebuilt:  # written even when nothing else changes
         plan.base_changed = True
         plan.notes.insert(0, f"{pristine.BASE_FILE} was missing: rebuilt from the recorded answers")
@@ -322,7 +375,9 @@ def _record_in_git(project: Path, record: dict) -> None:
 def summary(report: Mapping[str, list[str]]) -> list[str]:
     """One line per changed path, grouped by what happened to it."""
     lines = []
+    dropped = set(report.get(DROPPED, ()))
     for kind in KINDS:
-        why = f"  ({EXPLAINED[kind]})" if kind in EXPLAINED else ""
-        lines += [f"  {kind:<12} {path}{why}" for path in report.get(kind, [])]
+        for path in report.get(kind, []):
+            why = EXPLAINED[DROPPED] if path in dropped else EXPLAINED.get(kind)
+            lines.append(f"  {kind:<12} {path}" + (f"  ({why})" if why else ""))
     return lines

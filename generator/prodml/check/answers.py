@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from prodml import __version__
 from prodml.answers import ANSWERS_FILE
 from prodml.check.base import NOT_PRODML, Check, Project, listing
+from prodml.check.runtime import PYPROJECT, VENDOR, named_wheels
 from prodml.layout import OPTIONAL, VARIANTS
 from prodml.options import BY_NAME, problem_with, unknown_keys
 
@@ -47,15 +49,25 @@ class PML102(Check):
         )
 
 
+def package_modules() -> list[str]:
+    """The modules of the template's package (``src/{package_name}/``): the project's parts."""
+    from prodml.generate import template_dir
+
+    package = template_dir().joinpath(
+        "{{cookiecutter.project_slug}}", "src", "{{cookiecutter.package_name}}"
+    )
+    return [f"src/{{package_name}}/{file.name}" for file in sorted(package.glob("*.py"))]
+
+
 def required_paths(answers: dict[str, str]) -> list[str]:
-    """The paths the recorded options keep (prodml.layout's rules), relative to the project."""
-    kept = [path.format(**answers) for path, keep in OPTIONAL if keep(answers)]
-    variants = [
-        target.format(**answers)
-        for target, option, sources in VARIANTS
-        if answers[option] in sources
-    ]
-    return kept + variants
+    """The paths the recorded options keep (prodml.layout's rules), relative to the project:
+    the package's modules, and the files an option adds or chooses."""
+    optional = {path for path, _ in OPTIONAL}
+    sources = {source for _, _, chosen in VARIANTS for source in chosen.values()}
+    modules = [m for m in package_modules() if m not in optional | sources]
+    kept = [path for path, keep in OPTIONAL if keep(answers)]
+    variants = [target for target, option, chosen in VARIANTS if answers[option] in chosen]
+    return [path.format(**answers) for path in modules + kept + variants]
 
 
 class PML103(Check):
@@ -66,13 +78,33 @@ class PML103(Check):
     def verify(self, project: Project) -> str | None:
         assert project.answers is not None
         missing = [path for path in required_paths(project.answers) if not project.exists(path)]
-        if not missing:
-            return None
-        return (
-            f"Missing {listing(missing)}, which the answers in `{ANSWERS_FILE}` require. Restore "
-            f"them (`prodml new --replay {ANSWERS_FILE}` renders the originals), or change the "
-            "answer that owns them with `prodml update --set KEY=VALUE`."
-        )
+        wheels = [w for w in named_wheels(project) if w.found(project) is None]
+        problems = []
+        if missing:
+            fix = (
+                f"The project is at template {project.version}: `prodml update` moves it to "
+                f"{__version__}."
+                if project.version not in (__version__, "unknown")
+                else f"Restore them (`prodml new --replay {ANSWERS_FILE}` renders the originals), "
+                "or change the answer that owns them with `prodml update --set KEY=VALUE`."
+            )
+            problems.append(
+                f"Missing {listing(missing)}, which the answers in `{ANSWERS_FILE}` require. {fix}"
+            )
+        for wheel in wheels:
+            instead = (
+                "delete its line in `[tool.uv.sources]`"
+                if wheel.named_by == PYPROJECT
+                else "remove `--find-links vendor` from the Makefile's lock command"
+            )
+            problems.append(
+                f"Missing `{wheel.path}`: {wheel.named_by} installs {wheel.distribution} "
+                f"{wheel.version} from it, and nothing installs without it. Restore it with "
+                f"`git checkout -- {VENDOR}/`, or run `prodml update` with prodml {wheel.version}: "
+                f"it puts its wheels in {VENDOR}/. Where your team's index serves "
+                f'{wheel.distribution}, {instead} and run `make lock` (README, "Upgrading").'
+            )
+        return " ".join(problems) or None
 
 
 class PML104(Check):

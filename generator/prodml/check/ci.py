@@ -136,8 +136,9 @@ class PML304(CIStep):
     pattern = re.compile(r"\bprodml check\b|\bprodml-check\b")
     needs_prodml = True
     fix = (
-        "prodml check: add `pre-commit run prodml-check --all-files` to the lint job "
-        "(the hook is in `.pre-commit-config.yaml`, PML502)"
+        "prodml check: add `pre-commit run prodml-check --all-files` (`uv run pre-commit ...` in "
+        "a uv project) to the lint job, after it installs the project's environment: the hook "
+        "(`.pre-commit-config.yaml`, PML502) runs the prodml of that environment"
     )
 
 

@@ -60,6 +60,13 @@ class PML501(Check):
         )
 
 
+def hook_entry(project: Project) -> str:
+    """The prodml-check hook's command: prodml from the project's environment (a dev
+    dependency), through uv in a uv project."""
+    uv = project.answers is None or project.answers.get("env_manager") != "pip"
+    return "uv run --no-sync prodml check" if uv else "prodml check"
+
+
 class PML502(Check):
     """pre-commit runs prodml check"""
 
@@ -71,9 +78,10 @@ class PML502(Check):
             return None
         return (
             f"`{CONFIG}` does not run prodml check: add a `repo: local` hook with "
-            "`id: prodml-check`, `entry: prodml check`, `language: python`, "
-            "`additional_dependencies: [prodml==<version>]`, `pass_filenames: false` "
-            "(a freshly generated project has it)."
+            f"`id: prodml-check`, `entry: {hook_entry(project)}`, `language: system`, "
+            "`pass_filenames: false`, `always_run: true`; it runs the prodml of the project's "
+            "environment (`prodml~=<version>` in the dev extra, `make install`). A freshly "
+            "generated project has it."
         )
 
 

@@ -3,7 +3,7 @@
 It builds its own collection (other installed repo-review plugins neither load nor run),
 merges ``[tool.prodml.check] ignore = {CODE = "reason"}`` into repo-review's own ignore table
 (the prodml one wins), leaves unselected and ignored checks unrun (repo-review runs every
-check and filters the results: an ignored PML202 would still import the project's code), fills
+check and filters the results: an ignored PML202 would still import the runtime's model), fills
 each skip's reason from the check, and prints with repo-review's JSON, HTML or rich output.
 Exit status: 0 passed (skips included), 3 a check failed (as repo-review).
 """

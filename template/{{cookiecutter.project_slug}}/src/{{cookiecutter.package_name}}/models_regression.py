@@ -9,7 +9,7 @@ both. Another library's model is one more entry plus its dependency in ``pyproje
 naming in ``trusted`` the types its fitted model holds besides the estimator itself, e.g.::
 
     "lightgbm": Family(
-        LGBMRegressor(verbose=-1),
+        LGBMRegressor(n_jobs=1, verbose=-1),
         randomized(6, learning_rate=loguniform(0.03, 0.2), num_leaves=[15, 31]),
         trusted=("lightgbm.basic.Booster", "collections.OrderedDict"),
     ),
