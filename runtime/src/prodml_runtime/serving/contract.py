@@ -2,9 +2,10 @@
 around the project's ``Answer`` (its ``api.py``).
 
 Both web servers validate requests with ``request_model(schema)`` and ``batch_model(...)``, so
-the API accepts exactly what the schema allows of the features: numeric ranges (finite numbers
-only, not text or booleans), known categories, true/false booleans, dates in the column's format,
-required vs nullable fields.
+the API accepts exactly what the schema allows of the features: numeric ranges (finite numbers,
+or numeric text; not booleans), known categories, booleans, dates in the column's format,
+required vs nullable fields; the model's JSON Schema says which JSON values each feature takes
+(``texts``), so that the published OpenAPI document and the server agree.
 Other fields (an id, an ignored column, anything else) are accepted and ignored, as batch
 scoring ignores such columns, and the response names them (``ignored``).
 ``errors`` turns a validation failure into the field-level ``detail`` list both servers return.
@@ -13,6 +14,7 @@ scoring ignores such columns, and the response names them (``ignored``).
 from __future__ import annotations
 
 import math
+import re
 import sys
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -25,6 +27,7 @@ from pydantic import (
     Field,
     StrictBool,
     ValidationError,
+    WithJsonSchema,
     create_model,
     field_validator,
 )
@@ -46,6 +49,17 @@ from ..core.coerce import (
 from ..core.schema import Column, Schema
 from ..core.validation import expectation
 from ..data.sample import example_record
+from ..io.prediction_log import to_json
+from .texts import (
+    BOOLEAN_PATTERN,
+    NUMERIC_TEXT,
+    boolean_schema,
+    category_pattern,
+    category_schema,
+    date_schema,
+    numeric_schema,
+    read_text,
+)
 
 REQUEST_CONFIG = ConfigDict(extra="allow", allow_inf_nan=False, frozen=True)
 
@@ -87,7 +101,9 @@ def response_models(answer: type[Answer]) -> tuple[type[BaseModel], type[BaseMod
     ``POST /predict/batch`` (``predictions``: one answer per record, in order)."""
     single = create_model("PredictionResponse", __base__=(answer, Envelope))
     batch = create_model(
-        "BatchResponse", __base__=Envelope, predictions=(list[answer], ...)  # type: ignore[valid-type]
+        "BatchResponse",
+        __base__=Envelope,
+        predictions=(list[answer], ...),  # type: ignore[valid-type]
     )
     return single, batch
 
@@ -142,11 +158,18 @@ class MessageResponse(BaseModel):
     detail: str
 
 
-def _as_category(lookup: dict[str, str]) -> Any:
-    """A validator giving the declared category a string or number stands for (``coerce``)."""
+_NUMERIC_TEXT = re.compile(NUMERIC_TEXT)
+_BOOLEAN_TEXT = re.compile(BOOLEAN_PATTERN)
+
+
+def _as_category(declared: tuple[str, ...]) -> Any:
+    """A validator giving the declared category a number, or a text matching the category
+    pattern (``texts``), stands for (``coerce``); other values as they are, refused."""
+    lookup = category_lookup(declared)
+    pattern = re.compile(category_pattern(declared))
 
     def read(value: Any) -> Any:
-        if isinstance(value, str) or (
+        if read_text(pattern, value) or (
             isinstance(value, int | float) and not isinstance(value, bool)
         ):
             return category_text(value, lookup)
@@ -157,16 +180,18 @@ def _as_category(lookup: dict[str, str]) -> Any:
 
 def _as_boolean(value: Any) -> Any:
     """What ``coerce.booleans`` reads as a boolean: the numbers 1 and 0, ``BOOLEAN_TEXT``."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return value
-    number = boolean_value(value)
-    return value if number is None else bool(number)
+    if (isinstance(value, int | float) and not isinstance(value, bool)) or (
+        read_text(_BOOLEAN_TEXT, value)
+    ):
+        number = boolean_value(value)
+        return value if number is None else bool(number)
+    return value
 
 
 def _as_number(value: Any) -> Any:
     """Numeric text (as a CSV holds it) read as ``coerce.numbers`` reads it; other values as
     they are, for pydantic's strict float to judge."""
-    if isinstance(value, str):
+    if read_text(_NUMERIC_TEXT, value):
         number = numbers(pd.Series([value])).iloc[0]
         return value if math.isnan(number) else float(number)
     return value
@@ -194,7 +219,8 @@ def _field(column: Column) -> tuple[Any, Any]:
     It accepts what batch scoring accepts of a JSON value (``core.coerce``): numbers (or numeric
     text) for numeric features; booleans, 0/1 or true/false for boolean features; a category as
     its text or, for a number-like category, as the number; a date as text in the column's
-    format (or the number that spells it).
+    format (or the number that spells it). Its JSON Schema says so (``texts``); a text is read
+    only when it matches the pattern published for it.
     """
     annotation: Any
     if column.type == "numeric":
@@ -202,14 +228,19 @@ def _field(column: Column) -> tuple[Any, Any]:
             float,
             Field(ge=column.min, le=column.max, allow_inf_nan=False, strict=True),
             BeforeValidator(_as_number),
+            WithJsonSchema(numeric_schema(column)),
         ]
     elif column.type == "categorical":
         declared = tuple(column.categories or ())
-        annotation = Annotated[Literal[declared], _as_category(category_lookup(declared))]
+        annotation = Annotated[
+            Literal[declared], _as_category(declared), WithJsonSchema(category_schema(declared))
+        ]
     elif column.type == "datetime":
-        annotation = Annotated[str, _as_date(column)]
+        annotation = Annotated[str, _as_date(column), WithJsonSchema(date_schema(column))]
     else:
-        annotation = Annotated[StrictBool, BeforeValidator(_as_boolean)]
+        annotation = Annotated[
+            StrictBool, BeforeValidator(_as_boolean), WithJsonSchema(boolean_schema())
+        ]
     description = column.description or None
     if column.nullable:
         return annotation | None, Field(None, description=description)
@@ -278,6 +309,20 @@ def body_too_large(limit: int) -> str:
 def too_slow(part: str, seconds: float) -> str:
     """The 408 ``detail`` for a request ``part`` (head, body) slower than the request timeout."""
     return f"request {part} not received within {seconds:g} s (REQUEST_TIMEOUT_SECONDS)"
+
+
+def raw_response(status: int, reason: str, detail: str) -> bytes:
+    """A complete HTTP/1.1 response with a JSON ``detail``, closing the connection.
+
+    For what a server answers before any application sees the request (a head that is too
+    slow, too large or malformed).
+    """
+    body = to_json({"detail": detail}).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
 
 
 def client_error(details: list[dict[str, Any]]) -> tuple[int, Any]:

@@ -11,20 +11,20 @@ one record 0.07 ms instead of 10.9 ms through the Pipeline; 8 records 0.20 ms; 3
 
 The feature steps are ``steps.Block``s; the project's derived features (``training.derived``) are
 its own functions, called on columns of numpy arrays. A step it does not know (a discretizer,
-a custom transformer or estimator) is run as the fitted object itself, on the numpy array. Before the fast path is used it is checked against the
-pipeline on probe records (every category, missing values, the ends of each range, random
-values). The modes are tried fastest first, and a mode that raises anything while it is
-compiled or probed (say, a private attribute a library upgrade renamed), or differs from the
-pipeline by one bit on the probe records, is refused for the next one, down to the pipeline
-itself: the fast path never stops the API. ``FastModel.mode`` says which mode serves and
-``FastModel.reasons`` why each faster one was refused; the API logs both at startup and
-``GET /model`` shows them.
+a custom transformer or estimator) is run as the fitted object itself, on the numpy array.
+Before the fast path is used it is checked against the pipeline on probe records (every
+category, missing values, the ends of each range, random values). The modes are tried fastest
+first, and a mode that raises anything while it is compiled or probed (say, a private attribute
+a library upgrade renamed), or differs from the pipeline by one bit on the probe records, is
+refused for the next one, down to the pipeline itself: the fast path never stops the API.
+``FastModel.mode`` says which mode serves and ``FastModel.reasons`` why each faster one was
+refused; the API logs both at startup and ``GET /model`` shows them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -124,7 +124,7 @@ def _estimator(model: Any, classify: bool) -> Callable[[np.ndarray], np.ndarray]
 
 
 class FastModel:
-    """Scores validated records like ``predict.predict_frame``, without pandas or sklearn checks.
+    """Scores validated records like ``model.predict_frame``, without pandas or sklearn checks.
 
     ``score(records)`` returns ``(labels, probabilities)`` for classification (labels: class names;
     probabilities: rows in ``classes`` order) and ``(values, None)`` for regression.

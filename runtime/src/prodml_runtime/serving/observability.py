@@ -5,9 +5,11 @@
 - ``json_logger``: one JSON object per line on stderr (timestamp, level, message, request_id,
   method, path, status, latency_ms, model_version), ready for any log shipper. ``AccessLog``
   writes the per-request lines in the same format, without ``logging``'s per-call work.
-- ``Metrics``: a Prometheus registry per app with request counts by endpoint and status, a
-  latency histogram, the prediction distribution (class counts, or a histogram of predicted
-  values) and the served model version.
+- ``Metrics``: a Prometheus registry per app with request counts by endpoint, method and
+  status, a latency histogram, the prediction distribution (class counts, or a histogram of
+  predicted values) and the served model version. Every label takes a bounded set of values,
+  whatever clients send: the endpoint is the matched route's template (``UNMATCHED`` for any
+  other path) and a method outside ``METHODS`` is counted as ``OTHER_METHOD``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ LOG_FIELDS = ("request_id", "method", "path", "status", "latency_ms", "model_ver
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 #: The endpoint label of requests that matched no route (keeps label values bounded).
 UNMATCHED = "unmatched"
+#: The methods counted under their own name; any other a client invents is ``OTHER_METHOD``.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+OTHER_METHOD = "other"
 
 
 def request_id(header: str | None) -> str:
@@ -160,6 +165,9 @@ class Metrics:
         return child
 
     def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        """Count and time a request; ``endpoint`` is a route's template or ``UNMATCHED``."""
+        if method not in METHODS:
+            method = OTHER_METHOD
         self._child(self.requests, endpoint, method, str(status)).inc()
         self._child(self.latency, endpoint).observe(seconds)
 

@@ -19,9 +19,9 @@ from ..io.registry import champion, verify
 from ..project import Project
 from ..settings import Settings, settings
 from .app_fastapi import create_app
-from .contract import too_slow
+from .contract import raw_response, too_slow
 from .observability import json_logger
-from .service import KEEP_ALIVE_SECONDS, raw_response
+from .service import KEEP_ALIVE_SECONDS
 
 if TYPE_CHECKING:
     import uvicorn

@@ -27,9 +27,8 @@ from ..io.registry import champion, verify
 from ..project import Project
 from ..settings import Settings, settings
 from .app_flask import BODY_PROBLEM, HEAD_RECEIVED, create_app
-from .contract import too_slow
-from .service import KEEP_ALIVE_SECONDS, ClientGone, SlowRequest, raw_response
-
+from .contract import raw_response, too_slow
+from .service import KEEP_ALIVE_SECONDS, ClientGone, SlowRequest
 
 
 class _Handler(WSGIHandler):

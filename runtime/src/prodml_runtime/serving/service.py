@@ -75,20 +75,6 @@ class ClientGone(Exception):
     """The client closed the connection before its request body was read: logged as 499."""
 
 
-def raw_response(status: int, reason: str, detail: str) -> bytes:
-    """A complete HTTP/1.1 response with a JSON ``detail``, closing the connection.
-
-    For what a server answers before any application sees the request (a head that is too
-    slow, too large or malformed).
-    """
-    body = to_json({"detail": detail}).encode()
-    head = (
-        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    )
-    return head.encode("latin-1") + body
-
-
 def commit_nothing(path: Path) -> None:
     """Commit a write that changes nothing to the SQLite database at ``path``.
 
@@ -343,10 +329,8 @@ class Service:
             latency_ms = (done - job.started) * 1000
             job_outputs = outputs[position : position + len(job.records)]
             for item, (record, output) in enumerate(zip(job.records, job_outputs, strict=True)):
-                rows.append(
-                    (job.request_id, item, now, version, SOURCE, to_json(record), to_json(output))
-                    + (latency_ms,)
-                )
+                logged = (to_json(record), to_json(output), latency_ms)
+                rows.append((job.request_id, item, now, version, SOURCE, *logged))
             position += len(job.records)
         try:
             self.log.append_rows(rows)  # one transaction: all of the batch is logged, or none
