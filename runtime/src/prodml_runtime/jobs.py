@@ -77,7 +77,7 @@ def _labelled_data(
     """The valid file's labelled rows and its record (path, sha256, rows used). A nullable
     target's unlabelled rows are left out, and counted in the record; TableError if none is
     left."""
-    frame = read_table(path, missing=schema.na_values)
+    frame = read_table(path, **schema.reading)
     check(frame, schema, what, consequence=consequence)
     labelled = frame[target_values(frame[schema.target], schema).notna()].reset_index(drop=True)
     if labelled.empty:

@@ -55,7 +55,7 @@ def validate(schema_file: Path | None, path: Path, no_target: bool) -> None:
     from ..io.tables import read_table
 
     schema = load_schema(schema_file)
-    frame = read_table(path, missing=schema.na_values)
+    frame = read_table(path, **schema.reading)
     extra = unexpected_columns(frame, schema)
     if extra:
         click.echo(f"note: columns not in the schema are never used: {', '.join(extra)}")
@@ -77,7 +77,7 @@ def eda(schema_file: Path | None, data_path: Path, output: Path) -> None:
     from ..io.tables import read_table
 
     schema = load_schema(schema_file)
-    frame = read_table(data_path, missing=schema.na_values)
+    frame = read_table(data_path, **schema.reading)
     click.echo(f"wrote {write_report(frame, schema, output)}")
 
 

@@ -2,7 +2,7 @@
 
 A model must beat the dummy baseline on the primary test metric by at least ``min_improvement``
 (and by more than nothing) and, unless forced, score at least as well as the champion (ties are
-promoted). ``registry.promote`` applies it.
+promoted). ``promotion.promote`` applies it.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Validation, the feature pipeline, the API request model and batch scoring all re
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -178,6 +178,12 @@ class Schema(BaseModel):
             if self.problem_type == "binary_classification" and count != 2:
                 raise ValueError("a binary target must have exactly two categories")
         return self
+
+    @property
+    def reading(self) -> dict[str, Any]:
+        """How the data files write cells, as ``io.tables``' readers take it: the texts that
+        mean missing, the separator and the decimal mark."""
+        return {"missing": self.na_values, "separator": self.separator, "decimal": self.decimal}
 
     @property
     def is_classification(self) -> bool:

@@ -135,10 +135,11 @@ def current_from_file(
 ) -> Current:
     """A batch file, validated and scored with the champion chunk by chunk (nothing logged)."""
     schema = model.schema
-    missing = [name for name in schema.feature_names if name not in columns(path)]
+    found = columns(path, separator=schema.separator)
+    missing = [name for name in schema.feature_names if name not in found]
     if missing:
         raise MonitorError(f"{path} is missing column(s): {', '.join(missing)}")
-    chunks = read_chunks(path, chunk_rows, schema.feature_names, schema.na_values)
+    chunks = read_chunks(path, chunk_rows, schema.feature_names, **schema.reading)
     parts = [tally_rows(chunk, model, reference) for chunk in chunks]
     if not parts or sum(part.rows for part in parts) == 0:
         raise MonitorError(f"{path} has no rows")

@@ -15,19 +15,26 @@ import numpy as np
 import pandas as pd
 
 from ..config import LabelConfig
+from ..core.coerce import target_values
 from ..core.metrics import binary_metrics, multiclass_metrics, regression_metrics
 from ..core.model import LoadedModel
+from ..core.schema import Schema
 from ..io.parquet_log import open_log
 from .checks import ALERT, NOT_ENOUGH, OK
 from .current import MonitorError
 
 
-def read_labels(path: Path, target: str) -> pd.DataFrame:
-    """request_id, item and the target from a labels CSV; MonitorError if unusable."""
+def read_labels(path: Path, schema: Schema) -> pd.DataFrame:
+    """request_id, item and the target from a labels CSV (written as the schema says the data
+    files are), the target read as training reads it; MonitorError if unusable."""
+    target = schema.target
     if not path.is_file():
         raise MonitorError(f"labels file not found: {path}")
     try:
-        labels = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"request_id": str})
+        labels = pd.read_csv(
+            path, sep=schema.separator, decimal=schema.decimal, keep_default_na=False,
+            na_values=["", *schema.na_values], dtype={"request_id": str, target: object},
+        )  # fmt: skip
     except (ValueError, UnicodeDecodeError) as error:
         raise MonitorError(f"could not read labels {path} as CSV: {error}") from None
     missing = [name for name in ("request_id", target) if name not in labels.columns]
@@ -35,6 +42,7 @@ def read_labels(path: Path, target: str) -> pd.DataFrame:
         raise MonitorError(f"labels file {path} is missing column(s): {', '.join(missing)}")
     if "item" not in labels.columns:
         labels["item"] = 0
+    labels[target] = target_values(labels[target], schema)
     labels = labels.dropna(subset=["request_id", target])
     labels["item"] = pd.to_numeric(labels["item"], errors="coerce").fillna(0).astype(int)
     unique: pd.DataFrame = labels[["request_id", "item", target]].drop_duplicates(
@@ -63,7 +71,6 @@ def live_metric(model: LoadedModel, joined: pd.DataFrame, metric: str) -> float:
         return regression_metrics(truth.astype(float), predicted, [metric])[metric]
     classes = [str(c) for c in model.pipeline.classes_]
     proba = np.array([[float(o["probabilities"][c]) for c in classes] for o in outputs])
-    truth = truth.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
     if schema.problem_type == "binary_classification":
         positive = schema.classes[-1]
         return binary_metrics(truth, proba[:, classes.index(positive)], positive, [metric])[metric]
@@ -81,7 +88,7 @@ def quality_check(
     except (KeyError, TypeError):
         raise MonitorError(f"model {model.version} has no offline test metric to compare") from None
     higher = bool(metrics.get("higher_is_better", True))
-    labels = read_labels(labels_path, model.schema.target)
+    labels = read_labels(labels_path, model.schema)
     joined = join_labels(labels, log_path)
     champion = joined[joined["model_version"] == model.version]
     result: dict[str, Any] = {
