@@ -37,6 +37,7 @@ from .monitoring.current import current_from_file, current_from_log, reference_p
 from .monitoring.report import breach_lines, write_report
 from .project import Project
 from .training.config_check import check_config
+from .training.derived import DerivedFeatureError
 from .training.evaluate import write_evaluation
 from .training.tracking import Progress, Stopwatch, git_commit, new_run_id
 from .training.train import Candidates, TrainingResult, train
@@ -97,7 +98,7 @@ def _canary(root: Path, version: str, result: TrainingResult, trusted: Sequence[
     try:
         model = registry.load(root, version, trusted)
         predict_frame(model, result.test_split.features.head(CANARY_ROWS))
-    except (registry.RegistryError, PredictionError) as error:
+    except (registry.RegistryError, PredictionError, DerivedFeatureError) as error:
         raise CanaryError(f"canary check failed, {version} not promoted: {error}") from None
 
 
