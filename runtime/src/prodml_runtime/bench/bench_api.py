@@ -1,20 +1,22 @@
-"""Benchmark the API: single-record ``POST /predict`` under concurrent load, against an echo.
+"""``bench api``: single-record ``POST /predict`` under concurrent load, against an echo.
 
-Starts the real server (the project's ``serve``: uvicorn for FastAPI, gevent's WSGI server for
-Flask) in a subprocess on 127.0.0.1, then a bare echo endpoint of the same framework on the same
-server, and drives each with the same closed-loop load: ``--connections`` keep-alive HTTP/1.1
-connections, each sending its next request as soon as the previous answer arrives, for
-``--seconds``. The load generator is an asyncio client on raw sockets (see ``load.py``) in its
-own process, so it costs far less per request than the server it measures.
+Starts a bare echo endpoint of the project's framework on the server ``serve`` runs (``echo``;
+``python -m <package> bench api --child PORT``), then the real API (``python -m <package> serve``:
+uvicorn for FastAPI, gevent's WSGI server for Flask), each in a subprocess on 127.0.0.1, and
+drives each with the same closed-loop load: ``--connections`` keep-alive HTTP/1.1 connections,
+each sending its next request as soon as the previous answer arrives, for ``--seconds``. The
+load generator is an asyncio client on raw sockets (``load``) in this process, apart from the
+servers, and costs far less per request than the server it measures.
 
 Prints p50/p99 latency and throughput for both, the server's CPU time per request (Linux; a
 figure that other load on the machine disturbs less than throughput), and the predict/echo
 throughput ratio. The targets (issue 4): p50 <= 5 ms, p99 <= 20 ms, throughput >= 0.5 x echo.
 It asserts nothing: timings depend on the machine; read them against the targets.
 
-    python benchmarks/bench_api.py [--seconds 30] [--connections 8]
+    python -m <package> bench api [--seconds 30] [--connections 8]
 
-Needs a trained champion (``make train``). Predictions are logged to a temporary database.
+Run from the project root (part of ``make bench`` when the project serves). Needs a trained
+champion in ``$MODEL_DIR`` (``make train``). Predictions are logged to a temporary database.
 
 Measured when this was written (2 vCPUs, otherwise idle; binary default config, champion
 HistGradientBoosting; 8 connections, 30 s per server; three runs each, alternating):
@@ -46,7 +48,6 @@ uvicorn, 0.39-0.43 gevent) missed its target before the change as well on that m
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import socket
@@ -55,56 +56,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import click
 
-from load import Result, run_load  # noqa: E402
+from ..cli.common import project
 
-PACKAGE = "{{ cookiecutter.package_name }}"
-FRAMEWORK = "{{ cookiecutter.serving }}"
-
-# The reference: the least a route of the same framework can do with a JSON body.
-ECHO_APPS = {
-    "fastapi": """
-from fastapi import FastAPI, Request, Response
-
-app = FastAPI()
-
-
-@app.get("/health")
-async def health() -> dict:
-    return {"status": "ok"}
-
-
-@app.post("/predict")
-async def echo(request: Request) -> Response:
-    return Response(await request.body(), media_type="application/json")
-""",
-    "flask": """
-from flask import Flask, Response, request
-
-app = Flask(__name__)
-
-
-@app.get("/health")
-def health():
-    return {"status": "ok"}
-
-
-@app.post("/predict")
-def echo():
-    return Response(request.get_data(), mimetype="application/json")
-""",
-}
-# The echo runs on the server ``serve`` runs (with its time limits), so the two differ by the app.
-SERVERS = {
-    "fastapi": "from {{ cookiecutter.package_name }}.serving.server import http_server; "
-    "http_server({app}, '127.0.0.1', {port}).run()",
-    "flask": "from {{ cookiecutter.package_name }}.serving.server import http_server; "
-    "http_server({app}, '127.0.0.1', {port}).serve_forever()",
-}
+if TYPE_CHECKING:
+    from .load import Result
 
 
 def free_port() -> int:
@@ -113,42 +72,46 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_ready(port: int, path: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
+def wait_ready(
+    port: int, path: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60.0
+) -> None:
+    """Until ``path`` answers 200; ClickException when the server exits (with the last line it
+    wrote to ``log``) or is not up in time."""
     import urllib.error
     import urllib.request
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"the server exited with status {process.returncode}")
+            last = (log.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
+            raise click.ClickException(
+                f"the server exited with status {process.returncode}: {last}"
+            )
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, OSError):
             time.sleep(0.1)
-    raise SystemExit(f"the server did not answer {path} within {timeout:.0f} s")
+    raise click.ClickException(f"the server did not answer {path} within {timeout:.0f} s")
 
 
-def start(code: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``command`` in a process of its own, its output appended to ``log``."""
     with log.open("ab") as sink:
-        return subprocess.Popen(
-            [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=sink, stderr=sink
-        )
+        return subprocess.Popen(command, env=env, stdout=sink, stderr=sink)
 
 
-def sample_record() -> dict:
-    """A valid request: the first complete row of the sample data, typed as the API wants."""
-    from {{ cookiecutter.package_name }}.config import load_schema
-    from {{ cookiecutter.package_name }}.data.sample import generate_sample
+def sample_record() -> bytes:
+    """A valid request body: the first complete, valid row of the sample data, as JSON."""
+    from ..config import load_schema
+    from ..data.sample import example_record, generate_sample
 
     schema = load_schema()
-    row = generate_sample(schema, rows=50, seed=1).dropna(subset=schema.feature_names).iloc[0]
-    kinds = {"boolean": bool, "numeric": float, "categorical": str}
-    return {c.name: kinds[c.type](row[c.name]) for c in schema.features}
+    return json.dumps(example_record(schema, generate_sample(schema, rows=50, seed=1))).encode()
 
 
-def cpu_seconds(process: subprocess.Popen) -> float | None:
+def cpu_seconds(process: subprocess.Popen[bytes]) -> float | None:
     """CPU time (user + system, all threads) the server has used so far; None off Linux."""
     stat = Path(f"/proc/{process.pid}/stat")
     if not stat.exists():
@@ -157,15 +120,21 @@ def cpu_seconds(process: subprocess.Popen) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(code: str, env: dict, args: argparse.Namespace, body: bytes, log: Path):
-    """The load's result, and the server's CPU microseconds per request (None off Linux)."""
+def measure(
+    command: list[str], env: dict[str, str], load: tuple[int, float], body: bytes, log: Path
+) -> tuple[Result, float | None]:
+    """The server ``command`` (the port its last argument) under ``load`` (connections, seconds):
+    the load's result, and the server's CPU microseconds per request (None off Linux)."""
+    from .load import run_load
+
+    connections, seconds = load
     port = free_port()
-    process = start(code.format(port=port), port, env, log)
+    process = start([*command, str(port)], env, log)
     try:
-        wait_ready(port, "/health", process)
-        run_load("127.0.0.1", port, "/predict", body, args.connections, min(2.0, args.seconds))
+        wait_ready(port, "/health", process, log)
+        run_load("127.0.0.1", port, "/predict", body, connections, min(2.0, seconds))
         before = cpu_seconds(process)
-        result = run_load("127.0.0.1", port, "/predict", body, args.connections, args.seconds)
+        result = run_load("127.0.0.1", port, "/predict", body, connections, seconds)
         after = cpu_seconds(process)
         cpu = None
         if before is not None and after is not None and result.requests:
@@ -184,38 +153,54 @@ def line(name: str, result: Result, cpu_us: float | None) -> str:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=30.0, help="load duration per server")
-    parser.add_argument("--connections", type=int, default=8, help="concurrent connections")
-    args = parser.parse_args()
-    body = json.dumps(sample_record()).encode()
+@click.command()
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Load duration per server.",
+)
+@click.option(
+    "--connections",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Concurrent connections.",
+)
+@click.option(
+    "--child",
+    type=click.IntRange(0, 65535),
+    default=None,
+    hidden=True,
+    help="Serve the echo app on this port (what the echo's process does).",
+)
+def api(seconds: float, connections: int, child: int | None) -> None:
+    """Time POST /predict under concurrent load, against an echo endpoint."""
+    from .echo import serve_echo
+
+    framework = project().serving
+    if child is not None:
+        serve_echo(framework, child)
+        return
+    body = sample_record()
+    package = [sys.executable, "-m", project().name]
     with tempfile.TemporaryDirectory(prefix="bench-api-") as scratch:
         env = {
             **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])
-            ),
             "PREDICTION_LOG": str(Path(scratch) / "predictions.db"),
             "OMP_NUM_THREADS": "1",
         }
         log = Path(scratch) / "server.log"
-        echo_file = Path(scratch) / "echo_app.py"
-        echo_file.write_text(ECHO_APPS[FRAMEWORK], encoding="utf-8")
-        serve_api = "from " + PACKAGE + ".serving.server import serve; serve('127.0.0.1', {port})"
-        echo_env = {**env, "PYTHONPATH": f"{scratch}{os.pathsep}{env['PYTHONPATH']}"}
-        echo_code = SERVERS[FRAMEWORK].format(app="__import__('echo_app').app", port="{port}")
-        print(f"{FRAMEWORK}: {args.connections} connections, {args.seconds:.0f} s per server")
-        echo, echo_cpu = measure(echo_code + "\n", echo_env, args, body, log)
-        print(line("echo", echo, echo_cpu))
-        predict, predict_cpu = measure(serve_api, env, args, body, log)
-        print(line("predict", predict, predict_cpu))
+        load = (connections, seconds)
+        click.echo(f"{framework}: {connections} connections, {seconds:.0f} s per server")
+        echo, echo_cpu = measure([*package, "bench", "api", "--child"], env, load, body, log)
+        click.echo(line("echo", echo, echo_cpu))
+        serve = [*package, "serve", "--host", "127.0.0.1", "--port"]
+        predict, predict_cpu = measure(serve, env, load, body, log)
+        click.echo(line("predict", predict, predict_cpu))
     ratio = predict.throughput / echo.throughput if echo.throughput else 0.0
-    print(
+    click.echo(
         f"ratio    predict/echo throughput {ratio:.2f} (target >= 0.5); "
         f"predict p50 {predict.p50_ms:.2f} ms (<= 5), p99 {predict.p99_ms:.2f} ms (<= 20)"
     )
-
-
-if __name__ == "__main__":
-    main()

@@ -1,13 +1,17 @@
-"""Benchmark: the {{ cookiecutter.engine | capitalize }} engine against the local engine, on one Parquet dataset.
+"""``bench engine``: a project's cluster engine (Dask or Spark) against the local engine, on one
+Parquet dataset.
 
-Run from the project root with ``python benchmarks/bench_engine.py [--rows 1000000]`` (not part
-of ``make bench``: it starts a cluster). It writes ``--rows`` rows generated from the schema as
-one Parquet file (what ``predict`` reads) and as a dataset of files of ``--file-rows`` rows (what
-``predict --engine {{ cookiecutter.engine }}`` reads), scores the file with ``predict_file`` (one process, one
-thread per native pool, no log) and the dataset with ``predict_dataset`` on
-{{ "a LocalCluster of 2 worker processes of one thread" if cookiecutter.engine == "dask" else "local-mode Spark on 2 cores" }} (started, and the project imported by its
-workers, before the clock), and prints rows/s, the ratio, and the workers' peak memory, which
-should stay flat in the input size (a worker holds a partition or two at a time).
+Run from the project root: ``python -m <package> bench engine [--rows 1000000]`` (a dask or
+spark project; not part of ``make bench``: it starts a cluster). It writes ``--rows`` rows
+generated from configs/schema.yaml (or ``$SCHEMA_PATH``) as one Parquet file (what ``predict``
+reads) and as a dataset of files of ``--file-rows`` rows (what ``predict --engine dask|spark``
+reads), scores the file with ``predict_file`` (one process, one thread per native pool, no log)
+and the dataset with ``predict_dataset`` on the engine's local cluster (Dask: a LocalCluster of
+2 worker processes of one thread; Spark: local mode on 2 cores), started, and the runtime and
+the project's parts imported by its workers, before the clock. It prints one JSON line: rows/s
+of each engine, the ratio, and the workers' peak memory, which should stay flat in the input
+size (a worker holds a partition or two at a time). It scores the champion of ``$MODEL_DIR``,
+or trains one first (as ``bench batch`` does).
 
 Measured on the default binary model on 2 cores, with 250k-row partitions (the default):
 Dask, 10M rows: local 235k rows/s, Dask 408k (1.74x); 4M rows 1.65x; worker peak 543-550 MB at
@@ -19,45 +23,56 @@ SQLite for the local engine, the Parquet log for the cluster), 10M rows: local 1
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import os
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-from bench_batch import champion_dir, peak_memory_mb
-from threadpoolctl import threadpool_limits
+import click
 
-from {{ cookiecutter.package_name }}.core.schema import Schema
-from {{ cookiecutter.package_name }}.data.sample import generate_sample
-from {{ cookiecutter.package_name }}.io import registry
-from {{ cookiecutter.package_name }}.io.parquet_log import ParquetLog
-from {{ cookiecutter.package_name }}.io.prediction_log import PredictionLog
-from {{ cookiecutter.package_name }}.scoring.dataset import PARTITION_ROWS, predict_dataset
-from {{ cookiecutter.package_name }}.scoring.predict import DEFAULT_CHUNK_ROWS, predict_file
-from {{ cookiecutter.package_name }}.scoring.predict_{{ cookiecutter.engine }} import connect
+from ..cli.common import project
+from ..project import Project
+from .bench_batch import champion_dir, peak_memory_mb
 
+if TYPE_CHECKING:
+    from ..core.schema import Schema
+
+#: Rows generated once and repeated (fewer when --rows is smaller).
 BLOCK_ROWS = 100_000
 #: Tasks that import the project on (and then read the peak memory of) every worker.
 WARM_TASKS = 8
 
 
-def _warm(_item: int, module: str) -> None:
-    importlib.import_module(module)
+def _warm(_item: int, modules: list[str]) -> None:
+    for module in modules:
+        importlib.import_module(module)
 
 
 def _peak(_item: int, _shared: None) -> tuple[int, float]:
     return os.getpid(), peak_memory_mb()
 
 
+def part_modules(current: Project) -> list[str]:
+    """The modules the workers import to score: the runtime's, and those of the project's parts
+    named by reference (``module:attribute``), which its model files refer to."""
+    parts = (current.models, current.features, current.answer, current.checks)
+    named = [part.partition(":")[0] for part in parts if isinstance(part, str)]
+    return ["prodml_runtime.scoring.dataset", *named]
+
+
 def write_inputs(schema: Schema, rows: int, file_rows: int, work: Path) -> tuple[Path, Path]:
     """``rows`` rows as one Parquet file and as a dataset folder (repeated generated blocks)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ..data.sample import generate_sample
+    from ..scoring.predict import DEFAULT_CHUNK_ROWS
+
     block = pa.Table.from_pandas(
-        generate_sample(schema, rows=BLOCK_ROWS, seed=1).drop(columns=schema.target),
+        generate_sample(schema, rows=min(BLOCK_ROWS, rows), seed=1).drop(columns=schema.target),
         preserve_index=False,
     )
     single, dataset = work / "input.parquet", work / "dataset"
@@ -65,7 +80,7 @@ def write_inputs(schema: Schema, rows: int, file_rows: int, work: Path) -> tuple
     with pq.ParquetWriter(single, block.schema) as whole:
         written, part = 0, None
         while written < rows:
-            take = block.slice(0, min(BLOCK_ROWS, rows - written))
+            take = block.slice(0, min(block.num_rows, rows - written))
             whole.write_table(take, row_group_size=DEFAULT_CHUNK_ROWS)
             if written % file_rows == 0:
                 if part is not None:
@@ -79,53 +94,66 @@ def write_inputs(schema: Schema, rows: int, file_rows: int, work: Path) -> tuple
     return single, dataset
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--file-rows", type=int, default=500_000, help="rows per dataset file")
-    parser.add_argument(
-        "--partition-rows", type=int, default=PARTITION_ROWS, help="rows per partition"
-    )
-    parser.add_argument(
-        "--log", action="store_true", help="both engines write their prediction log"
-    )
-    args = parser.parse_args()
-    if args.file_rows % BLOCK_ROWS:
-        parser.error(f"--file-rows must be a multiple of {BLOCK_ROWS}")
+@click.command()
+@click.option(
+    "--rows",
+    type=click.IntRange(min=1),
+    default=1_000_000,
+    show_default=True,
+    help="Rows to score.",
+)
+@click.option(
+    "--file-rows", type=click.IntRange(min=BLOCK_ROWS), default=500_000, show_default=True,
+    help=f"Rows per dataset file (a multiple of {BLOCK_ROWS}).",
+)  # fmt: skip
+@click.option(
+    "--partition-rows", type=click.IntRange(min=1), default=None,
+    show_default="predict --engine's partition size", help="Rows per partition.",
+)  # fmt: skip
+@click.option("--log", is_flag=True, help="Both engines write their prediction log.")
+def engine(rows: int, file_rows: int, partition_rows: int | None, log: bool) -> None:
+    """Time the cluster engine against the local one on a Parquet dataset."""
+    from threadpoolctl import threadpool_limits
+
+    from ..io import registry
+    from ..io.parquet_log import ParquetLog
+    from ..io.prediction_log import PredictionLog
+    from ..scoring.dataset import PARTITION_ROWS, predict_dataset
+    from ..scoring.predict import predict_file
+
+    if file_rows % BLOCK_ROWS:
+        raise click.BadParameter(f"must be a multiple of {BLOCK_ROWS}", param_hint="--file-rows")
+    current = project()
+    name = current.engine
+    partition_rows = partition_rows or PARTITION_ROWS
+    module = importlib.import_module(f"..scoring.predict_{name}", __package__)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        model = registry.load(champion_dir(work))
-        single, dataset = write_inputs(model.schema, args.rows, args.file_rows, work)
-        local_log = PredictionLog(work / "log.db") if args.log else None
+        model = registry.load(champion_dir(work, current), None, current.parts.trusted)
+        single, dataset = write_inputs(model.schema, rows, file_rows, work)
+        local_log = PredictionLog(work / "log.db") if log else None
         start = time.perf_counter()
-        with threadpool_limits(1):  # as each Dask worker runs (and faster here than 2 threads)
+        with threadpool_limits(1):  # as each cluster worker runs (and faster here than 2 threads)
             predict_file(model, single, work / "local.parquet", log=local_log)
-        local = args.rows / (time.perf_counter() - start)
-        # The workers unpickle this script's tasks, which call bench_batch: they import it too.
-        here = [str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")]
-        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, here))
-        with connect(None) as engine:
+        local = rows / (time.perf_counter() - start)
+        with module.connect(None) as cluster:
             # A standing cluster has the project imported: so do these workers, before the clock.
-            engine.map(_warm, range(WARM_TASKS), predict_dataset.__module__)
-            log = ParquetLog(work / "log") if args.log else None
+            cluster.map(_warm, range(WARM_TASKS), part_modules(current))
+            parquet_log = ParquetLog(work / "log") if log else None
             start = time.perf_counter()
             predict_dataset(
-                model, str(dataset), work / "scored", engine,
-                partition_rows=args.partition_rows, log=log,
+                model, str(dataset), work / "scored", cluster, partition_rows=partition_rows,
+                log=parquet_log,
             )  # fmt: skip
-            distributed = args.rows / (time.perf_counter() - start)
-            memory = dict(engine.map(_peak, range(WARM_TASKS), None))  # process id -> MB
+            distributed = rows / (time.perf_counter() - start)
+            memory = dict(cluster.map(_peak, range(WARM_TASKS), None))  # process id -> MB
         figures = {
-            "rows": args.rows,
-            "partition_rows": args.partition_rows,
-            "logged": args.log,
+            "rows": rows,
+            "partition_rows": partition_rows,
+            "logged": log,
             "local_rows_per_s": round(local),
-            "{{ cookiecutter.engine }}_rows_per_s": round(distributed),
+            f"{name}_rows_per_s": round(distributed),
             "ratio": round(distributed / local, 2),
             "worker_peak_mb": sorted(round(mb) for mb in memory.values()),
         }
-        print(json.dumps(figures))
-
-
-if __name__ == "__main__":
-    main()
+        click.echo(json.dumps(figures))

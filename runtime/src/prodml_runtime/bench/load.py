@@ -1,4 +1,5 @@
-"""A cheap closed-loop HTTP/1.1 load generator: asyncio on raw keep-alive sockets.
+"""A cheap closed-loop HTTP/1.1 load generator (``bench api``'s): asyncio on raw keep-alive
+sockets.
 
 Each connection sends one request, reads the whole response (status line, headers,
 ``Content-Length`` body) and sends the next at once. Per request it costs a few tens of
@@ -70,7 +71,9 @@ async def _connection(
         writer.close()
 
 
-async def _run(host: str, port: int, path: str, body: bytes, connections: int, seconds: float):
+async def _run(
+    host: str, port: int, path: str, body: bytes, connections: int, seconds: float
+) -> Result:
     payload = request_bytes(host, path, body)
     latencies: list[float] = []
     errors: list[int] = []

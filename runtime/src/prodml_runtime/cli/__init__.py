@@ -29,6 +29,9 @@ def command_line(project: Project) -> click.Group:
     if project.serving != "none":
         group.add_command(commands.serve)
     group.add_command(schema)
+    from ..bench import bench_group
+
+    group.add_command(bench_group(project))
     if project.engine != "local":
         from .engine import add_engine
 

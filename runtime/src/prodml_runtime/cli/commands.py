@@ -35,13 +35,15 @@ from .common import (
 @click.option("--rows", type=click.IntRange(min=50), default=3000, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 def data(schema_file: Path | None, output: Path, rows: int, seed: int) -> None:
-    """Write the deterministic synthetic sample dataset."""
+    """Write the deterministic synthetic sample dataset (a CSV written as the schema says the
+    data files are: its separator and decimal mark)."""
     from ..data.sample import generate_sample
     from ..io.atomic import file
 
-    frame = generate_sample(load_schema(schema_file), rows=rows, seed=seed)
+    schema = load_schema(schema_file)
+    frame = generate_sample(schema, rows=rows, seed=seed)
     with file(output) as staged:
-        frame.to_csv(staged, index=False)
+        frame.to_csv(staged, index=False, sep=schema.separator, decimal=schema.decimal)
     click.echo(f"wrote {len(frame)} rows to {output}")
 
 

@@ -128,9 +128,7 @@ def _predict(
         )
 
 
-def _monitor(
-    name: Engine, local: Callable[..., None], address: str | None, **options: Any
-) -> None:
+def _monitor(name: Engine, local: Callable[..., None], address: str | None, **options: Any) -> None:
     from ..monitoring.current import MonitorError
     from ..settings import settings
 

@@ -30,7 +30,7 @@ class DaskEngine:
 
     def map(self, function: Callable[[Any, Any], T], items: Sequence[Any], shared: Any) -> list[T]:
         """``function(item, shared)`` of every item on the workers (``shared`` scattered once)."""
-        shipped = self.client.scatter(shared, broadcast=True)
+        shipped = _scatter(self.client, shared)
         futures = self.client.map(function, list(items), [shipped] * len(items))
         return list(self.client.gather(futures))
 
@@ -39,7 +39,7 @@ class DaskEngine:
         import dask
         import dask.dataframe as dd
 
-        shipped = self.client.scatter(model, broadcast=True)
+        shipped = _scatter(self.client, model)
         meta = _input_meta(Path(pieces[0].path), list(task.usecols))
         # Partitions as ``read_chunks`` gives them: Dask would turn text columns into Arrow strings.
         with dask.config.set({"dataframe.convert-string": False}):
@@ -51,6 +51,13 @@ class DaskEngine:
                 score_partition, shipped, task, meta=COUNTS, enforce_metadata=False
             ).compute()
         return int(counts["rows"].sum()), int(counts["scored"].sum())
+
+
+def _scatter(client: Any, value: Any) -> Any:
+    """``value`` on every worker, under a key of its own: a key hashed from the content (Dask's
+    default) is the same for the same model in the next run, which then raced the release of
+    the last run's copy and failed with "lost dependencies" (2 runs in 15, back to back)."""
+    return client.scatter(value, broadcast=True, hash=False)
 
 
 def _input_meta(path: Path, wanted: list[str]) -> pd.DataFrame:
