@@ -8,6 +8,7 @@ not depend on the problem type); monitoring on every type, since the prediction'
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import shutil
@@ -203,6 +204,38 @@ def test_a_csv_glob_scores_as_the_local_engine_scores_the_whole_file(
     frame.to_csv(tmp_path / "all.csv", index=False)
     _assert_same_as_local(
         loaded, tmp_path / "all.csv", str(tmp_path / "in" / "*.csv"), tmp_path, cluster
+    )
+
+
+@BINARY
+def test_a_european_export_scores_on_the_cluster_as_locally(
+    loaded: LoadedModel,
+    schema: Schema,
+    sample: pd.DataFrame,
+    invalid_cells: list[BadCell],
+    tmp_path: Path,
+    cluster: Cluster,
+) -> None:
+    """Files written with ';' between cells and a decimal comma, as the schema records them
+    (``separator``, ``decimal``), are read alike by every part and every engine."""
+    european = dataclasses.replace(
+        loaded, schema=loaded.schema.model_copy(update={"separator": ";", "decimal": ","})
+    )
+    frame = _scoring_input(sample, schema, invalid_cells)
+    written = {"index": False, "sep": ";", "decimal": ","}
+    for number, rows in enumerate((frame.iloc[:150], frame.iloc[150:])):
+        (tmp_path / "in").mkdir(exist_ok=True)
+        rows.to_csv(tmp_path / "in" / f"part-{number}.csv", **written)
+    frame.to_csv(tmp_path / "all.csv", **written)
+    _assert_same_as_local(
+        european, tmp_path / "all.csv", str(tmp_path / "in" / "*.csv"), tmp_path, cluster
+    )
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    frame.to_csv(plain / "all.csv", index=False)
+    predict_file(loaded, plain / "all.csv", plain / "local.parquet")
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(plain / "local.parquet"), pd.read_parquet(tmp_path / "local.parquet")
     )
 
 

@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from prodml_runtime.config import MonitorConfig, TrainConfig, load_config, load_monitor_config
-from prodml_runtime.config import load_schema
+from prodml_runtime.config import (
+    MonitorConfig,
+    TrainConfig,
+    load_config,
+    load_monitor_config,
+    load_schema,
+)
 from prodml_runtime.core.schema import Schema
 from prodml_runtime.data.sample import generate_sample
 from prodml_runtime.io.run_store import RunStore
@@ -51,9 +56,12 @@ def sample(schema: Schema) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def sample_file(tmp_path_factory: pytest.TempPathFactory, sample: pd.DataFrame) -> Path:
+def sample_file(
+    tmp_path_factory: pytest.TempPathFactory, schema: Schema, sample: pd.DataFrame
+) -> Path:
+    """``sample`` as a CSV written the way the schema says the data files are."""
     path = tmp_path_factory.mktemp("data") / "sample.csv"
-    sample.to_csv(path, index=False)
+    sample.to_csv(path, index=False, sep=schema.separator, decimal=schema.decimal)
     return path
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from prodml_runtime.core.coerce import target_values
 from prodml_runtime.core.schema import Schema
 from prodml_runtime.core.validation import row_problems, validate
 from prodml_runtime.io.tables import read_table
@@ -44,10 +45,8 @@ def test_the_project_data_file_passes_the_schema(schema: Schema) -> None:
     path = ROOT / PROJECT.data
     if not path.is_file():
         pytest.skip(f"{PROJECT.data} is not here (git-ignored; `make data` writes the sample)")
-    frame = read_table(path, missing=schema.na_values)
-    labelled = frame if not schema.column(schema.target).nullable else frame.dropna(
-        subset=[schema.target]
-    )
+    frame = read_table(path, **schema.reading)
+    labelled = frame[target_values(frame[schema.target], schema).notna()]
     assert validate(labelled, schema).empty, f"{path} breaks configs/schema.yaml"
 
 

@@ -77,12 +77,13 @@ class Piece:
 
 @dataclass(frozen=True)
 class Task:
-    """What scoring a partition needs besides the model: the input columns to read and the
-    cells that count as missing, the staging folders of the predictions and rejects with their
-    Arrow schemas, and the log's (staging folder, request id), None for no log."""
+    """What scoring a partition needs besides the model: the input columns to read and how the
+    files write cells (``Schema.reading``: missing texts, separator, decimal mark), the staging
+    folders of the predictions and rejects with their Arrow schemas, and the log's (staging
+    folder, request id), None for no log."""
 
     usecols: tuple[str, ...]
-    missing: tuple[str, ...]
+    reading: tuple[tuple[str, Any], ...]
     outputs: tuple[str, str]
     schemas: tuple[pa.Schema, pa.Schema]
     log: tuple[str, str] | None
@@ -138,10 +139,10 @@ def default_rejects_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}.rejects{output.suffix}")
 
 
-def check_columns(files: list[Path], wanted: list[str]) -> None:
+def check_columns(files: list[Path], wanted: list[str], separator: str) -> None:
     """TableError naming the first file missing an input column (before anything is read)."""
     for path in files:
-        missing = [name for name in wanted if name not in columns(path)]
+        missing = [name for name in wanted if name not in columns(path, separator=separator)]
         if missing:
             raise TableError(
                 f"{path} is missing column(s): {', '.join(missing)}; nothing was scored "
@@ -149,14 +150,19 @@ def check_columns(files: list[Path], wanted: list[str]) -> None:
             )
 
 
-def _csv_rows(path: str, first_column: str) -> int:
-    return sum(len(chunk) for chunk in read_chunks(Path(path), 100_000, [first_column]))
+def _csv_rows(path: str, first: tuple[str, str]) -> int:
+    column, separator = first
+    chunks = read_chunks(Path(path), 100_000, [column], separator=separator)
+    return sum(len(chunk) for chunk in chunks)
 
 
-def pieces(files: list[Path], engine: Engine, partition_rows: int, first: str) -> list[Piece]:
-    """The partitions with their first row numbers (a CSV file's rows counted on the cluster)."""
+def pieces(
+    files: list[Path], engine: Engine, partition_rows: int, first: str, separator: str
+) -> list[Piece]:
+    """The partitions with their first row numbers (a CSV file's rows counted on the cluster,
+    its cells between ``separator``s)."""
     if file_format(files[0]) == "csv":
-        counts = engine.map(_csv_rows, [str(p) for p in files], first)
+        counts = engine.map(_csv_rows, [str(p) for p in files], (first, separator))
         starts = [0, *pd.Series(counts).cumsum().tolist()]
         return [Piece(str(p), None, int(s)) for p, s in zip(files, starts, strict=False)]
     found, start = [], 0
@@ -173,14 +179,18 @@ def pieces(files: list[Path], engine: Engine, partition_rows: int, first: str) -
     return found
 
 
-def read_piece(piece: Piece, usecols: Sequence[str], missing: Sequence[str]) -> pd.DataFrame:
-    """A partition's input columns, indexed by their rows' numbers in the dataset."""
+def read_piece(
+    piece: Piece, usecols: Sequence[str], reading: tuple[tuple[str, Any], ...]
+) -> pd.DataFrame:
+    """A partition's input columns, indexed by their rows' numbers in the dataset, read as
+    ``reading`` (``Schema.reading``'s items) says."""
     path = Path(piece.path)
+    read = dict(reading)
     if piece.row_groups is None:
-        chunks = list(read_chunks(path, 1 << 40, usecols, missing))
+        chunks = list(read_chunks(path, 1 << 40, usecols, **read))
         frame = chunks[0] if chunks else pd.DataFrame(columns=list(usecols), dtype=object)
     else:
-        frame = read_row_groups(path, piece.row_groups, usecols, missing)
+        frame = read_row_groups(path, piece.row_groups, usecols, read["missing"])
     frame.index = pd.RangeIndex(piece.start, piece.start + len(frame))
     return frame
 
@@ -204,7 +214,7 @@ def score_partition(chunk: pd.DataFrame, model: LoadedModel, task: Task) -> pd.D
 
 def score_piece(piece: Piece, model: LoadedModel, task: Task) -> pd.DataFrame:
     """Read and score one partition (``score_partition``)."""
-    return score_partition(read_piece(piece, task.usecols, task.missing), model, task)
+    return score_partition(read_piece(piece, task.usecols, task.reading), model, task)
 
 
 def _rejects_schema(model: LoadedModel, files: list[Path]) -> pa.Schema:
@@ -234,7 +244,7 @@ def predict_dataset(
     """
     files = [path.absolute() for path in input_files(source)]  # workers have their own cwd
     wanted = input_columns(model.schema)
-    check_columns(files, wanted)
+    check_columns(files, wanted, model.schema.separator)
     rejects = rejects or default_rejects_path(output)
     inputs = {path.resolve() for path in files}
     if output.resolve() == rejects.resolve() or {output.resolve(), rejects.resolve()} & inputs:
@@ -254,9 +264,10 @@ def predict_dataset(
         logging = None if staged_log is None else (str(staged_log.absolute()), str(request_id))
         staged = (staged_output, staged_rejects)
         folders = (str(staged_output.absolute()), str(staged_rejects.absolute()))
-        task = Task(tuple(wanted), tuple(model.schema.na_values), folders, schemas, logging)
+        reading = tuple(model.schema.reading.items())
+        task = Task(tuple(wanted), reading, folders, schemas, logging)
         try:
-            found = pieces(files, engine, partition_rows, wanted[0])
+            found = pieces(files, engine, partition_rows, wanted[0], model.schema.separator)
             rows, scored = engine.score(found, model, task) if found else (0, 0)
             for folder in staged:
                 atomic.remove_stale(folder)  # the staging files of workers that died mid-write

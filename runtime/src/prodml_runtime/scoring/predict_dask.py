@@ -44,7 +44,7 @@ class DaskEngine:
         # Partitions as ``read_chunks`` gives them: Dask would turn text columns into Arrow strings.
         with dask.config.set({"dataframe.convert-string": False}):
             frame = dd.from_map(
-                read_piece, pieces, usecols=task.usecols, missing=task.missing, meta=meta,
+                read_piece, pieces, usecols=task.usecols, reading=task.reading, meta=meta,
                 enforce_metadata=False,
             )  # fmt: skip
             counts = frame.map_partitions(
