@@ -394,15 +394,13 @@ def check_monitoring(project: Path, package: str) -> None:
     assert (project / "reports" / "monitoring-shifted" / "report.md").is_file()
 
 
-def check_benchmarks(project: Path, serving: str) -> None:
-    """make bench's scripts run on the project's layout (tiny sizes: they measure, not assert)."""
-    no_budget = ["--max-seconds", "1e6", "--max-mb", "1e6"]  # its budgets are for make bench
-    runs = [["benchmarks/bench_train.py", "--rows", "400", *no_budget],
-            ["benchmarks/bench_batch.py", "--sizes", "2000"]]  # fmt: skip
+def check_benchmarks(project: Path, package: str, serving: str) -> None:
+    """make bench's commands run on the project (tiny sizes: they measure, not assert)."""
+    runs = [["bench", "train", "--rows", "400"], ["bench", "batch", "--sizes", "2000"]]
     if serving != "none":
-        runs.append(["benchmarks/bench_api.py", "--seconds", "1", "--connections", "2"])
+        runs.append(["bench", "api", "--seconds", "1", "--connections", "2"])
     for args in runs:
-        result = project_python(project, *args)
+        result = project_python(project, "-m", package, *args)
         assert result.returncode == 0, (args, result.stdout[-2000:], result.stderr[-2000:])
         assert "rows/s" in result.stdout or "req/s" in result.stdout or "total" in result.stdout
 
@@ -443,7 +441,7 @@ def test_baked_project_quickstart_and_api(case, tmp_path):
     assert changed == set(), "quickstart outputs are git-ignored"
 
     first = check_lifecycle(project, "e2e_project")
-    check_benchmarks(project, CASES[case]["serving"])
+    check_benchmarks(project, "e2e_project", CASES[case]["serving"])
     if CASES[case].get("tracking") == "mlflow":
         check_mlflow_runs(project, "e2e_project")
     check_monitoring(project, "e2e_project")
