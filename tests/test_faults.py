@@ -27,15 +27,20 @@ from bake import bake
 
 BIN = Path(sys.executable).parent
 PACKAGE = "fault_probe"
-FAST_TRAIN = {
-    "random_state": 0,
-    "cv_folds": 3,
-    "min_improvement": 0.0,
-    "models": {
-        "linear": {"search": "grid", "space": {"C": [1.0]}},
-        "hist_gradient_boosting": {"search": "grid", "space": {"max_iter": [30]}},
-    },
+FAST_TRAIN = {"random_state": 0, "cv_folds": 3, "min_improvement": 0.0}
+#: Two small families (models.py), so a kill can land in a search, a refit or the evaluation.
+FAST_MODELS = """
+from prodml_runtime.training.families import Family, grid
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+
+MODELS = {
+    "linear": Family(LogisticRegression(max_iter=2000), grid(C=[1.0])),
+    "hist_gradient_boosting": Family(
+        HistGradientBoostingClassifier(early_stopping=False), grid(max_iter=[30])
+    ),
 }
+"""
 
 
 class Project:
@@ -64,7 +69,7 @@ class Project:
 
     def champion_loads(self, models: str = "models") -> str:
         code = (
-            f"from pathlib import Path; from {PACKAGE}.io import registry; "
+            f"from pathlib import Path; from prodml_runtime.io import registry; "
             f"print(registry.load(Path({models!r})).version)"
         )
         done = subprocess.run(
@@ -79,6 +84,7 @@ class Project:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     root = bake(tmp_path_factory.mktemp("faults"), project_name="Fault Probe", serving="none")
     (root / "configs" / "train.yaml").write_text(yaml.safe_dump(FAST_TRAIN))
+    (root / "src" / PACKAGE / "models.py").write_text(FAST_MODELS)
     install_project(root)
     probe = Project(root)
     assert probe.run("data", "--rows", "2000").returncode == 0

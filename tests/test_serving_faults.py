@@ -125,13 +125,11 @@ class Server:
 
 
 def a_record(project: Path) -> dict:
-    """A valid request: the first complete row of the project's sample data."""
+    """A valid request made from the project's schema."""
     code = (
-        f"import json; from {PACKAGE}.data.sample import generate_sample\n"
-        f"from {PACKAGE}.config import load_schema\n"
-        "s = load_schema(); row = generate_sample(s, rows=50, seed=1).dropna().iloc[0]\n"
-        "kinds = {'boolean': bool, 'numeric': float, 'categorical': str}\n"
-        "print(json.dumps({c.name: kinds[c.type](row[c.name]) for c in s.features}))"
+        "import json; from prodml_runtime.data.sample import example_record\n"
+        "from prodml_runtime.config import load_schema\n"
+        "print(json.dumps(example_record(load_schema())))"
     )
     done = run([project / ".venv/bin/python", "-c", code], cwd=project)
     assert done.returncode == 0, done.stderr
