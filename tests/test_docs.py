@@ -102,7 +102,6 @@ def module_attribute_problems(text: str, where: str, modules: dict[str, list[Pat
 def project_problems(project: Path) -> list[str]:
     package = next((project / "src").iterdir()).name
     modules = runtime_modules()
-    in_project = {p.name for p in project.rglob("*.py")}
     makefile = (project / "Makefile").read_text(encoding="utf-8")
     targets = set(re.findall(r"^([a-z][\w-]*):", makefile, re.M))
     cli = importlib.import_module(f"{package}.cli").main
