@@ -54,7 +54,7 @@ def test_a_family_a_feature_and_an_answer_field_are_one_file_each(tmp_path: Path
     edit(package / "features.py", lambda text: text + DERIVED)
     pydantic = "from pydantic import computed_field\nfrom prodml_runtime"
     edit(package / "api.py", lambda text: text.replace("from prodml_runtime", pydantic))
-    edit(package / "api.py", lambda text: text[: text.index("class Answer(")] + ANSWER)
+    edit(package / "api.py", lambda text: text[: text.index("\nclass Answer(") + 1] + ANSWER)
     dependency = 'dependencies = [\n    "lightgbm>=4",\n'
     edit(project / "pyproject.toml", lambda text: text.replace("dependencies = [\n", dependency, 1))
     python = install_project(project, user_env())
