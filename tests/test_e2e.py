@@ -197,8 +197,21 @@ def check_lifecycle(project: Path, package: str) -> str:
     return first
 
 
+def mlflow_champion(project: Path) -> str:
+    """The registry version that the champion alias of MLflow's Model Registry names."""
+    code = (
+        "import mlflow; mlflow.set_tracking_uri('sqlite:///mlflow.db'); "
+        "found = mlflow.MlflowClient().get_model_version_by_alias('e2e_project', 'champion'); "
+        "print(found.tags['prodml.version'])"
+    )
+    result = project_python(project, "-c", code)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
 def check_mlflow_runs(project: Path, package: str) -> None:
-    """tracking=mlflow: the quickstart's and the retrain's runs are in the project's MLflow."""
+    """tracking=mlflow: the quickstart's and the retrain's runs are in the project's MLflow, and
+    its Model Registry's champion alias is the registry's champion."""
     code = (
         "import json, mlflow; mlflow.set_tracking_uri('sqlite:///mlflow.db'); "
         f"runs = mlflow.search_runs(experiment_names=['{package}'], output_format='list'); "
@@ -210,6 +223,7 @@ def check_mlflow_runs(project: Path, package: str) -> None:
     assert len(runs) >= 2 and all(run["status"] == "promoted" for run in runs), runs
     current = metadata(project, champion(project, package))
     assert current["lineage"]["run_id"] in {run["run_id"] for run in runs}
+    assert mlflow_champion(project) == current["version"]
     for run in runs:
         assert run["data_hash"] == current["lineage"]["data_hash"]
         assert any(key.startswith("duration.") for key in run["metrics"])
@@ -438,6 +452,8 @@ def test_baked_project_quickstart_and_api(case, tmp_path):
     else:
         assert rollback(project, "e2e_project") == first
     assert champion(project, "e2e_project") == first
+    if CASES[case].get("tracking") == "mlflow":
+        assert mlflow_champion(project) == first, "the rollback reached MLflow's Model Registry"
 
 
 def test_wheel_install_generates_a_project_offline(tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +15,7 @@ from .common import (
     SAMPLE_DATA,
     data_argument,
     data_option,
+    fault,
     load_schema,
     model_card_option,
     model_dir_option,
@@ -27,6 +28,9 @@ from .common import (
     schema_option,
     version_option,
 )
+
+if TYPE_CHECKING:
+    from ..io.run_store import RunStore
 
 
 @click.command()
@@ -107,18 +111,20 @@ def train(
     schema, config = load_schema(schema_file), load_config(config_path)
     written = outputs(model_dir, reports, model_card, runs_store)
     outcome = train_job(data_path, schema, config, written, project(), progress=progress)
+    if outcome.promoted:
+        result, name = outcome.result, outcome.result.primary_metric
+        click.echo(
+            f"champion {result.champion} ({outcome.version}, run {outcome.run_id}): "
+            f"test {name} {result.test[result.champion][name]:.4f} "
+            f"vs baseline {result.test['baseline'][name]:.4f}; "
+            f"report in {reports / 'evaluation.md'}, model card in {model_card}"
+        )
+    _mirror(written.runs, written.models)
     if not outcome.promoted:
         raise click.ClickException(
             f"{outcome.message}; {outcome.version} stays registered as a challenger "
             f"(run {outcome.run_id})"
         )
-    result, name = outcome.result, outcome.result.primary_metric
-    click.echo(
-        f"champion {result.champion} ({outcome.version}, run {outcome.run_id}): "
-        f"test {name} {result.test[result.champion][name]:.4f} "
-        f"vs baseline {result.test['baseline'][name]:.4f}; "
-        f"report in {reports / 'evaluation.md'}, model card in {model_card}"
-    )
 
 
 @click.command()
@@ -144,15 +150,20 @@ def evaluate(
     )
 
 
+def _runs_store(given: str | None = None) -> RunStore:
+    """The project's runs store: ``given``, else the settings'."""
+    from ..io.run_store import RunStore
+
+    current = project()
+    return RunStore.at(current.tracking, current.name, given)
+
+
 @click.command()
 @runs_store_option
 @click.argument("run_id", required=False)
 def runs(runs_store: str | None, run_id: str | None) -> None:
     """List training runs (oldest first), or print the full record of RUN_ID."""
-    from ..io.run_store import RunStore
-
-    current = project()
-    store = RunStore.at(current.tracking, current.name, runs_store)
+    store = _runs_store(runs_store)
     if run_id:
         click.echo(json.dumps(store.run(run_id), indent=2))
         return
@@ -274,6 +285,20 @@ def monitor(
         raise SystemExit(ALERT_EXIT)
 
 
+def _mirror(store: RunStore, root: Path) -> None:
+    """Show the registry's change in MLflow's Model Registry when ``store`` is MLflow's."""
+    try:
+        store.mirror(root)
+    except Exception as error:
+        reason = fault(error)
+        if reason is None:
+            raise
+        raise click.ClickException(
+            f"the registry changed, MLflow's Model Registry did not ({reason}); "
+            "the next train, promote or rollback that reaches MLflow mirrors it"
+        ) from None
+
+
 @click.command()
 @model_dir_option
 @click.argument("version", required=False)
@@ -286,6 +311,7 @@ def promote(model_dir: Path | None, version: str | None, force: bool) -> None:
     if version:
         reason = promotion.promote(root, version, force=force)
         click.echo(f"champion is now {version}: {reason}")
+        _mirror(_runs_store(), root)
         return
     current = registry.current_champion(root)
     for name in registry.versions(root):
@@ -302,6 +328,7 @@ def rollback(model_dir: Path | None) -> None:
     previous = registry.current_champion(root)
     restored = promotion.rollback(root)
     click.echo(f"rolled back: champion is now {restored} (was {previous})")
+    _mirror(_runs_store(), root)
 
 
 @click.command()

@@ -88,6 +88,9 @@ def fault(error: BaseException) -> str | None:
         return f"{error.strerror or error}{where}"
     if isinstance(error, sqlite3.Error):
         return f"database error: {error}"
+    if type(error).__module__.startswith("mlflow."):  # the tracking store refused or is down
+        lines = str(error).strip().splitlines()
+        return "MLflow: " + (lines[0] if lines else type(error).__name__)
     return None
 
 
@@ -97,12 +100,13 @@ class Commands(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except (ProjectError, OSError, sqlite3.Error, ModuleNotFoundError) as error:
+        except Exception as error:
             message = fault(error)
             if message is None:
                 raise
-            if getattr(error, "details", None):
-                click.echo(error.details, err=True)  # type: ignore[union-attr]
+            details = getattr(error, "details", None)
+            if details:
+                click.echo(details, err=True)
             raise click.ClickException(message) from None
 
 

@@ -55,7 +55,7 @@ def _sync_pointer(root: Path, name: str) -> None:
 
 
 @contextlib.contextmanager
-def _locked(root: Path) -> Iterator[None]:
+def locked(root: Path) -> Iterator[None]:
     """Hold the registry's write lock (other promotions and rollbacks wait for it)."""
     root.mkdir(parents=True, exist_ok=True)
     lock = root / LOCK_FILE
@@ -98,7 +98,7 @@ def promote(root: Path, version: str, *, force: bool = False) -> str:
     """
     checked_name(root, version)
     candidate = verify(root, version)
-    with _locked(root):
+    with locked(root):
         previous = current_champion(root)
         if previous == version:
             _sync_pointer(root, version)
@@ -130,7 +130,7 @@ def rollback(root: Path) -> str:
 
     Repeated rollbacks walk further back. The restored artifact is checksum-verified first.
     """
-    with _locked(root):
+    with locked(root):
         entries = history(root)
         stack = _champion_stack(root, entries)
         if len(stack) < 2:

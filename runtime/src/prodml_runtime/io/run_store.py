@@ -1,7 +1,7 @@
 """Where a project records its training runs, by its ``tracking`` option: JSON files under
 ``runs/`` (``run_store_local``) or MLflow (``run_store_mlflow``, an experiment named after the
-project). mlflow is imported only when an MLflow store is used. Both raise RunNotFoundError
-for a run they do not hold."""
+project, whose Model Registry also mirrors the registry). mlflow is imported only when an MLflow
+store is used. Both raise RunNotFoundError for a run they do not hold."""
 
 from __future__ import annotations
 
@@ -67,3 +67,11 @@ class RunStore:
 
             return run_store_mlflow.read_run(self.location, run_id, self.experiment)
         return run_store_local.read_run(self.location, run_id)
+
+    def mirror(self, models: Path) -> None:
+        """Mirror the registry ``models`` into MLflow's Model Registry (``registry_mlflow``);
+        a local store keeps no second registry."""
+        if self.tracking == "mlflow":
+            from . import registry_mlflow
+
+            registry_mlflow.mirror(self.location, self.experiment, models)

@@ -55,7 +55,8 @@ def _sqlite_file(uri: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
-def _client(uri: str) -> MlflowClient:
+def connect(uri: str) -> MlflowClient:
+    """A client of the store at tracking URI ``uri``."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from mlflow import MlflowClient
 
@@ -152,7 +153,7 @@ def record_run(store: str | Path, record: dict[str, Any], experiment: str) -> No
     database = _sqlite_file(uri)
     if database is not None:
         database.parent.mkdir(parents=True, exist_ok=True)
-    client = _client(uri)
+    client = connect(uri)
     experiment_id = _experiment_id(client, uri, experiment)
     run = client.create_run(
         experiment_id,
@@ -192,7 +193,7 @@ def _runs(store: str | Path, experiment: str, filter_string: str = "") -> list[R
     database = _sqlite_file(uri)
     if database is not None and not database.is_file():
         return []  # nothing recorded yet: do not create an empty database by looking
-    client = _client(uri)
+    client = connect(uri)
     experiment_id = _existing_experiment(client, experiment)
     if experiment_id is None:
         return []
@@ -220,8 +221,14 @@ def read_run(store: str | Path, run_id: str, experiment: str) -> dict[str, Any]:
     runs = _runs(store, experiment, f"tags.run_id = '{run_id}'") if found else []
     if not runs:
         raise RunNotFoundError(f"no run {run_id!r} in {location(store)}")
-    client = _client(location(store))
+    client = connect(location(store))
     with tempfile.TemporaryDirectory() as directory:
         path = client.download_artifacts(runs[-1].info.run_id, RECORD_ARTIFACT, directory)
         record: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
         return record
+
+
+def run_of(store: str | Path, experiment: str, model_version: str) -> str | None:
+    """The MLflow id of the run that registered ``model_version`` (None if none did)."""
+    runs = _runs(store, experiment, f"tags.model_version = '{model_version}'")
+    return runs[-1].info.run_id if runs else None
