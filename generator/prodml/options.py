@@ -194,7 +194,9 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "tracking",
-        "Where training runs are recorded: a local runs/ store, or MLflow (sqlite, works offline).",
+        "Where training runs are recorded: a local runs/ store, or MLflow (sqlite, works "
+        "offline), whose Model Registry then mirrors the models with `champion`/`challenger` "
+        "aliases.",
         "local",
         choices=("local", "mlflow"),
     ),
