@@ -72,7 +72,11 @@ def test_a_batch_gets_one_answer_per_record_in_order(
     assert len(answers) == len(records)
     for record, answer in zip(records, answers, strict=True):
         check_answer(schema, answer)
-        assert api.post("/predict", record).body["prediction"] == answer["prediction"]
+        alone = api.post("/predict", record).body["prediction"]
+        if schema.problem_type == "regression":  # a batch's matrix product may round the last bit
+            assert math.isclose(alone, answer["prediction"], rel_tol=1e-9), (alone, answer)
+        else:
+            assert alone == answer["prediction"]
 
 
 def test_every_answer_is_logged_under_its_request_id(
