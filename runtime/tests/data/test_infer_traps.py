@@ -225,3 +225,41 @@ def test_every_feature_is_nullable_so_the_api_takes_null_for_it(tmp_path: Path) 
     holed = frame.astype(object)
     holed.loc[0, schema.feature_names] = None
     assert row_problems(holed, schema).empty
+
+
+def _with_infinite(path: Path) -> pd.DataFrame:
+    """Diabetes as R writes a ratio with a zero divisor in it: ``Inf``, ``-Inf``, ``NA``."""
+    frame = bundled("diabetes").assign(ratio=lambda f: f["bmi"] / f["s1"].round(2))
+    lines = frame.to_csv(index=False, na_rep="NA").replace("inf", "Inf")
+    path.write_text(lines, encoding="utf-8")
+    return frame
+
+
+def test_infinite_numbers_in_a_file_are_read_as_missing_by_every_reader(
+    tmp_path: Path, project: Project
+) -> None:
+    # Given an export whose ratio column holds R's Inf and -Inf
+    path = tmp_path / "ratios.csv"
+    frame = _with_infinite(path)
+    infinite = np.isinf(frame["ratio"])
+    cells = set(path.read_text().replace("\n", ",").split(","))
+    assert 0 < infinite.sum() < len(frame) and {"Inf", "-Inf"} <= cells
+    # When its schema is inferred
+    result, schema = infer(project, path, "--target", "outcome")
+    # Then those texts are the file's missing values, saying so, and every file reader agrees
+    assert {"Inf", "-Inf"} <= set(schema.na_values), schema.na_values
+    assert "infinite numbers (-Inf, Inf) read as missing" in result.output
+    read = read_table(path, missing=schema.na_values)
+    assert read["ratio"].isna().sum() == infinite.sum()
+    assert validate(read, schema).empty
+
+
+def test_infinite_numbers_in_a_frame_do_not_stop_inference_and_are_reported() -> None:
+    # Given a frame (as from Parquet) whose feature holds infinite numbers
+    frame = bundled("diabetes").assign(ratio=lambda f: f["bmi"] / f["s1"].round(2))
+    count = int(np.isinf(frame["ratio"]).sum())
+    # When its schema is inferred, then the column is a feature and the comment says what
+    # validation will make of those rows
+    found = infer_schema(frame, "outcome")
+    assert "ratio" in found.schema().feature_names
+    assert f"{count} rows infinite, which validation refuses" in found.yaml()

@@ -64,7 +64,7 @@ def infer(
     from ..data.card import data_card as card_text
     from ..data.infer import InferenceError, infer_schema, missing_text
     from ..io.atomic import write_text
-    from ..io.tables import file_format, read_table, sniff
+    from ..io.tables import file_format, infinite_text, read_table, sniff
 
     given = {"tab": "\t", "\\t": "\t"}.get(separator or "", separator)
     if given is not None and len(given) != 1:
@@ -74,6 +74,11 @@ def infer(
     frame = read_table(path, **read)
     na_values = missing_text(frame)
     frame = read_table(path, missing=na_values, **read) if na_values else frame
+    infinite = infinite_text(path, frame, separator=read["separator"])
+    if infinite:  # R writes Inf: a model cannot take it, validation refuses it
+        na_values = sorted({*na_values, *infinite})
+        frame = read_table(path, missing=na_values, **read)
+        click.echo(f"note: infinite numbers ({', '.join(infinite)}) read as missing", err=True)
     try:
         found = infer_schema(
             frame, target, problem_type=problem_type, id_column=id_column, ignore=ignore,

@@ -32,6 +32,23 @@ class Choice:
     reason: str
     note: str = ""
 
+    def noted(self, note: str) -> Choice:
+        """This choice with ``note`` added to its reason and to what is printed."""
+        return Choice(
+            self.entry, f"{self.reason}; {note}", "; ".join(filter(None, (self.note, note)))
+        )
+
+
+def infinite_as_missing(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """``frame`` with its infinite numbers missing, and how many each column held."""
+    numbers = frame.select_dtypes("number")
+    infinite = {name: np.isinf(numbers[name].to_numpy(dtype=float)) for name in numbers}
+    infinite = {name: rows for name, rows in infinite.items() if rows.any()}
+    finite = frame.copy() if infinite else frame
+    for name, rows in infinite.items():
+        finite[name] = frame[name].mask(rows)
+    return finite, {str(name): int(rows.sum()) for name, rows in infinite.items()}
+
 
 def rows_text(count: int) -> str:
     return f"{count} row{'s' if count != 1 else ''}"

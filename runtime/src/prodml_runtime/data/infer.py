@@ -28,6 +28,7 @@ from .choice import (
     Choice,
     InferenceError,
     category_texts,
+    infinite_as_missing,
     is_integer,
     label_texts,
     numeric,
@@ -340,6 +341,7 @@ def infer_schema(
         raise InferenceError(
             f"{shorten(target)} is the target: it cannot also be the id or ignored"
         )
+    frame, infinite = infinite_as_missing(frame)
     if frame[target].notna().sum() < 20:
         raise InferenceError(
             f"target {shorten(target)} has fewer than 20 labelled rows: too few to train"
@@ -352,6 +354,9 @@ def infer_schema(
             f"{source}: no column can be a feature (each is the target, an id, or ignored)"
         )
     choices = {name: others.get(name, target_entry) for name in frame.columns}
+    for name, count in infinite.items():
+        refused = f"{rows_text(count)} infinite, which validation refuses: replace them"
+        choices[name] = choices[name].noted(refused)
     notes = [f"{shorten(name)}: {c.note}" for name, c in choices.items() if c.note]
     found = Inferred(
         source, len(frame), target, kind, kind_why, tuple(na_values), choices,

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -98,6 +99,21 @@ def read_table(
         )
     except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as error:
         raise TableError(f"could not read {path} as {kind}: {_first_line(error)}") from None
+
+
+def infinite_text(path: Path, frame: pd.DataFrame, *, separator: str = ",") -> list[str]:
+    """How a CSV writes the infinite numbers ``frame`` (``read_table``'s of it) holds, e.g. R's
+    ``Inf`` and ``-Inf``: the cells' texts, for the schema's ``na_values``."""
+    numbers = frame.select_dtypes("number")
+    infinite = {name: np.isinf(numbers[name].to_numpy(dtype=float)) for name in numbers}
+    infinite = {name: rows for name, rows in infinite.items() if rows.any()}
+    if not infinite or file_format(path) != "csv":
+        return []
+    texts = pd.read_csv(
+        path, sep=separator, usecols=list(infinite), dtype=str, keep_default_na=False,
+        encoding="utf-8-sig",
+    )  # fmt: skip
+    return sorted({text.strip() for name, rows in infinite.items() for text in texts[name][rows]})
 
 
 def read_chunks(
