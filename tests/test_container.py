@@ -158,6 +158,12 @@ def check_image(engine: Engine, image: str, mark: str, output: str) -> None:
     assert app == {"configs", "models", "logs"}, app
     extras = [path for path in files if path.startswith("opt/venv/") and "/matplotlib/" in path]
     assert not extras, "the serving image carries no training extras"
+    suites = {
+        path.split("/tests/")[0]
+        for path in files
+        if path.startswith("opt/venv/") and "/tests/" in path
+    }
+    assert not suites, f"the serving image carries no package's test suite: {sorted(suites)[:5]}"
 
 
 def process_uids(api: Container) -> list[str]:
