@@ -467,6 +467,30 @@ def test_new_with_data_into_the_current_directory(tmp_path, penguins, monkeypatc
     assert not list(tmp_path.glob(".prodml-*")), "no staging left behind"
 
 
+def test_a_data_file_named_as_users_name_them_is_shipped_under_a_name_make_takes(
+    tmp_path, penguins
+):
+    """Spaces, brackets and an upper-case extension, as spreadsheets and downloads name files."""
+    exported = penguins.rename(penguins.with_name("Penguins export (2).CSV"))
+    result = run("new", "p", "--no-input", "--no-git", "--no-lock", "-o", tmp_path / "out",
+                 "--data", exported, "--target", "species")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "out" / "p"
+    shipped = project / "data" / "raw" / "Penguins-export-2.csv"
+    assert shipped.read_bytes() == exported.read_bytes()
+    assert "DATA ?= data/raw/Penguins-export-2.csv" in (project / "Makefile").read_text()
+
+
+def test_a_data_file_neither_csv_nor_parquet_is_refused_saying_how_to_read_it(tmp_path, penguins):
+    tabbed = penguins.with_suffix(".tsv")
+    tabbed.write_text(penguins.read_text().replace(",", "\t"))
+    result = run("new", "p", "--no-input", "-o", tmp_path / "out", "--data", tabbed,
+                 "--target", "species")  # fmt: skip
+    assert result.exit_code == 2 and "Usage:" not in result.output, result.output
+    assert "reads .csv and .parquet files" in result.output and "penguins.csv" in result.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_new_with_data_renders_the_inferred_problem_type_unless_told(tmp_path, penguins):
     result = run("new", "mass", "--no-input", "--no-git", "-o", tmp_path, "--data", penguins,
                  "--target", "mass_g")  # fmt: skip

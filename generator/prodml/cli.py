@@ -232,6 +232,12 @@ def new(
     if data_path is not None:
         if replay is not None:
             raise click.UsageError("--replay takes every answer from the file: drop --data")
+        if data_path.suffix.lower() not in (".csv", ".parquet"):
+            raise DataRefused(
+                f"--data {data_path}: prodml reads .csv and .parquet files; a text export under "
+                f"another name (.tsv, .txt) reads as CSV renamed, e.g. to {data_path.stem}.csv "
+                "(its separator is detected)"
+            )
         target = target or _ask_target(data_path, no_input)
         problem_type = problem_type or fixed.get("problem_type")
         dataset = generate.Dataset(data_path, target, problem_type, id_column, ignore, rare_classes)

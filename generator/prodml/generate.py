@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,9 +54,13 @@ class Dataset:
 
     @property
     def name(self) -> str:
-        """Its file name in the project's data/raw/ (``sample.csv`` is the synthetic sample's)."""
-        name = self.path.name
-        return f"data{self.path.suffix.lower()}" if name.lower().startswith("sample.") else name
+        """Its file name in the project's data/raw/: the user's, each run of characters other
+        than letters, digits, ``.``, ``_`` and ``-`` made one ``-`` (Makefiles and shells take
+        it as it is), its extension in lower case; ``data`` for ``sample``, the synthetic
+        sample's name."""
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "-", self.path.stem).strip("-._")
+        stem = "data" if stem.lower() in ("", "sample") else stem
+        return f"{stem}{self.path.suffix.lower()}"
 
 
 #: The exit status of a command refusing its input (Click's usage error).
