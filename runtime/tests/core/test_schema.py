@@ -112,15 +112,18 @@ def test_schema_file_faults_are_one_line_refusals(tmp_path: Path) -> None:
         ({"separator": "x"}, "must be one character"),
         ({"decimal": ","}, "both ','"),
         ({"decimal": ";"}, "decimal"),
+        ({"encoding": "windows-1252x"}, "encoding 'windows-1252x' is not one Python knows"),
     ],
 )
-def test_a_separator_or_decimal_mark_that_cannot_be_is_refused(
+def test_a_separator_decimal_mark_or_encoding_that_cannot_be_is_refused(
     schema: Schema, format_keys: dict[str, str], reason: str
 ) -> None:
     with pytest.raises(SchemaError, match=reason):
         parse_schema({**_raw(schema), **format_keys})
-    european = parse_schema({**_raw(schema), "separator": ";", "decimal": ","})
-    assert (european.separator, european.decimal) == (";", ",")
+    european = parse_schema(
+        {**_raw(schema), "separator": ";", "decimal": ",", "encoding": "cp1252"}
+    )
+    assert (european.separator, european.decimal, european.encoding) == (";", ",", "cp1252")
 
 
 def test_leak_and_aliases_only_where_they_mean_something(schema: Schema) -> None:

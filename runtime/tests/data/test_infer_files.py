@@ -35,15 +35,17 @@ def _diabetes() -> pd.DataFrame:
 
 
 @pytest.mark.parametrize(
-    ("separator", "decimal"), [(";", ","), ("\t", "."), ("|", ","), (",", ".")]
+    ("separator", "decimal", "encoding"),
+    [(";", ",", "cp1252"), ("\t", ".", "utf-8"), ("|", ",", "cp1252"), (",", ".", "utf-8")],
 )
-def test_an_export_is_read_with_its_separator_and_decimal_mark(
-    tmp_path: Path, separator: str, decimal: str
+def test_an_export_is_read_with_its_separator_decimal_mark_and_encoding(
+    tmp_path: Path, separator: str, decimal: str, encoding: str
 ) -> None:
-    # Given the file a spreadsheet writes in a European locale (or with tabs, or pipes)
-    frame = _diabetes()
+    # Given the file a spreadsheet writes in a European locale (or with tabs, or pipes), its
+    # text in Windows' code page (as Excel saves CSV) or UTF-8
+    frame = _diabetes().assign(sex=lambda f: f["sex"].map({"f": "weiblich", "m": "männlich"}))
     path = tmp_path / "clinic.csv"
-    frame.to_csv(path, sep=separator, decimal=decimal, index=False)
+    frame.to_csv(path, sep=separator, decimal=decimal, encoding=encoding, index=False)
     # When its schema is inferred
     out = tmp_path / "schema.yaml"
     args = ["schema", "infer", str(path), "--target", "progression", "-o", str(out)]
@@ -51,13 +53,16 @@ def test_an_export_is_read_with_its_separator_and_decimal_mark(
     # Then the schema records how the file is written (only what differs from the default)
     assert result.exit_code == 0, result.output
     schema = load_schema(out)
-    assert (schema.separator, schema.decimal) == (separator, decimal)
+    assert (schema.separator, schema.decimal, schema.encoding) == (separator, decimal, encoding)
     text = out.read_text(encoding="utf-8")
     assert ("separator:" in text) == (separator != ",") and ("decimal:" in text) == (decimal != ".")
+    assert ("encoding:" in text) == (encoding != "utf-8")
+    assert ("not UTF-8 text: read as cp1252" in result.output) == (encoding != "utf-8")
+    assert schema.column("sex").categories == ("männlich", "weiblich")
     numeric = ["age", "bmi", "bp", *(f"s{i}" for i in range(1, 7))]
     assert schema.features_of_type("numeric") == numeric
     # And the readers given the schema's values read the numbers the file holds
-    read = {"separator": schema.separator, "decimal": schema.decimal}
+    read = schema.reading
     whole = read_table(path, **read)
     assert validate(whole, schema).empty
     pd.testing.assert_series_equal(numbers(whole["bmi"]), frame["bmi"], check_exact=False)
@@ -65,7 +70,7 @@ def test_an_export_is_read_with_its_separator_and_decimal_mark(
     pd.testing.assert_frame_equal(
         coerce_features(chunks, schema), coerce_features(whole, schema), check_exact=False
     )
-    assert columns(path, separator=schema.separator) == list(frame.columns)
+    assert columns(path, separator=schema.separator, encoding=schema.encoding) == list(frame)
     assert file_example(schema, path)["bmi"] == pytest.approx(frame["bmi"].iloc[0])
 
 

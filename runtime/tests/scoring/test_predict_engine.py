@@ -216,13 +216,15 @@ def test_a_european_export_scores_on_the_cluster_as_locally(
     tmp_path: Path,
     cluster: Cluster,
 ) -> None:
-    """Files written with ';' between cells and a decimal comma, as the schema records them
-    (``separator``, ``decimal``), are read alike by every part and every engine."""
-    european = dataclasses.replace(
-        loaded, schema=loaded.schema.model_copy(update={"separator": ";", "decimal": ","})
-    )
+    """Files written with ';' between cells, a decimal comma and Windows' code page, as the
+    schema records them (``separator``, ``decimal``, ``encoding``), are read alike by every part
+    and every engine."""
+    written = {"separator": ";", "decimal": ",", "encoding": "cp1252"}
+    european = dataclasses.replace(loaded, schema=loaded.schema.model_copy(update=written))
     frame = _scoring_input(sample, schema, invalid_cells)
-    written = {"index": False, "sep": ";", "decimal": ","}
+    assert schema.id is not None
+    frame[schema.id] = [f"Zürich café {n}" for n in range(len(frame))]  # the outputs carry it
+    written = {"index": False, **european.schema.writing}
     for number, rows in enumerate((frame.iloc[:150], frame.iloc[150:])):
         (tmp_path / "in").mkdir(exist_ok=True)
         rows.to_csv(tmp_path / "in" / f"part-{number}.csv", **written)

@@ -61,7 +61,7 @@ def sample_file(
 ) -> Path:
     """``sample`` as a CSV written the way the schema says the data files are."""
     path = tmp_path_factory.mktemp("data") / "sample.csv"
-    sample.to_csv(path, index=False, sep=schema.separator, decimal=schema.decimal)
+    sample.to_csv(path, index=False, **schema.writing)
     return path
 
 

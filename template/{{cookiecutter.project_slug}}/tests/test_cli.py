@@ -52,8 +52,7 @@ def test_a_file_missing_a_feature_is_one_line_and_exit_1(
 ) -> None:
     name = schema.feature_names[0]
     broken = tmp_path / "broken.csv"
-    written = {"sep": schema.separator, "decimal": schema.decimal}
-    sample.drop(columns=[name]).to_csv(broken, index=False, **written)
+    sample.drop(columns=[name]).to_csv(broken, index=False, **schema.writing)
     code, output = run("validate", broken)
     assert code == 1 and name in output and "Traceback" not in output, output
 

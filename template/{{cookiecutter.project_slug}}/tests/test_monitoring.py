@@ -42,7 +42,6 @@ def test_a_batch_at_the_edge_of_the_schema_alerts(
     monitor_config: MonitorConfig,
 ) -> None:
     batch = tmp_path / "shifted.csv"
-    written = {"sep": schema.separator, "decimal": schema.decimal}
-    shifted(schema, sample).to_csv(batch, index=False, **written)
+    shifted(schema, sample).to_csv(batch, index=False, **schema.writing)
     report = monitor(models, batch, tmp_path / "report", monitor_config)
     assert report["status"] == ALERT and report["breaches"]

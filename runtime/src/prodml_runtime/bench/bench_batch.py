@@ -161,7 +161,7 @@ def run_all(current: Project, sizes: tuple[int, ...], formats: tuple[str, ...], 
         for size in sizes:
             frame = generate_sample(schema, rows=size, seed=1).drop(columns=schema.target)
             sources = {"csv": tmp / "input.csv", "parquet": tmp / "input.parquet"}
-            frame.to_csv(sources["csv"], index=False, sep=schema.separator, decimal=schema.decimal)
+            frame.to_csv(sources["csv"], index=False, **schema.writing)
             frame.to_parquet(sources["parquet"], index=False, row_group_size=100_000)
             del frame
             for kind in formats:

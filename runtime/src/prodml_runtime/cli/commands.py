@@ -40,14 +40,14 @@ if TYPE_CHECKING:
 @click.option("--seed", type=int, default=42, show_default=True)
 def data(schema_file: Path | None, output: Path, rows: int, seed: int) -> None:
     """Write the deterministic synthetic sample dataset (a CSV written as the schema says the
-    data files are: its separator and decimal mark)."""
+    data files are: its separator, decimal mark and encoding)."""
     from ..data.sample import generate_sample
     from ..io.atomic import file
 
     schema = load_schema(schema_file)
     frame = generate_sample(schema, rows=rows, seed=seed)
     with file(output) as staged:
-        frame.to_csv(staged, index=False, sep=schema.separator, decimal=schema.decimal)
+        frame.to_csv(staged, index=False, **schema.writing)
     click.echo(f"wrote {len(frame)} rows to {output}")
 
 

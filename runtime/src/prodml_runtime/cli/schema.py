@@ -64,17 +64,21 @@ def infer(
     from ..data.card import data_card as card_text
     from ..data.infer import InferenceError, infer_schema, missing_text
     from ..io.atomic import write_text
-    from ..io.tables import file_format, infinite_text, read_table, sniff
+    from ..io.tables import file_format, infinite_text, read_table, sniff, text_encoding
 
     given = {"tab": "\t", "\\t": "\t"}.get(separator or "", separator)
     if given is not None and len(given) != 1:
         raise click.BadParameter(f"{given!r} is not one character", param_hint="--separator")
-    sniffed = sniff(path, given) if file_format(path) == "csv" else (given or ",", ".")
-    read = {"separator": sniffed[0], "decimal": decimal or sniffed[1]}
+    text = file_format(path) == "csv" and path.is_file()
+    encoding = text_encoding(path) if text else "utf-8"
+    if encoding != "utf-8":
+        click.echo(f"note: the file is not UTF-8 text: read as {encoding}", err=True)
+    sniffed = sniff(path, given, encoding) if text else (given or ",", ".")
+    read = {"separator": sniffed[0], "decimal": decimal or sniffed[1], "encoding": encoding}
     frame = read_table(path, **read)
     na_values = missing_text(frame)
     frame = read_table(path, missing=na_values, **read) if na_values else frame
-    infinite = infinite_text(path, frame, separator=read["separator"])
+    infinite = infinite_text(path, frame, separator=read["separator"], encoding=encoding)
     if infinite:  # R writes Inf: a model cannot take it, validation refuses it
         na_values = sorted({*na_values, *infinite})
         frame = read_table(path, missing=na_values, **read)
@@ -118,8 +122,7 @@ def example(data: Path | None, schema_file: Path) -> None:
     from ..io.tables import read_table
 
     loaded = load_schema(schema_file)
-    read = {"separator": loaded.separator, "decimal": loaded.decimal}
-    frame = None if data is None else read_table(data, missing=loaded.na_values, **read)
+    frame = None if data is None else read_table(data, **loaded.reading)
     try:
         click.echo(json.dumps(example_record(loaded, frame), ensure_ascii=False))
     except ValueError as error:

@@ -5,6 +5,7 @@ Validation, the feature pipeline, the API request model and batch scoring all re
 
 from __future__ import annotations
 
+import codecs
 from datetime import date
 from typing import Any, Literal
 
@@ -126,6 +127,8 @@ class Schema(BaseModel):
     #: their numbers (``,`` in many European exports, with ``;`` between cells).
     separator: str = ","
     decimal: Literal[".", ","] = "."
+    #: The text encoding of the CSV files (``cp1252`` for many Windows exports).
+    encoding: str = "utf-8"
     #: Input columns (besides the id) copied as they are into batch predictions and rejects,
     #: e.g. keys to join the predictions back on; scoring files must hold them.
     passthrough: tuple[str, ...] = ()
@@ -141,6 +144,12 @@ class Schema(BaseModel):
             )
         if self.separator == self.decimal:
             raise ValueError(f"the separator and the decimal mark are both {self.decimal!r}")
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise ValueError(
+                f"encoding {self.encoding!r} is not one Python knows (e.g. utf-8, cp1252, latin-1)"
+            ) from None
         return self
 
     @model_validator(mode="after")
@@ -182,8 +191,16 @@ class Schema(BaseModel):
     @property
     def reading(self) -> dict[str, Any]:
         """How the data files write cells, as ``io.tables``' readers take it: the texts that
-        mean missing, the separator and the decimal mark."""
-        return {"missing": self.na_values, "separator": self.separator, "decimal": self.decimal}
+        mean missing, the separator, the decimal mark and the encoding."""
+        return {
+            "missing": self.na_values, "separator": self.separator, "decimal": self.decimal,
+            "encoding": self.encoding,
+        }  # fmt: skip
+
+    @property
+    def writing(self) -> dict[str, Any]:
+        """How to write a CSV as the data files are (``DataFrame.to_csv``'s arguments)."""
+        return {"sep": self.separator, "decimal": self.decimal, "encoding": self.encoding}
 
     @property
     def is_classification(self) -> bool:

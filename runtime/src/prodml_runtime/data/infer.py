@@ -4,7 +4,8 @@
 ``infer_schema``. Every column gets a type and a role from the values in the file, and a comment
 saying why; ``--id``, ``--ignore`` and ``--problem-type`` override a choice. Row names (as R and
 pandas write them) become the id; a column that alone predicts the target almost perfectly is
-left out as a leak (``data.leaks``); the file's separator and decimal mark are recorded. The
+left out as a leak (``data.leaks``); the file's separator, decimal mark and encoding are
+recorded. The
 result is validated as the project will read it before it is returned.
 """
 
@@ -198,6 +199,7 @@ class Inferred:
     separator: str = ","
     decimal: str = "."
     notes: tuple[str, ...] = ()
+    encoding: str = "utf-8"
 
     def yaml(self) -> str:
         """The schema as YAML, a comment above each column; JSON scalars (valid YAML) keep any
@@ -224,6 +226,8 @@ class Inferred:
             lines.append(f"separator: {json.dumps(self.separator)}  # between the file's cells")
         if self.decimal != ".":
             lines.append(f"decimal: {json.dumps(self.decimal)}  # the decimal mark of its numbers")
+        if self.encoding != "utf-8":
+            lines.append(f"encoding: {json.dumps(self.encoding)}  # its text is not UTF-8")
         lines.append("columns:")
         for name, choice in self.choices.items():
             lines.append(f"  # {choice.reason}")
@@ -331,11 +335,12 @@ def infer_schema(
     source: str = "the data",
     separator: str = ",",
     decimal: str = ".",
+    encoding: str = "utf-8",
     rare_classes: RareClasses | None = None,
 ) -> Inferred:
     """A schema for ``frame`` (checked as the project will read it); InferenceError if none fits.
-    ``separator`` and ``decimal``: how the file was read; ``rare_classes``: what becomes of the
-    classes too rare to train on (refused without it)."""
+    ``separator``, ``decimal`` and ``encoding``: how the file was read; ``rare_classes``: what
+    becomes of the classes too rare to train on (refused without it)."""
     _check_names(frame, [target, *([id_column] if id_column else []), *ignore], source, separator)
     if id_column == target or target in ignore:
         raise InferenceError(
@@ -360,7 +365,7 @@ def infer_schema(
     notes = [f"{shorten(name)}: {c.note}" for name, c in choices.items() if c.note]
     found = Inferred(
         source, len(frame), target, kind, kind_why, tuple(na_values), choices,
-        separator, decimal, tuple(notes),
+        separator, decimal, tuple(notes), encoding,
     )  # fmt: skip
     found.schema()  # what the project will read
     return found

@@ -180,8 +180,7 @@ def file_example(schema: Schema, path: Path) -> dict[str, Any]:
     from ..io.tables import TableError, read_chunks
 
     try:
-        read = {"separator": schema.separator, "decimal": schema.decimal}
-        rows = next(read_chunks(path, 1000, schema.feature_names, schema.na_values, **read), None)
+        rows = next(read_chunks(path, 1000, schema.feature_names, **schema.reading), None)
         if rows is not None:
             return example_record(schema, rows)
     except (TableError, ValueError):

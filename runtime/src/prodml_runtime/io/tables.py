@@ -9,6 +9,7 @@ a failed run never leaves a half-written file.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import os
 import re
@@ -42,7 +43,35 @@ def file_format(path: Path, what: str = "file") -> str:
         ) from None
 
 
-def columns(path: Path, what: str = "input", *, separator: str = ",") -> list[str]:
+#: What a CSV that is not UTF-8 is read as: Windows' Western European code page (Excel's
+#: exports), else Latin-1, which reads every byte.
+FALLBACK_ENCODINGS = ("cp1252", "latin-1")
+
+
+def codec(encoding: str) -> str:
+    """The codec a file in ``encoding`` is opened with: UTF-8 skips a leading byte-order mark."""
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+
+
+def text_encoding(path: Path) -> str:
+    """``utf-8`` if the CSV at ``path`` is UTF-8 text, else the first of
+    ``FALLBACK_ENCODINGS`` that decodes it (read in blocks, never whole)."""
+    for encoding in ("utf-8", *FALLBACK_ENCODINGS):
+        decoder = codecs.getincrementaldecoder(codec(encoding))()
+        try:
+            with path.open("rb") as file:
+                while block := file.read(1 << 20):
+                    decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return FALLBACK_ENCODINGS[-1]  # pragma: no cover (Latin-1 decodes every byte)
+
+
+def columns(
+    path: Path, what: str = "input", *, separator: str = ",", encoding: str = "utf-8"
+) -> list[str]:
     """The column names of a CSV or Parquet file (its header), without reading the rows; an
     empty CSV name is ``Unnamed: <position>``, as pandas reads it (R's row names, say).
 
@@ -56,7 +85,7 @@ def columns(path: Path, what: str = "input", *, separator: str = ",") -> list[st
         if kind == "parquet":
             names = list(pq.ParquetFile(path).schema_arrow.names)
         else:
-            with path.open(encoding="utf-8-sig", newline="") as file:
+            with path.open(encoding=codec(encoding), newline="") as file:
                 header = next(csv.reader(file, delimiter=separator), [])
             names = [name or f"Unnamed: {i}" for i, name in enumerate(header)]  # as pandas does
     except (ValueError, OSError, UnicodeDecodeError, csv.Error, pa.ArrowException) as error:
@@ -77,15 +106,16 @@ def read_table(
     *,
     separator: str = ",",
     decimal: str = ".",
+    encoding: str = "utf-8",
 ) -> pd.DataFrame:
     """A whole CSV or Parquet file: CSV text as written, where empty cells and the ``missing``
     texts (the schema's ``na_values``) are missing; CSV cells split at ``separator``, numbers
-    written with the ``decimal`` mark.
+    written with the ``decimal`` mark, text in ``encoding``.
 
     TableError saying what is wrong: missing, unreadable, not CSV or Parquet, duplicate columns.
     """
     kind = file_format(path, f"{what} file")
-    columns(path, what, separator=separator)
+    columns(path, what, separator=separator, encoding=encoding)
     try:
         if kind == "parquet":
             return _without(pd.read_parquet(path), missing)
@@ -95,13 +125,15 @@ def read_table(
             decimal=decimal,
             keep_default_na=False,
             na_values=["", *missing],
-            encoding="utf-8-sig",
+            encoding=codec(encoding),
         )
     except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as error:
         raise TableError(f"could not read {path} as {kind}: {_first_line(error)}") from None
 
 
-def infinite_text(path: Path, frame: pd.DataFrame, *, separator: str = ",") -> list[str]:
+def infinite_text(
+    path: Path, frame: pd.DataFrame, *, separator: str = ",", encoding: str = "utf-8"
+) -> list[str]:
     """How a CSV writes the infinite numbers ``frame`` (``read_table``'s of it) holds, e.g. R's
     ``Inf`` and ``-Inf``: the cells' texts, for the schema's ``na_values``."""
     numbers = frame.select_dtypes("number")
@@ -111,7 +143,7 @@ def infinite_text(path: Path, frame: pd.DataFrame, *, separator: str = ",") -> l
         return []
     texts = pd.read_csv(
         path, sep=separator, usecols=list(infinite), dtype=str, keep_default_na=False,
-        encoding="utf-8-sig",
+        encoding=codec(encoding),
     )  # fmt: skip
     return sorted({text.strip() for name, rows in infinite.items() for text in texts[name][rows]})
 
@@ -124,13 +156,14 @@ def read_chunks(
     *,
     separator: str = ",",
     decimal: str = ".",
+    encoding: str = "utf-8",
 ) -> Iterator[pd.DataFrame]:
     """The ``usecols`` of ``path`` in chunks of ``chunk_rows`` rows, indexed by row position.
 
-    CSV cells (split at ``separator``) are read as text, exactly as written but for a number's
-    ``decimal`` mark, which becomes a dot (empty cells and the ``missing`` texts are missing),
-    so a chunk's types never depend on its neighbours; Parquet columns keep the file's types
-    (their ``missing`` texts are missing too).
+    CSV cells (split at ``separator``, text in ``encoding``) are read as text, exactly as
+    written but for a number's ``decimal`` mark, which becomes a dot (empty cells and the
+    ``missing`` texts are missing), so a chunk's types never depend on its neighbours; Parquet
+    columns keep the file's types (their ``missing`` texts are missing too).
     """
     kind = file_format(path, "input")
     start = 0
@@ -151,6 +184,7 @@ def read_chunks(
                 keep_default_na=False,
                 na_values=["", *missing],
                 dtype=str,
+                encoding=codec(encoding),
             )
             if decimal != ".":
                 chunks = (_decimal_dots(chunk, decimal) for chunk in chunks)
@@ -173,13 +207,13 @@ NUMBER = r"\s*[+-]?\d*{}\d+(?:[eE][+-]?\d+)?\s*"
 COMMA_NUMBER, DOT_NUMBER = re.compile(NUMBER.format(",")), re.compile(NUMBER.format(r"\."))
 
 
-def sniff(path: Path, separator: str | None = None) -> tuple[str, str]:
+def sniff(path: Path, separator: str | None = None, encoding: str = "utf-8") -> tuple[str, str]:
     """The separator (one of ``SEPARATORS``, unless given) and decimal mark a CSV file is
     written with, from its first ``SNIFF_BYTES``: the separator splitting the most lines into as
     many cells as the header has (two or more; the most cells wins a tie), and ``,`` as the
     decimal mark when a file not separated by commas writes more numbers with a comma than with
     a dot. ``(",", ".")`` when nothing splits the header."""
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as file:
+    with path.open(encoding=codec(encoding), errors="replace", newline="") as file:
         text = file.read(SNIFF_BYTES)
     lines = text.splitlines()[:-1] if len(text) == SNIFF_BYTES else text.splitlines()
     best, best_score, rows = separator or ",", (0.0, 0), []
@@ -278,9 +312,11 @@ def _without(frame: pd.DataFrame, missing: Sequence[str]) -> pd.DataFrame:
 def _first_line(error: BaseException) -> str:
     """What went wrong reading a file, in one line, with the fix where there is a usual one."""
     if isinstance(error, UnicodeDecodeError):
+        name = "UTF-8" if error.encoding.startswith("utf-8") else error.encoding
         return (
-            f"it is not UTF-8 text (byte {error.object[error.start]:#x} at {error.start}): save "
-            "it as UTF-8, e.g. iconv -f latin1 -t utf-8 IN.csv > OUT.csv"
+            f"it is not {name} text (byte {error.object[error.start]:#x} at {error.start}): save "
+            f"it as {name} (e.g. iconv -f cp1252 -t utf-8 IN.csv > OUT.csv), or name its "
+            "encoding in the schema (encoding: cp1252)"
         )
     if isinstance(error, pd.errors.EmptyDataError):
         return "the file is empty: it needs a header row and data rows"

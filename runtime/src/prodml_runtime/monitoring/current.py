@@ -135,7 +135,7 @@ def current_from_file(
 ) -> Current:
     """A batch file, validated and scored with the champion chunk by chunk (nothing logged)."""
     schema = model.schema
-    found = columns(path, separator=schema.separator)
+    found = columns(path, separator=schema.separator, encoding=schema.encoding)
     missing = [name for name in schema.feature_names if name not in found]
     if missing:
         raise MonitorError(f"{path} is missing column(s): {', '.join(missing)}")

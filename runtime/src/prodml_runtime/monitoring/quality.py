@@ -20,6 +20,7 @@ from ..core.metrics import binary_metrics, multiclass_metrics, regression_metric
 from ..core.model import LoadedModel
 from ..core.schema import Schema
 from ..io.parquet_log import open_log
+from ..io.tables import codec
 from .checks import ALERT, NOT_ENOUGH, OK
 from .current import MonitorError
 
@@ -34,6 +35,7 @@ def read_labels(path: Path, schema: Schema) -> pd.DataFrame:
         labels = pd.read_csv(
             path, sep=schema.separator, decimal=schema.decimal, keep_default_na=False,
             na_values=["", *schema.na_values], dtype={"request_id": str, target: object},
+            encoding=codec(schema.encoding),
         )  # fmt: skip
     except (ValueError, UnicodeDecodeError) as error:
         raise MonitorError(f"could not read labels {path} as CSV: {error}") from None

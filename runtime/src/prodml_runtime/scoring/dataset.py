@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from ..core.errors import ProjectError
 from ..core.model import LoadedModel
+from ..core.schema import Schema
 from ..io import atomic
 from ..io.parquet_log import ParquetLog
 from ..io.registry import sha256
@@ -78,9 +79,8 @@ class Piece:
 @dataclass(frozen=True)
 class Task:
     """What scoring a partition needs besides the model: the input columns to read and how the
-    files write cells (``Schema.reading``: missing texts, separator, decimal mark), the staging
-    folders of the predictions and rejects with their Arrow schemas, and the log's (staging
-    folder, request id), None for no log."""
+    files write cells (``Schema.reading``), the staging folders of the predictions and rejects
+    with their Arrow schemas, and the log's (staging folder, request id), None for no log."""
 
     usecols: tuple[str, ...]
     reading: tuple[tuple[str, Any], ...]
@@ -139,10 +139,11 @@ def default_rejects_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}.rejects{output.suffix}")
 
 
-def check_columns(files: list[Path], wanted: list[str], separator: str) -> None:
+def check_columns(files: list[Path], wanted: list[str], schema: Schema) -> None:
     """TableError naming the first file missing an input column (before anything is read)."""
     for path in files:
-        missing = [name for name in wanted if name not in columns(path, separator=separator)]
+        found = columns(path, separator=schema.separator, encoding=schema.encoding)
+        missing = [name for name in wanted if name not in found]
         if missing:
             raise TableError(
                 f"{path} is missing column(s): {', '.join(missing)}; nothing was scored "
@@ -150,19 +151,20 @@ def check_columns(files: list[Path], wanted: list[str], separator: str) -> None:
             )
 
 
-def _csv_rows(path: str, first: tuple[str, str]) -> int:
-    column, separator = first
-    chunks = read_chunks(Path(path), 100_000, [column], separator=separator)
+def _csv_rows(path: str, first: tuple[str, str, str]) -> int:
+    column, separator, encoding = first
+    chunks = read_chunks(Path(path), 100_000, [column], separator=separator, encoding=encoding)
     return sum(len(chunk) for chunk in chunks)
 
 
 def pieces(
-    files: list[Path], engine: Engine, partition_rows: int, first: str, separator: str
+    files: list[Path], engine: Engine, partition_rows: int, first: str, schema: Schema
 ) -> list[Piece]:
     """The partitions with their first row numbers (a CSV file's rows counted on the cluster,
-    its cells between ``separator``s)."""
+    read as ``schema`` says the files are written)."""
     if file_format(files[0]) == "csv":
-        counts = engine.map(_csv_rows, [str(p) for p in files], (first, separator))
+        first_column = (first, schema.separator, schema.encoding)
+        counts = engine.map(_csv_rows, [str(p) for p in files], first_column)
         starts = [0, *pd.Series(counts).cumsum().tolist()]
         return [Piece(str(p), None, int(s)) for p, s in zip(files, starts, strict=False)]
     found, start = [], 0
@@ -244,7 +246,7 @@ def predict_dataset(
     """
     files = [path.absolute() for path in input_files(source)]  # workers have their own cwd
     wanted = input_columns(model.schema)
-    check_columns(files, wanted, model.schema.separator)
+    check_columns(files, wanted, model.schema)
     rejects = rejects or default_rejects_path(output)
     inputs = {path.resolve() for path in files}
     if output.resolve() == rejects.resolve() or {output.resolve(), rejects.resolve()} & inputs:
@@ -267,7 +269,7 @@ def predict_dataset(
         reading = tuple(model.schema.reading.items())
         task = Task(tuple(wanted), reading, folders, schemas, logging)
         try:
-            found = pieces(files, engine, partition_rows, wanted[0], model.schema.separator)
+            found = pieces(files, engine, partition_rows, wanted[0], model.schema)
             rows, scored = engine.score(found, model, task) if found else (0, 0)
             for folder in staged:
                 atomic.remove_stale(folder)  # the staging files of workers that died mid-write

@@ -193,7 +193,7 @@ def predict_file(
     _check_destination(output_path, "output")
     _check_destination(rejects_path, "rejects file")
     wanted = input_columns(schema)
-    found = columns(input_path, separator=schema.separator)
+    found = columns(input_path, separator=schema.separator, encoding=schema.encoding)
     missing = [name for name in wanted if name not in found]
     if missing:
         raise TableError(f"{input_path} is missing column(s): {', '.join(missing)}")
