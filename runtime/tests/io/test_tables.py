@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 from prodml_runtime.cli import command_line
 from prodml_runtime.core.schema import Schema
-from prodml_runtime.io.tables import TableError, read_chunks, read_table
+from prodml_runtime.io.tables import TableError, read_chunks, read_table, text_encoding
 from prodml_runtime.project import Project
 
 
@@ -117,3 +117,25 @@ def test_training_on_a_file_without_a_labelled_row_is_refused_in_one_line(
         f"none of its 5 rows has a {schema.target} value"
     )
     assert not (tmp_path / "models").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "encoding"),
+    [
+        ("a,b\nMünchen,1\n".encode(), "utf-8"),
+        ("\ufeffa,b\nMünchen,1\n".encode(), "utf-8"),
+        (b"a,b\nx,1\n", "utf-8"),
+        ("a,b\nMünchen,1 €\n".encode("cp1252"), "cp1252"),
+        ("a,b\nx\x81y,1\n".encode("latin-1"), "latin-1"),
+        # UTF-8 with one broken byte stays UTF-8: its readers name the byte (a cp1252 reading
+        # would turn every other non-ASCII character into two)
+        ("a,b\nMünchen,1\n".encode() + b"caf\xe9,2\n", "utf-8"),
+    ],
+    ids=["utf-8", "utf-8 with BOM", "ascii", "cp1252", "latin-1", "broken utf-8"],
+)
+def test_a_files_text_encoding_is_told_from_its_bytes(
+    tmp_path: Path, content: bytes, encoding: str
+) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    assert text_encoding(path) == encoding

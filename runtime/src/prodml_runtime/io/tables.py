@@ -54,15 +54,24 @@ def codec(encoding: str) -> str:
 
 
 def text_encoding(path: Path) -> str:
-    """``utf-8`` if the CSV at ``path`` is UTF-8 text, else the first of
-    ``FALLBACK_ENCODINGS`` that decodes it (read in blocks, never whole)."""
-    for encoding in ("utf-8", *FALLBACK_ENCODINGS):
-        decoder = codecs.getincrementaldecoder(codec(encoding))()
+    """``utf-8`` if the CSV at ``path`` is UTF-8 text, or UTF-8 text with a broken byte (which
+    its readers then name); else the first of ``FALLBACK_ENCODINGS`` that decodes it. Read in
+    blocks, never whole."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    broken = multibyte = False
+    with path.open("rb") as file:
+        while block := file.read(1 << 20):
+            text = decoder.decode(block)
+            if not text.isascii():
+                broken = broken or "\ufffd" in text
+                multibyte = multibyte or not text.replace("\ufffd", "").isascii()
+    if not broken or multibyte:
+        return "utf-8"
+    for encoding in FALLBACK_ENCODINGS:
         try:
-            with path.open("rb") as file:
-                while block := file.read(1 << 20):
-                    decoder.decode(block)
-            decoder.decode(b"", final=True)
+            with path.open(encoding=encoding) as file:
+                while file.read(1 << 20):
+                    pass
         except UnicodeDecodeError:
             continue
         return encoding
