@@ -13,7 +13,7 @@ import pandas as pd
 from ..core import coerce
 from ..core.coerce import number_text
 from ..core.errors import ProjectError
-from ..io.tables import holds_text, shorten
+from ..io.tables import holds_text, infinite_cells, shorten
 
 #: At most this many values (classes, columns) are named in a message; the rest are counted.
 LISTED = 10
@@ -41,9 +41,7 @@ class Choice:
 
 def infinite_as_missing(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     """``frame`` with its infinite numbers missing, and how many each column held."""
-    numbers = frame.select_dtypes("number")
-    infinite = {name: np.isinf(numbers[name].to_numpy(dtype=float)) for name in numbers}
-    infinite = {name: rows for name, rows in infinite.items() if rows.any()}
+    infinite = infinite_cells(frame)
     finite = frame.copy() if infinite else frame
     for name, rows in infinite.items():
         finite[name] = frame[name].mask(rows)

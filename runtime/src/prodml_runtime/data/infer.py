@@ -5,8 +5,7 @@
 saying why; ``--id``, ``--ignore`` and ``--problem-type`` override a choice. Row names (as R and
 pandas write them) become the id; a column that alone predicts the target almost perfectly is
 left out as a leak (``data.leaks``); the file's separator, decimal mark and encoding are
-recorded. The
-result is validated as the project will read it before it is returned.
+recorded. The result is validated as the project will read it before it is returned.
 """
 
 from __future__ import annotations

@@ -140,15 +140,20 @@ def read_table(
         raise TableError(f"could not read {path} as {kind}: {_first_line(error)}") from None
 
 
+def infinite_cells(frame: pd.DataFrame) -> dict[Any, np.ndarray]:
+    """The rows (a boolean mask) of each column of ``frame`` that holds infinite numbers."""
+    numbers = frame.select_dtypes("number")
+    infinite = {name: np.isinf(numbers[name].to_numpy(dtype=float)) for name in numbers}
+    return {name: rows for name, rows in infinite.items() if rows.any()}
+
+
 def infinite_text(
     path: Path, frame: pd.DataFrame, *, separator: str = ",", encoding: str = "utf-8"
 ) -> list[str]:
     """How a CSV writes the infinite numbers ``frame`` (``read_table``'s of it) holds, e.g. R's
     ``Inf`` and ``-Inf``: the cells' texts, for the schema's ``na_values``."""
-    numbers = frame.select_dtypes("number")
-    infinite = {name: np.isinf(numbers[name].to_numpy(dtype=float)) for name in numbers}
-    infinite = {name: rows for name, rows in infinite.items() if rows.any()}
-    if not infinite or file_format(path) != "csv":
+    infinite = infinite_cells(frame) if file_format(path) == "csv" else {}
+    if not infinite:
         return []
     texts = pd.read_csv(
         path, sep=separator, usecols=list(infinite), dtype=str, keep_default_na=False,
@@ -323,9 +328,9 @@ def _first_line(error: BaseException) -> str:
     if isinstance(error, UnicodeDecodeError):
         name = "UTF-8" if error.encoding.startswith("utf-8") else error.encoding
         return (
-            f"it is not {name} text (byte {error.object[error.start]:#x} at {error.start}): save "
-            f"it as {name} (e.g. iconv -f cp1252 -t utf-8 IN.csv > OUT.csv), or name its "
-            "encoding in the schema (encoding: cp1252)"
+            f"it is not {name} text (byte {error.object[error.start]:#x} at {error.start}): name "
+            "its encoding in the schema (e.g. encoding: cp1252, or latin-1, which reads every "
+            "byte), or save it as UTF-8 (e.g. iconv -f cp1252 -t utf-8 IN.csv > OUT.csv)"
         )
     if isinstance(error, pd.errors.EmptyDataError):
         return "the file is empty: it needs a header row and data rows"

@@ -151,20 +151,18 @@ def check_columns(files: list[Path], wanted: list[str], schema: Schema) -> None:
             )
 
 
-def _csv_rows(path: str, first: tuple[str, str, str]) -> int:
-    column, separator, encoding = first
-    chunks = read_chunks(Path(path), 100_000, [column], separator=separator, encoding=encoding)
-    return sum(len(chunk) for chunk in chunks)
+def _csv_rows(path: str, first: tuple[str, tuple[tuple[str, Any], ...]]) -> int:
+    column, reading = first
+    return sum(len(chunk) for chunk in read_chunks(Path(path), 100_000, [column], **dict(reading)))
 
 
 def pieces(
-    files: list[Path], engine: Engine, partition_rows: int, first: str, schema: Schema
+    files: list[Path], engine: Engine, partition_rows: int, first: str, task: Task
 ) -> list[Piece]:
     """The partitions with their first row numbers (a CSV file's rows counted on the cluster,
-    read as ``schema`` says the files are written)."""
+    read as ``task.reading`` says)."""
     if file_format(files[0]) == "csv":
-        first_column = (first, schema.separator, schema.encoding)
-        counts = engine.map(_csv_rows, [str(p) for p in files], first_column)
+        counts = engine.map(_csv_rows, [str(p) for p in files], (first, task.reading))
         starts = [0, *pd.Series(counts).cumsum().tolist()]
         return [Piece(str(p), None, int(s)) for p, s in zip(files, starts, strict=False)]
     found, start = [], 0
@@ -269,7 +267,7 @@ def predict_dataset(
         reading = tuple(model.schema.reading.items())
         task = Task(tuple(wanted), reading, folders, schemas, logging)
         try:
-            found = pieces(files, engine, partition_rows, wanted[0], model.schema)
+            found = pieces(files, engine, partition_rows, wanted[0], task)
             rows, scored = engine.score(found, model, task) if found else (0, 0)
             for folder in staged:
                 atomic.remove_stale(folder)  # the staging files of workers that died mid-write
