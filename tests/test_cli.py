@@ -481,6 +481,16 @@ def test_a_data_file_named_as_users_name_them_is_shipped_under_a_name_make_takes
     assert "DATA ?= data/raw/Penguins-export-2.csv" in (project / "Makefile").read_text()
 
 
+def test_a_european_export_without_target_lists_its_columns(tmp_path):
+    """';' between cells and Windows' code page, as Excel saves a CSV in a European locale."""
+    export = tmp_path / "kunden.csv"
+    export.write_bytes("stadt;größe;preis\nKöln;1,5;3\n".encode("cp1252"))
+    result = run("new", "k", "--no-input", "-o", tmp_path / "out", "--data", export)
+    assert result.exit_code == 2, result.output
+    assert "--data needs --target: one of stadt, größe, preis" in result.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_data_file_neither_csv_nor_parquet_is_refused_saying_how_to_read_it(tmp_path, penguins):
     tabbed = penguins.with_suffix(".tsv")
     tabbed.write_text(penguins.read_text().replace(",", "\t"))

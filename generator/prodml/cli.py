@@ -18,6 +18,7 @@ import click
 from prodml import __version__
 from prodml.options import (
     BY_NAME,
+    DATA_SUFFIXES,
     OPTIONS,
     AnswerError,
     Option,
@@ -102,7 +103,8 @@ def _ask_target(path: Path, no_input: bool) -> str:
 
 
 def _columns(path: Path) -> list[str]:
-    """The column names of a CSV (its header) or Parquet file; a usage error otherwise."""
+    """The column names of a Parquet file, else of a CSV (its header: UTF-8, else Windows'
+    cp1252; cells split at the separator that splits it best); a usage error if unreadable."""
     import csv
 
     try:
@@ -110,12 +112,19 @@ def _columns(path: Path) -> list[str]:
             import pyarrow.parquet as pq
 
             return list(pq.ParquetFile(path).schema_arrow.names)
-        if path.suffix.lower() == ".csv":
-            with path.open(encoding="utf-8-sig", newline="") as file:
-                return next(csv.reader(file), [])
-    except (OSError, UnicodeDecodeError, csv.Error, ValueError) as err:
+        with path.open("rb") as file:
+            line = file.readline()
+        try:
+            header = line.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            header = line.decode("cp1252", errors="replace")
+        try:
+            dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(header, ",;\t|")
+        except csv.Error:  # one column: nothing to split at
+            dialect = csv.excel
+        return next(csv.reader([header], dialect), [])
+    except (OSError, csv.Error, ValueError) as err:
         raise click.UsageError(f"--data {path}: cannot read its columns ({err})") from None
-    raise click.UsageError(f"--data {path}: expected a .csv or .parquet file")
 
 
 class Terminated(SystemExit):
@@ -232,7 +241,7 @@ def new(
     if data_path is not None:
         if replay is not None:
             raise click.UsageError("--replay takes every answer from the file: drop --data")
-        if data_path.suffix.lower() not in (".csv", ".parquet"):
+        if data_path.suffix.lower() not in DATA_SUFFIXES:
             raise DataRefused(
                 f"--data {data_path}: prodml reads .csv and .parquet files; a text export under "
                 f"another name (.tsv, .txt) reads as CSV renamed, e.g. to {data_path.stem}.csv "

@@ -78,7 +78,11 @@ def _check_email(value: str) -> str | None:
     return None if _EMAIL.fullmatch(value) else "an address like 'you@example.com'"
 
 
-_DATASET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.(csv|parquet)")
+#: The data files a project reads (``--data``, the ``dataset`` answer).
+DATA_SUFFIXES = (".csv", ".parquet")
+_DATASET = re.compile(
+    rf"[A-Za-z0-9][A-Za-z0-9._-]*\.({'|'.join(suffix[1:] for suffix in DATA_SUFFIXES)})"
+)
 
 
 def _check_dataset(value: str) -> str | None:
